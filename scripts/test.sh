@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The one test command (README, .ci/run): brings the real services up, then runs every test.
+#   bash scripts/test.sh                 everything (services + typecheck + lint + all tests)
+#   bash scripts/test.sh test/dataset    only the test files under the given paths (services still up)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+[ -d node_modules ] || npm ci
+
+bash scripts/services.sh up
+eval "$(bash scripts/services.sh env)"
+
+if [ $# -eq 0 ]; then
+  npx tsc -p .
+  npx eslint .
+  set -- test
+fi
+
+mapfile -t files < <(find "$@" -name '*.test.ts' | sort)
+if [ ${#files[@]} -eq 0 ]; then
+  echo "no test files under: $*" >&2
+  exit 1
+fi
+# One file at a time: the server tests share real services and measure physical sizes, which
+# concurrent files would disturb.
+exec node --import tsx --test --test-concurrency=1 --test-timeout=600000 "${files[@]}"

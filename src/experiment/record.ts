@@ -1,0 +1,88 @@
+/** The result record of SPEC §6.4: one JSON object per stage, appended to results.jsonl. */
+import type { Mode, StageName } from '../systems/types.js';
+
+export type EdrStatus = 'ok' | 'unmeasurable' | 'implausible' | 'not-applicable';
+
+export interface ProbeResult {
+  name: string;
+  replicas: number;
+  /** Empty-baseline reading of this cell (after the reset), bytes or null when the read failed. */
+  baseline: number | null;
+  before: number | null;
+  after: number | null;
+  /** after − before, null when either read is missing. */
+  delta: number | null;
+  /** true when two consecutive reads agreed before the probe's timeout. */
+  settled: boolean;
+  /** EDR by this probe (write stages only), null when unmeasurable. */
+  edr: number | null;
+  edrFlag: { status: EdrStatus; reason: string | null };
+  /** Delete/maintenance stages: bytes given back (before − after) and still held above baseline. */
+  reclaimedBytes: number | null;
+  residualBytes: number | null;
+  error?: string;
+}
+
+export interface LatencySummary {
+  /** Microseconds, nearest-rank percentiles over every per-file operation of the stage. */
+  count: number;
+  min: number;
+  mean: number;
+  p50: number;
+  p90: number;
+  p95: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+export interface StageRecord {
+  runId: string;
+  cellId: string;
+  repetition: number;
+  attempt: number;
+  system: string;
+  instance: string;
+  variant: string;
+  mode: Mode;
+  payloadType: string;
+  grade: string;
+  stage: StageName;
+  startedAt: string; // ISO 8601
+  durationMs: number;
+  /** Files whose operation the system acknowledged in this stage. */
+  files: number;
+  /** Acknowledged payload bytes of this stage (SPEC §6.1), from the manifest. */
+  logicalBytes: number;
+  /** Acknowledged payload held in the lab namespace after the stage. */
+  storedLogicalBytes: number;
+  idealEdr: number;
+  probes: ProbeResult[];
+  primaryProbe: string;
+  /** EDR of the primary probe. */
+  edr: number | null;
+  edrFlag: { status: EdrStatus; reason: string | null };
+  reclaimedBytes: number | null;
+  residualBytes: number | null;
+  throughputBytesPerSec: number | null;
+  filesPerSec: number | null;
+  latencyUs: LatencySummary | null;
+  /** Primary (internal) probe readings, for quick reading. */
+  internalBefore: number | null;
+  internalAfter: number | null;
+  error: { kind: string; message: string } | null;
+}
+
+/** One line of trace.jsonl (SPEC §7): samples and stage events on one time axis. */
+export type TraceEvent =
+  | { t: number; kind: 'sample'; system: string; instance: string; metrics: Record<string, number> }
+  | {
+      t: number;
+      kind: 'stage_start' | 'stage_end';
+      system: string;
+      instance: string;
+      cellId: string;
+      stage: StageName;
+      /** stage_end only: whether the stage succeeded. */
+      ok?: boolean;
+    };

@@ -1,0 +1,144 @@
+/**
+ * The adapter contract every storage system implements (SPEC §5).
+ *
+ * Shape borrowed from go-ycsb / unstorage: a small required interface, a few optional
+ * capabilities, one file per system, drivers imported lazily inside that file. The core
+ * (runner, CLI) only ever sees these types and never imports a driver.
+ */
+import type { NativeTable } from '../dataset/records.js';
+
+export type Mode = 'blob' | 'native';
+export const MODES: readonly Mode[] = ['blob', 'native'];
+
+export type StageName = 'bulk_insert' | 'compaction' | 'perfile_insert' | 'perfile_delete' | 'maintenance';
+export const STAGES: readonly StageName[] = [
+  'bulk_insert',
+  'compaction',
+  'perfile_insert',
+  'perfile_delete',
+  'maintenance',
+];
+
+/** One data-set file as the runner hands it to an adapter. */
+export interface LabFile {
+  /** Stable id inside the cell: the file's index in the manifest (0-based). */
+  id: number;
+  /** File name in the data set, e.g. `00042.bin`. */
+  name: string;
+  size: number;
+  /** Hex sha256 of the content; content-addressed variants key on it. */
+  sha256: string;
+  /** Payload type of this file (differs per file in `mixed` sets). */
+  payloadType: string;
+  /** Blob mode: the raw bytes. */
+  content: Buffer;
+}
+
+/** Everything an adapter needs to know about the cell it is working on. */
+export interface CellContext {
+  /** Unique, already validated cell id (`[a-z0-9_]+`, ≤ 40 chars), usable in object names. */
+  cellId: string;
+  variant: string;
+  mode: Mode;
+  payloadType: string;
+  grade: string;
+  /** Native mode: the typed table shape for this payload type (SPEC §5.4). */
+  nativeTable?: NativeTable;
+  /** Native mode: parse a file into rows for `nativeTable`. */
+  parseRecords?: (file: LabFile) => AsyncIterable<unknown[]>;
+  /** Cooperative cancellation (SIGINT/SIGTERM): adapters check it between operations. */
+  signal: AbortSignal;
+}
+
+/** What a write stage really got acknowledged by the system (SPEC §6.1). */
+export interface WriteOutcome {
+  /** Ids of files whose write the system acknowledged. A failed write is never listed. */
+  acknowledged: number[];
+  /** Files the system refused, with the system's own error text. */
+  failed: { id: number; error: string }[];
+}
+
+/** A stage the system has no operation for is recorded as not applicable, never as success. */
+export interface NotApplicable {
+  notApplicable: string; // the reason, e.g. "Redis has no space-reclaiming command"
+}
+
+export interface ProbeReading {
+  /** Bytes, or null when the read failed (recorded as missing, never as a number). */
+  bytes: number | null;
+  error?: string;
+}
+
+/** One way of reading a physical size (SPEC §6.2). */
+export interface Probe {
+  name: string; // 'internal' | 'fs' | 'prometheus' | 'memory' | adapter-specific extras
+  /** How many stored copies the reading counts (1 for internal probes). */
+  replicas: number;
+  read(): Promise<ProbeReading>;
+  /** How long the runner polls this probe for two equal consecutive reads. */
+  settleTimeoutMs: number;
+  /** Pause between settle polls (no fixed sleeps elsewhere). */
+  pollIntervalMs: number;
+}
+
+export interface SystemAdapter {
+  readonly id: string;
+  /** Instance name from the config (several instances of one system are allowed). */
+  readonly instance: string;
+
+  connect(): Promise<void>;
+  close(): Promise<void>;
+  version(): Promise<string>;
+
+  /** Make the lab namespace exist and be empty, with the objects the cell needs (table, topic …). */
+  resetLab(cell: CellContext): Promise<void>;
+  /** Remove the whole lab namespace, and nothing else. */
+  dropLab(): Promise<void>;
+
+  bulkInsert(files: AsyncIterable<LabFile>, cell: CellContext): Promise<WriteOutcome>;
+  /** Merge / compaction / vacuum on the data at rest, waited for until done. */
+  compact(cell: CellContext): Promise<void | NotApplicable>;
+  insertOne(file: LabFile, cell: CellContext): Promise<void>;
+  deleteOne(file: LabFile, cell: CellContext): Promise<void>;
+  /** Space-reclaiming operation after deletes, waited for until done. */
+  maintenance(cell: CellContext): Promise<void | NotApplicable>;
+
+  /** How many files (blob mode: values; native mode: distinct file ids) the lab holds now. */
+  countStored(cell: CellContext): Promise<number>;
+
+  /** Flush / checkpoint / analyze so the internal probe reports the truth. */
+  settle(cell: CellContext): Promise<void>;
+  /** The system's own size probes (at least `internal`). */
+  probes(cell: CellContext): Probe[];
+  /** Local directories holding this system's data, for the `fs` probe (empty when remote). */
+  localDataPaths(): string[];
+  /** Cheap numbers for the trace sampler; must not disturb the measured work. */
+  sampleMetrics(): Promise<Record<string, number>>;
+}
+
+/** Static description + factory, registered by id in `registry.ts`. */
+export interface SystemDefinition<Options = unknown> {
+  id: string;
+  kind: 'embedded' | 'server';
+  /** The first variant is the default (SPEC §5.3). */
+  variants: readonly string[];
+  modes: readonly Mode[];
+  /** Parse + validate this system's options from the config (zod), with defaults. */
+  parseOptions(raw: unknown): Options;
+  create(instance: string, options: Options, labName: string): SystemAdapter;
+}
+
+/** Lab names: lower-case letters, digits and underscores, starting with a letter (SPEC §5). */
+export const LAB_NAME_PATTERN = /^[a-z][a-z0-9_]{0,30}$/;
+
+export class InvalidLabNameError extends Error {}
+
+/** Refuse anything that could inject before any I/O happens. */
+export function assertLabName(name: string): string {
+  if (!LAB_NAME_PATTERN.test(name)) {
+    throw new InvalidLabNameError(
+      `invalid lab name ${JSON.stringify(name)}: must match ${LAB_NAME_PATTERN} (lower-case letters, digits, underscores; starts with a letter; at most 31 characters)`,
+    );
+  }
+  return name;
+}
