@@ -518,9 +518,9 @@ start_kafka() {
   mkdir -p "$KAFKA_DIR/data" "$KAFKA_DIR/metadata"; chown "$SVC_USER:" "$KAFKA_DIR/data" "$KAFKA_DIR/metadata"
   write_kafka_properties
   if [[ ! -f $KAFKA_DIR/metadata/meta.properties ]]; then
-    local id
-    id=$(runuser -u "$SVC_USER" -- env HOME="$KAFKA_DIR" "$KAFKA_RUN_CLASS" kafka.tools.StorageTool random-uuid 2>>"$KAFKA_DIR/log/format.log" | tail -n1)
-    [[ -n $id ]] || { warn "kafka: StorageTool random-uuid failed"; show_log_tail kafka >&2; return 1; }
+    local id=-
+    # a Kafka Uuid: 16 random bytes, URL-safe base64 without padding (never starting with '-', like Uuid.randomUuid)
+    while [[ $id == -* ]]; do id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '='); done
     runuser -u "$SVC_USER" -- env HOME="$KAFKA_DIR" "$KAFKA_RUN_CLASS" kafka.tools.StorageTool format \
       -t "$id" -c "$KAFKA_DIR/server.properties" --standalone >>"$KAFKA_DIR/log/format.log" 2>&1 \
       || { warn "kafka: StorageTool format failed"; show_log_tail kafka >&2; return 1; }

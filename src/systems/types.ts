@@ -36,8 +36,13 @@ export interface LabFile {
 
 /** Everything an adapter needs to know about the cell it is working on. */
 export interface CellContext {
-  /** Unique, already validated cell id (`[a-z0-9_]+`, ≤ 40 chars), usable in object names. */
+  /** Readable cell id for logs and results, e.g. `sqlite.default.blob.random_binary.U50.r1`. */
   cellId: string;
+  /**
+   * Short, already validated tag (`[a-z0-9]{1,16}`) unique per cell, for object names that must be
+   * per cell (Kafka topic, S3 bucket, NATS stream): `<lab>_<objectTag>`.
+   */
+  objectTag: string;
   variant: string;
   mode: Mode;
   payloadType: string;
