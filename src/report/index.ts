@@ -1,9 +1,17 @@
 /**
  * Report outputs (SPEC §6.4, §7) rebuilt from results.jsonl: results.json, results.csv,
  * summary.md, report.html, and the summary table printed on stdout.
- * Placeholder signatures: implemented by the reports issue.
  */
-import type { StageRecord } from '../experiment/record.js';
+import { existsSync } from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { StageRecord, TraceEvent } from '../experiment/record.js';
+import { log } from '../cli/log.js';
+import { keepFinalRecords, readResultLines, readTraceLines } from './load.js';
+import { toCsv } from './csv.js';
+import { renderSummaryMarkdown } from './markdown.js';
+import { renderTextTable } from './summary.js';
+import { renderHtmlReport } from './html.js';
 
 export interface ReportPaths {
   resultsJson: string;
@@ -12,12 +20,50 @@ export interface ReportPaths {
   reportHtml: string;
 }
 
+export class NoResultsError extends Error {}
+
+/** Write via a temporary file and rename, so a crash never leaves a half-written report. */
+async function writeAtomically(path: string, content: string): Promise<void> {
+  const temporary = `${path}.tmp-${process.pid}`;
+  await writeFile(temporary, content);
+  await rename(temporary, path);
+}
+
+/** The kept records of a results dir (see keepFinalRecords), warning about skipped lines. */
+export async function loadResults(resultsDir: string): Promise<StageRecord[]> {
+  const path = join(resultsDir, 'results.jsonl');
+  if (!existsSync(path)) throw new NoResultsError(`no results.jsonl in ${resultsDir}`);
+  const { items, skipped } = await readResultLines(path);
+  for (const { line, reason } of skipped) log.warn(`${path}:${line} skipped: ${reason}`);
+  return keepFinalRecords(items);
+}
+
+export async function loadTrace(resultsDir: string): Promise<TraceEvent[]> {
+  const path = join(resultsDir, 'trace.jsonl');
+  if (!existsSync(path)) return [];
+  const { items, skipped } = await readTraceLines(path);
+  if (skipped.length > 0) log.warn(`${path}: ${skipped.length} unreadable line(s) skipped (first at line ${skipped[0]!.line}: ${skipped[0]!.reason})`);
+  return items;
+}
+
 /** Read results.jsonl (skipping a torn last line) and write every derived file. */
-export async function writeReports(_resultsDir: string): Promise<ReportPaths> {
-  throw new Error('writeReports is not implemented yet');
+export async function writeReports(resultsDir: string): Promise<ReportPaths> {
+  const records = await loadResults(resultsDir);
+  const trace = await loadTrace(resultsDir);
+  const paths: ReportPaths = {
+    resultsJson: join(resultsDir, 'results.json'),
+    resultsCsv: join(resultsDir, 'results.csv'),
+    summaryMd: join(resultsDir, 'summary.md'),
+    reportHtml: join(resultsDir, 'report.html'),
+  };
+  await writeAtomically(paths.resultsJson, `${JSON.stringify(records, null, 2)}\n`);
+  await writeAtomically(paths.resultsCsv, toCsv(records));
+  await writeAtomically(paths.summaryMd, renderSummaryMarkdown(records));
+  await writeAtomically(paths.reportHtml, renderHtmlReport(records, trace));
+  return paths;
 }
 
 /** The summary table for stdout: one row per system/variant/mode/payload/grade/stage. */
-export function renderSummaryTable(_records: StageRecord[]): string {
-  throw new Error('renderSummaryTable is not implemented yet');
+export function renderSummaryTable(records: StageRecord[]): string {
+  return renderTextTable(keepFinalRecords(records));
 }
