@@ -1,0 +1,85 @@
+/**
+ * Stage helpers every adapter uses so that the rules of SPEC §5.2 hold the same way everywhere:
+ * a failed write is never acknowledged, a delete that removed nothing is an error, a stage the
+ * system cannot do is "not applicable" (never a silent success).
+ */
+import type { CellContext, LabFile, NotApplicable, WriteOutcome } from '../types.js';
+import type { NativeTable } from '../../dataset/records.js';
+import { errorMessage } from '../../cli/errors.js';
+
+export function notApplicable(reason: string): NotApplicable {
+  return { notApplicable: reason };
+}
+
+export function throwIfAborted(signal: AbortSignal): void {
+  if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('operation aborted');
+}
+
+/** Thrown when a delete removed nothing: the predecessor counted such deletes as success. */
+export class DeleteDidNothingError extends Error {}
+
+/** Check the row/key count a delete reports; 0 means the file was not there → error. */
+export function assertDeleted(removed: number, file: LabFile, where: string): void {
+  if (removed <= 0) {
+    throw new DeleteDidNothingError(`delete did nothing: file ${file.id} (${file.name}) is not stored in ${where}`);
+  }
+}
+
+/** Operations of one transaction, as a bulk load sees them. */
+export interface TransactionOps {
+  begin(): Promise<void> | void;
+  /** Write one file inside the open transaction (may buffer; `commit` must flush). */
+  write(file: LabFile): Promise<void> | void;
+  commit(): Promise<void> | void;
+  rollback(): Promise<void> | void;
+}
+
+/**
+ * Bulk load in ONE transaction: every file is acknowledged only when the commit succeeded; if
+ * anything fails, the transaction is rolled back and every file seen so far is reported failed
+ * with the error (files not yet read from the source are neither acknowledged nor failed).
+ * An abort (SIGINT) rolls back and throws, so the cell is never recorded as complete.
+ */
+export async function transactionalBulk(
+  files: AsyncIterable<LabFile>,
+  cell: CellContext,
+  ops: TransactionOps,
+): Promise<WriteOutcome> {
+  const seen: number[] = [];
+  await ops.begin();
+  try {
+    for await (const file of files) {
+      throwIfAborted(cell.signal);
+      seen.push(file.id);
+      await ops.write(file);
+    }
+    throwIfAborted(cell.signal);
+    await ops.commit();
+  } catch (error) {
+    await rollbackQuietly(ops);
+    if (cell.signal.aborted) throw error;
+    const message = errorMessage(error);
+    return { acknowledged: [], failed: seen.map((id) => ({ id, error: message })) };
+  }
+  return { acknowledged: seen, failed: [] };
+}
+
+async function rollbackQuietly(ops: TransactionOps): Promise<void> {
+  try {
+    await ops.rollback();
+  } catch {
+    // The transaction may already be gone (e.g. the engine aborted it); the original error is
+    // what the caller reports.
+  }
+}
+
+/** Native mode needs the table shape and the parser from the cell (SPEC §5.4). */
+export function requireNative(cell: CellContext): {
+  table: NativeTable;
+  parse: (file: LabFile) => AsyncIterable<unknown[]>;
+} {
+  if (!cell.nativeTable || !cell.parseRecords) {
+    throw new Error(`cell ${cell.cellId} is in native mode but carries no nativeTable/parseRecords`);
+  }
+  return { table: cell.nativeTable, parse: cell.parseRecords };
+}

@@ -1,0 +1,247 @@
+/**
+ * `sqlite` — embedded SQLite through better-sqlite3 (SPEC §5.1, §5.2).
+ *
+ * Lab namespace: one database file `<dataDir>/<lab>.sqlite` (+ its `-wal`/`-shm`). Reset deletes
+ * and recreates the file, so the empty baseline is a truly empty database: dropping tables would
+ * leave their pages on SQLite's freelist, and the next cell would then reuse them and show ~0
+ * growth (the predecessor's "size that never shrinks" bug).
+ * Journal: WAL; `settle` runs `wal_checkpoint(TRUNCATE)` so the main file holds everything.
+ * Bulk: one transaction, one prepared insert. Compaction and maintenance: `VACUUM`.
+ * Probes: `internal` = page_count × page_size (the file SQLite keeps, freelist included),
+ * `dbstat` = bytes of pages in use by b-trees (excludes free pages).
+ */
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type BetterSqlite3 from 'better-sqlite3';
+import type { CellContext, LabFile, Probe, SystemAdapter, SystemDefinition, WriteOutcome } from './types.js';
+import { assertLabName, MODES } from './types.js';
+import { parseEmbeddedOptions, type EmbeddedOptions } from './shared/options.js';
+import { quoteIdent } from './shared/identifiers.js';
+import { fileIdColumn, labTableName } from './shared/layout.js';
+import { checkRowWidth, nativeColumnsDdl, nativeInsertColumns, SQLITE_NATIVE_TYPES } from './shared/native.js';
+import { assertDeleted, requireNative, throwIfAborted, transactionalBulk } from './shared/stages.js';
+import { errorMessage } from '../cli/errors.js';
+
+type SqliteDriver = typeof BetterSqlite3;
+type Db = BetterSqlite3.Database;
+
+export const SQLITE_VARIANTS = ['default'] as const;
+
+/** A native value as better-sqlite3 binds it (it refuses booleans and undefined). */
+export function toSqliteValue(value: unknown): string | number | bigint | Buffer | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint' || Buffer.isBuffer(value)) return value;
+  throw new TypeError(`unsupported native value of type ${typeof value}`);
+}
+
+/** page_count × page_size — pure so the arithmetic has its own test. */
+export function sqliteFileBytes(pageCount: number, pageSize: number): number {
+  return pageCount * pageSize;
+}
+
+class SqliteAdapter implements SystemAdapter {
+  readonly id = 'sqlite';
+  private driver: SqliteDriver | null = null;
+  private db: Db | null = null;
+  private readonly dbPath: string;
+
+  constructor(
+    readonly instance: string,
+    private readonly options: EmbeddedOptions,
+    labName: string,
+  ) {
+    this.dbPath = join(options.dataDir, `${labName}.sqlite`);
+  }
+
+  async connect(): Promise<void> {
+    if (!this.driver) this.driver = (await import('better-sqlite3')).default;
+    mkdirSync(this.options.dataDir, { recursive: true });
+    // An existing lab database is reopened (reconnect after a lost connection keeps the data).
+    if (!this.db && existsSync(this.dbPath)) this.open();
+  }
+
+  async close(): Promise<void> {
+    this.db?.close();
+    this.db = null;
+  }
+
+  async version(): Promise<string> {
+    const memory = new (this.requireDriver())(':memory:');
+    try {
+      const row = memory.prepare('SELECT sqlite_version() AS v').get() as { v: string };
+      return `SQLite ${row.v}`;
+    } finally {
+      memory.close();
+    }
+  }
+
+  async resetLab(cell: CellContext): Promise<void> {
+    await this.close();
+    this.removeFiles();
+    const db = this.open();
+    const table = quoteIdent(labTableName(cell));
+    if (cell.mode === 'blob') {
+      // INTEGER PRIMARY KEY is SQLite's rowid: no separate index, so no extra bytes.
+      db.exec(`CREATE TABLE ${table} (id INTEGER PRIMARY KEY, name TEXT NOT NULL, sha256 TEXT NOT NULL, size INTEGER NOT NULL, content BLOB NOT NULL)`);
+    } else {
+      db.exec(`CREATE TABLE ${table} (${nativeColumnsDdl(requireNative(cell).table, SQLITE_NATIVE_TYPES, 'INTEGER')})`);
+    }
+    this.checkpoint();
+  }
+
+  async dropLab(): Promise<void> {
+    await this.close();
+    this.removeFiles();
+  }
+
+  async bulkInsert(files: AsyncIterable<LabFile>, cell: CellContext): Promise<WriteOutcome> {
+    const db = this.requireDb();
+    const write = this.writer(cell);
+    return transactionalBulk(files, cell, {
+      begin: () => void db.exec('BEGIN'),
+      write,
+      commit: () => void db.exec('COMMIT'),
+      rollback: () => {
+        if (db.inTransaction) db.exec('ROLLBACK');
+      },
+    });
+  }
+
+  async compact(_cell: CellContext): Promise<void> {
+    this.requireDb().exec('VACUUM');
+  }
+
+  async insertOne(file: LabFile, cell: CellContext): Promise<void> {
+    throwIfAborted(cell.signal);
+    const db = this.requireDb();
+    const write = this.writer(cell);
+    if (cell.mode === 'blob') {
+      await write(file); // one statement = one implicit transaction
+      return;
+    }
+    db.exec('BEGIN');
+    try {
+      await write(file);
+      db.exec('COMMIT');
+    } catch (error) {
+      if (db.inTransaction) db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+
+  async deleteOne(file: LabFile, cell: CellContext): Promise<void> {
+    throwIfAborted(cell.signal);
+    const sql = `DELETE FROM ${quoteIdent(labTableName(cell))} WHERE ${quoteIdent(fileIdColumn(cell))} = ?`;
+    const result = this.requireDb().prepare(sql).run(file.id);
+    assertDeleted(result.changes, file, `sqlite ${this.dbPath}`);
+  }
+
+  async maintenance(_cell: CellContext): Promise<void> {
+    this.requireDb().exec('VACUUM');
+  }
+
+  async countStored(cell: CellContext): Promise<number> {
+    const sql = `SELECT count(DISTINCT ${quoteIdent(fileIdColumn(cell))}) AS n FROM ${quoteIdent(labTableName(cell))}`;
+    return (this.requireDb().prepare(sql).get() as { n: number }).n;
+  }
+
+  async settle(_cell: CellContext): Promise<void> {
+    this.checkpoint();
+  }
+
+  probes(_cell: CellContext): Probe[] {
+    return [
+      { name: 'internal', replicas: 1, read: async () => this.readSize(() => this.fileBytes()), settleTimeoutMs: 5_000, pollIntervalMs: 50 },
+      { name: 'dbstat', replicas: 1, read: async () => this.readSize(() => this.dbstatBytes()), settleTimeoutMs: 5_000, pollIntervalMs: 50 },
+    ];
+  }
+
+  localDataPaths(): string[] {
+    return [this.dbPath, `${this.dbPath}-wal`, `${this.dbPath}-shm`];
+  }
+
+  async sampleMetrics(): Promise<Record<string, number>> {
+    // Same process and connection as the work: two pragma reads and a stat, microseconds.
+    if (!this.db) return {};
+    const wal = `${this.dbPath}-wal`;
+    return { internalBytes: this.fileBytes(), walBytes: existsSync(wal) ? statSync(wal).size : 0 };
+  }
+
+  private requireDriver(): SqliteDriver {
+    if (!this.driver) throw new Error('sqlite adapter is not connected (call connect first)');
+    return this.driver;
+  }
+
+  private requireDb(): Db {
+    if (!this.db) throw new Error(`sqlite lab database ${this.dbPath} is not open (call resetLab first)`);
+    return this.db;
+  }
+
+  private open(): Db {
+    const db = new (this.requireDriver())(this.dbPath);
+    db.pragma('journal_mode = WAL');
+    // NORMAL is crash-safe in WAL mode; durability of the last transaction is not what we measure.
+    db.pragma('synchronous = NORMAL');
+    this.db = db;
+    return db;
+  }
+
+  private removeFiles(): void {
+    for (const path of this.localDataPaths()) rmSync(path, { force: true });
+  }
+
+  private checkpoint(): void {
+    const [result] = this.requireDb().pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+    if (result && result.busy !== 0) throw new Error(`sqlite wal_checkpoint(TRUNCATE) could not complete (busy) on ${this.dbPath}`);
+  }
+
+  private fileBytes(): number {
+    const db = this.requireDb();
+    return sqliteFileBytes(db.pragma('page_count', { simple: true }) as number, db.pragma('page_size', { simple: true }) as number);
+  }
+
+  private dbstatBytes(): number {
+    const row = this.requireDb().prepare('SELECT coalesce(sum(pgsize), 0) AS bytes FROM dbstat').get() as { bytes: number };
+    return row.bytes;
+  }
+
+  private readSize(read: () => number): { bytes: number | null; error?: string } {
+    try {
+      return { bytes: read() };
+    } catch (error) {
+      return { bytes: null, error: errorMessage(error) };
+    }
+  }
+
+  /** A function writing one file's row(s) into the cell's table with a prepared statement. */
+  private writer(cell: CellContext): (file: LabFile) => Promise<void> {
+    const db = this.requireDb();
+    const table = quoteIdent(labTableName(cell));
+    if (cell.mode === 'blob') {
+      const insert = db.prepare(`INSERT INTO ${table} (id, name, sha256, size, content) VALUES (?, ?, ?, ?, ?)`);
+      return async (file) => void insert.run(file.id, file.name, file.sha256, file.size, file.content);
+    }
+    const { table: nativeTable, parse } = requireNative(cell);
+    const placeholders = Array.from({ length: nativeTable.columns.length + 1 }, () => '?').join(', ');
+    const insert = db.prepare(`INSERT INTO ${table} (${nativeInsertColumns(nativeTable)}) VALUES (${placeholders})`);
+    return async (file) => {
+      for await (const row of parse(file)) {
+        checkRowWidth(nativeTable, row, file.name);
+        insert.run(file.id, ...row.map(toSqliteValue));
+      }
+    };
+  }
+}
+
+export const definition: SystemDefinition<EmbeddedOptions> = {
+  id: 'sqlite',
+  kind: 'embedded',
+  variants: SQLITE_VARIANTS,
+  modes: MODES,
+  parseOptions: (raw) => parseEmbeddedOptions('sqlite', raw),
+  create(instance, options, labName) {
+    assertLabName(labName);
+    return new SqliteAdapter(instance, options, labName);
+  },
+};
