@@ -108,7 +108,15 @@ export interface SystemAdapter {
   /** Space-reclaiming operation after deletes, waited for until done. */
   maintenance(cell: CellContext): Promise<void | NotApplicable>;
 
-  /** How many files (blob mode: values; native mode: distinct file ids) the lab holds now. */
+  /**
+   * How many of the cell's files the lab holds now, read back from the system: the number of
+   * DISTINCT FILE IDS still stored/retrievable (blob mode: one value per id; native mode: distinct
+   * `file_id` of the rows). Content-addressed variants (one value per sha256) keep a per-file
+   * reference (index key/row/object) inside the lab namespace so they can answer by id, and
+   * delete a content only when its last reference goes. A variant that legitimately holds fewer
+   * ids (e.g. ClickHouse `replacing` after a merge collapsed duplicates) documents that and
+   * declares it to the contract suite via `expectedStoredCount` (test/systems/contract.ts).
+   */
   countStored(cell: CellContext): Promise<number>;
 
   /** Flush / checkpoint / analyze so the internal probe reports the truth. */
