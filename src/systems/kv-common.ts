@@ -1,0 +1,133 @@
+/**
+ * Helpers shared by the non-SQL server adapters (redis, kafka, minio/s3, nats): bounded
+ * concurrency over a file stream, probe construction with "missing, never a number" semantics,
+ * and the per-cell object names that keep every object inside the lab namespace.
+ */
+import { scrub } from '../config/secrets.js';
+import type { LabFile, NotApplicable, Probe, ProbeReading, WriteOutcome } from './types.js';
+
+/** The cell tag the runner hands us is validated upstream; we check again before using it in a name. */
+export const OBJECT_TAG_PATTERN = /^[a-z0-9]{1,16}$/;
+
+export function assertObjectTag(tag: string): string {
+  if (!OBJECT_TAG_PATTERN.test(tag)) {
+    throw new Error(`invalid cell object tag ${JSON.stringify(tag)}: must match ${OBJECT_TAG_PATTERN}`);
+  }
+  return tag;
+}
+
+export function errorText(error: unknown): string {
+  return scrub(error instanceof Error ? error.message : String(error));
+}
+
+export function notApplicable(reason: string): NotApplicable {
+  return { notApplicable: reason };
+}
+
+/** A probe whose read never throws: a failed read is `{ bytes: null, error }` (SPEC §6.2). */
+export function makeProbe(
+  name: string,
+  read: () => Promise<number>,
+  timing: { replicas?: number; settleTimeoutMs?: number; pollIntervalMs?: number } = {},
+): Probe {
+  return {
+    name,
+    replicas: timing.replicas ?? 1,
+    settleTimeoutMs: timing.settleTimeoutMs ?? 30_000,
+    pollIntervalMs: timing.pollIntervalMs ?? 250,
+    async read(): Promise<ProbeReading> {
+      try {
+        const bytes = await read();
+        if (!Number.isFinite(bytes) || bytes < 0) return { bytes: null, error: `probe ${name} returned ${bytes}` };
+        return { bytes };
+      } catch (error) {
+        return { bytes: null, error: errorText(error) };
+      }
+    },
+  };
+}
+
+/**
+ * Run `work` over a stream of files with at most `concurrency` in flight, collecting the
+ * acknowledged and failed ids. `work` resolves when the system acknowledged the file; a rejection
+ * is a failed write with the system's error text. Files are pulled lazily, so at most
+ * `concurrency` files are held in memory at once.
+ */
+export async function forEachFileLimited(
+  files: AsyncIterable<LabFile>,
+  concurrency: number,
+  signal: AbortSignal,
+  work: (file: LabFile) => Promise<void>,
+): Promise<WriteOutcome> {
+  const outcome: WriteOutcome = { acknowledged: [], failed: [] };
+  const inFlight = new Set<Promise<void>>();
+  for await (const file of files) {
+    if (signal.aborted) break;
+    const task: Promise<void> = work(file).then(
+      () => {
+        outcome.acknowledged.push(file.id);
+      },
+      (error: unknown) => {
+        outcome.failed.push({ id: file.id, error: errorText(error) });
+      },
+    );
+    const tracked = task.finally(() => inFlight.delete(tracked));
+    inFlight.add(tracked);
+    if (inFlight.size >= concurrency) await Promise.race(inFlight);
+  }
+  await Promise.all(inFlight);
+  outcome.acknowledged.sort((a, b) => a - b);
+  outcome.failed.sort((a, b) => a.id - b.id);
+  return outcome;
+}
+
+/**
+ * Group a file stream into batches bounded by count and bytes (a file larger than the byte bound
+ * forms a batch of its own), so batched producers never hold more than one batch in memory.
+ */
+export async function* batchFiles(
+  files: AsyncIterable<LabFile>,
+  maxFiles: number,
+  maxBytes: number,
+): AsyncGenerator<LabFile[]> {
+  let batch: LabFile[] = [];
+  let bytes = 0;
+  for await (const file of files) {
+    if (batch.length > 0 && (batch.length >= maxFiles || bytes + file.size > maxBytes)) {
+      yield batch;
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(file);
+    bytes += file.size;
+  }
+  if (batch.length > 0) yield batch;
+}
+
+/** Sleep used only between settle/poll reads of a server-side process (never a fixed stage wait). */
+export function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Poll `read` until the value stops shrinking: two consecutive equal reads after at least one
+ * decrease from `start` (or two equal reads in a row when `requireDecrease` is false). Returns
+ * whether it settled before the timeout and the last value.
+ */
+export async function waitUntilStable(
+  read: () => Promise<number>,
+  options: { timeoutMs: number; pollMs: number; requireDecrease: boolean; signal?: AbortSignal },
+): Promise<{ settled: boolean; value: number; start: number }> {
+  const start = await read();
+  const deadline = Date.now() + options.timeoutMs;
+  let previous = start;
+  let decreased = false;
+  while (Date.now() < deadline && !options.signal?.aborted) {
+    await pause(options.pollMs);
+    const value = await read();
+    if (value < previous) decreased = true;
+    if (value === previous && (decreased || !options.requireDecrease)) return { settled: true, value, start };
+    previous = value;
+  }
+  return { settled: false, value: previous, start };
+}

@@ -1,0 +1,367 @@
+/**
+ * Redis adapter (SPEC §5.2, §5.3): one key per file under the key prefix `<lab>:`.
+ *
+ * Variants:
+ * - `by-id`: key `<lab>:f:<fileId>` = content.
+ * - `by-content`: key `<lab>:c:<sha256>` = content (a duplicate file overwrites the same key, so
+ *   the value is stored once), plus a reference index so that per-file deletes are exact: hash
+ *   `<lab>:files` (fileId → sha256) and hash `<lab>:refs` (sha256 → number of files referencing
+ *   it). A delete drops the file's reference and removes the content only when no other stored file
+ *   references it. The index keys live in the lab namespace and are counted by the probe.
+ *
+ * Probes: `internal` = Σ `MEMORY USAGE key SAMPLES 0` over every lab key (SCAN MATCH `<lab>:*`,
+ * pipelined); `memory` = `INFO memory` used_memory of the whole server (not only the lab).
+ * Deletes use exact key lists (DEL), never FLUSHALL/FLUSHDB.
+ */
+import { z } from 'zod';
+import type { Redis as RedisClient } from 'ioredis';
+import { registerSecret } from '../config/secrets.js';
+import {
+  batchFiles,
+  errorText,
+  makeProbe,
+  notApplicable,
+} from './kv-common.js';
+import {
+  assertLabName,
+  type CellContext,
+  type LabFile,
+  type NotApplicable,
+  type Probe,
+  type SystemAdapter,
+  type SystemDefinition,
+  type WriteOutcome,
+} from './types.js';
+
+const VARIANTS = ['by-id', 'by-content'] as const;
+type RedisVariant = (typeof VARIANTS)[number];
+
+const optionsSchema = z
+  .object({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.coerce.number().int().min(1).max(65535).default(6379),
+    username: z.string().min(1).optional(),
+    password: z.string().optional(),
+    db: z.number().int().min(0).default(0),
+    /** Files per pipeline flush during bulk load. */
+    pipelineFiles: z.number().int().min(1).default(256),
+    /** Bytes per pipeline flush during bulk load (a bigger file goes alone). */
+    pipelineBytes: z.number().int().min(1).default(8 * 1024 * 1024),
+    /** Pipelines in flight at once during bulk load. */
+    pipelinesInFlight: z.number().int().min(1).default(2),
+    connectTimeoutMs: z.number().int().positive().default(10_000),
+  })
+  .strict();
+
+export type RedisOptions = z.infer<typeof optionsSchema>;
+
+/** Adds a file's reference: only a new fileId increments the content's reference count. */
+const ADD_REF_SCRIPT = `
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then
+  redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+  return 1
+end
+return 0`;
+
+/**
+ * Drops a file's reference; deletes the content key when nothing references it any more.
+ * Returns -1 when the file is not stored, 0 when other files still reference the content, 1 when
+ * the content was deleted.
+ */
+const DROP_REF_SCRIPT = `
+local sha = redis.call('HGET', KEYS[1], ARGV[1])
+if not sha then return -1 end
+if sha ~= ARGV[2] then return redis.error_reply('file ' .. ARGV[1] .. ' is stored with another hash') end
+redis.call('HDEL', KEYS[1], ARGV[1])
+local left = redis.call('HINCRBY', KEYS[2], sha, -1)
+if left <= 0 then
+  redis.call('HDEL', KEYS[2], sha)
+  redis.call('DEL', KEYS[3])
+  return 1
+end
+return 0`;
+
+function asVariant(variant: string): RedisVariant {
+  if (!(VARIANTS as readonly string[]).includes(variant)) {
+    throw new Error(`redis has no variant ${JSON.stringify(variant)}; valid: ${VARIANTS.join(', ')}`);
+  }
+  return variant as RedisVariant;
+}
+
+/** Parse `INFO` text into its `field:value` pairs. */
+export function parseRedisInfo(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split(/\r?\n/)) {
+    const colon = line.indexOf(':');
+    if (colon > 0 && !line.startsWith('#')) out[line.slice(0, colon)] = line.slice(colon + 1).trim();
+  }
+  return out;
+}
+
+class RedisAdapter implements SystemAdapter {
+  readonly id = 'redis';
+  private client: RedisClient | null = null;
+  private readonly prefix: string;
+
+  constructor(
+    readonly instance: string,
+    private readonly options: RedisOptions,
+    labName: string,
+  ) {
+    this.prefix = `${assertLabName(labName)}:`;
+  }
+
+  private get redis(): RedisClient {
+    if (!this.client) throw new Error('redis adapter is not connected');
+    return this.client;
+  }
+
+  dataKey(file: LabFile, variant: RedisVariant): string {
+    return variant === 'by-id' ? `${this.prefix}f:${file.id}` : `${this.prefix}c:${file.sha256}`;
+  }
+
+  private get filesKey(): string {
+    return `${this.prefix}files`;
+  }
+
+  private get refsKey(): string {
+    return `${this.prefix}refs`;
+  }
+
+  async connect(): Promise<void> {
+    if (this.client) return;
+    const { Redis } = await import('ioredis');
+    const client = new Redis({
+      host: this.options.host,
+      port: this.options.port,
+      username: this.options.username,
+      password: this.options.password,
+      db: this.options.db,
+      lazyConnect: true,
+      connectTimeout: this.options.connectTimeoutMs,
+      maxRetriesPerRequest: 2,
+      // Never reconnect forever behind the runner's back: the runner retries the cell instead.
+      retryStrategy: (times: number) => (times > 3 ? null : 200 * times),
+    });
+    // ioredis emits 'error' events on connection problems; commands reject with them too.
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+    } catch (error) {
+      client.disconnect();
+      throw new Error(`redis: cannot connect to ${this.options.host}:${this.options.port}: ${errorText(error)}`, { cause: error });
+    }
+    this.client = client;
+  }
+
+  async close(): Promise<void> {
+    const client = this.client;
+    this.client = null;
+    if (client) await client.quit().catch(() => client.disconnect());
+  }
+
+  async version(): Promise<string> {
+    const info = parseRedisInfo(await this.redis.info('server'));
+    return info.redis_version ?? 'unknown';
+  }
+
+  /** Every key under the lab prefix (SCAN MATCH; the lab name has no glob characters). */
+  async labKeys(pattern = '*'): Promise<string[]> {
+    const keys: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, batch] = await this.redis.scan(cursor, 'MATCH', `${this.prefix}${pattern}`, 'COUNT', 1000);
+      cursor = next;
+      keys.push(...batch);
+    } while (cursor !== '0');
+    return [...new Set(keys)];
+  }
+
+  private async deleteLabKeys(): Promise<void> {
+    const keys = await this.labKeys();
+    for (let start = 0; start < keys.length; start += 500) {
+      const chunk = keys.slice(start, start + 500);
+      // Exact key lists only, and a last guard that every key is ours.
+      if (chunk.some((key) => !key.startsWith(this.prefix))) throw new Error('refusing to delete a key outside the lab prefix');
+      await this.redis.del(...chunk);
+    }
+  }
+
+  async resetLab(cell: CellContext): Promise<void> {
+    asVariant(cell.variant);
+    await this.deleteLabKeys();
+    const left = await this.labKeys();
+    if (left.length > 0) throw new Error(`redis: ${left.length} lab keys survived the reset`);
+  }
+
+  async dropLab(): Promise<void> {
+    await this.deleteLabKeys();
+  }
+
+  /** Queue one file's write on a pipeline: returns how many replies belong to it. */
+  private queueWrite(pipeline: ReturnType<RedisClient['pipeline']>, file: LabFile, variant: RedisVariant): number {
+    pipeline.set(this.dataKey(file, variant), file.content);
+    if (variant === 'by-id') return 1;
+    pipeline.eval(ADD_REF_SCRIPT, 2, this.filesKey, this.refsKey, String(file.id), file.sha256);
+    return 2;
+  }
+
+  private async writeBatch(batch: LabFile[], variant: RedisVariant): Promise<WriteOutcome> {
+    const pipeline = this.redis.pipeline();
+    const spans = batch.map((file) => this.queueWrite(pipeline, file, variant));
+    const outcome: WriteOutcome = { acknowledged: [], failed: [] };
+    let replies: [Error | null, unknown][] | null;
+    try {
+      replies = await pipeline.exec();
+    } catch (error) {
+      for (const file of batch) outcome.failed.push({ id: file.id, error: errorText(error) });
+      return outcome;
+    }
+    if (!replies) {
+      for (const file of batch) outcome.failed.push({ id: file.id, error: 'redis: pipeline was discarded' });
+      return outcome;
+    }
+    let index = 0;
+    batch.forEach((file, position) => {
+      const span = spans[position] ?? 1;
+      const mine = replies.slice(index, index + span);
+      index += span;
+      const failure = mine.find(([error]) => error !== null)?.[0];
+      const setReply = mine[0]?.[1];
+      if (failure) outcome.failed.push({ id: file.id, error: errorText(failure) });
+      else if (setReply !== 'OK') outcome.failed.push({ id: file.id, error: `redis: SET answered ${String(setReply)}` });
+      else outcome.acknowledged.push(file.id);
+    });
+    return outcome;
+  }
+
+  async bulkInsert(files: AsyncIterable<LabFile>, cell: CellContext): Promise<WriteOutcome> {
+    const variant = asVariant(cell.variant);
+    const total: WriteOutcome = { acknowledged: [], failed: [] };
+    const inFlight = new Set<Promise<void>>();
+    for await (const batch of batchFiles(files, this.options.pipelineFiles, this.options.pipelineBytes)) {
+      if (cell.signal.aborted) break;
+      const task = this.writeBatch(batch, variant).then((outcome) => {
+        total.acknowledged.push(...outcome.acknowledged);
+        total.failed.push(...outcome.failed);
+      });
+      const tracked: Promise<void> = task.finally(() => inFlight.delete(tracked));
+      inFlight.add(tracked);
+      if (inFlight.size >= this.options.pipelinesInFlight) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+    total.acknowledged.sort((a, b) => a - b);
+    return total;
+  }
+
+  compact(): Promise<NotApplicable> {
+    return Promise.resolve(
+      notApplicable('Redis has no compaction: values are stored as written and a key overwrite replaces the value at once'),
+    );
+  }
+
+  async insertOne(file: LabFile, cell: CellContext): Promise<void> {
+    const outcome = await this.writeBatch([file], asVariant(cell.variant));
+    const failure = outcome.failed[0];
+    if (failure) throw new Error(failure.error);
+  }
+
+  async deleteOne(file: LabFile, cell: CellContext): Promise<void> {
+    const variant = asVariant(cell.variant);
+    if (variant === 'by-id') {
+      const removed = await this.redis.del(this.dataKey(file, variant));
+      if (removed !== 1) throw new Error(`redis: delete of file ${file.id} did nothing (key not stored)`);
+      return;
+    }
+    const result = await this.redis.eval(
+      DROP_REF_SCRIPT,
+      3,
+      this.filesKey,
+      this.refsKey,
+      this.dataKey(file, variant),
+      String(file.id),
+      file.sha256,
+    );
+    if (result === -1) throw new Error(`redis: delete of file ${file.id} did nothing (file not stored)`);
+  }
+
+  maintenance(): Promise<NotApplicable> {
+    return Promise.resolve(
+      notApplicable('Redis has no space-reclaiming command for deleted keys; memory is freed on DEL'),
+    );
+  }
+
+  async countStored(cell: CellContext): Promise<number> {
+    const variant = asVariant(cell.variant);
+    if (variant === 'by-id') return (await this.labKeys('f:*')).length;
+    return this.redis.hlen(this.filesKey);
+  }
+
+  settle(): Promise<void> {
+    // Redis applies every write and delete before it answers: nothing to flush.
+    return Promise.resolve();
+  }
+
+  /** Σ MEMORY USAGE over the lab keys (pipelined in chunks). */
+  async labMemoryUsage(): Promise<number> {
+    const keys = await this.labKeys();
+    let total = 0;
+    for (let start = 0; start < keys.length; start += 1000) {
+      const pipeline = this.redis.pipeline();
+      for (const key of keys.slice(start, start + 1000)) pipeline.call('MEMORY', 'USAGE', key, 'SAMPLES', '0');
+      const replies = (await pipeline.exec()) ?? [];
+      for (const [error, value] of replies) {
+        if (error) throw error;
+        // A key deleted between SCAN and MEMORY USAGE answers nil: it holds nothing.
+        if (value !== null) total += Number(value);
+      }
+    }
+    return total;
+  }
+
+  async usedMemory(): Promise<number> {
+    const info = parseRedisInfo(await this.redis.info('memory'));
+    const used = Number(info.used_memory);
+    if (!Number.isFinite(used)) throw new Error('redis: INFO memory has no used_memory');
+    return used;
+  }
+
+  probes(): Probe[] {
+    return [
+      makeProbe('internal', () => this.labMemoryUsage(), { settleTimeoutMs: 10_000, pollIntervalMs: 100 }),
+      // Whole-server memory (allocator included): other clients' keys move it too.
+      makeProbe('memory', () => this.usedMemory(), { settleTimeoutMs: 10_000, pollIntervalMs: 100 }),
+    ];
+  }
+
+  localDataPaths(): string[] {
+    // The test server runs without persistence (no RDB/AOF); a persistent server's files would be
+    // written asynchronously and are not the lab's alone.
+    return [];
+  }
+
+  async sampleMetrics(): Promise<Record<string, number>> {
+    const info = parseRedisInfo(await this.redis.info('memory'));
+    const out: Record<string, number> = {};
+    for (const field of ['used_memory', 'used_memory_rss']) {
+      const value = Number(info[field]);
+      if (Number.isFinite(value)) out[field] = value;
+    }
+    return out;
+  }
+}
+
+export const definition: SystemDefinition<RedisOptions> = {
+  id: 'redis',
+  kind: 'server',
+  variants: VARIANTS,
+  modes: ['blob'],
+  parseOptions(raw: unknown): RedisOptions {
+    const options = optionsSchema.parse(raw ?? {});
+    registerSecret(options.password);
+    return options;
+  },
+  create(instance: string, options: RedisOptions, labName: string): SystemAdapter {
+    return new RedisAdapter(instance, options, labName);
+  },
+};
