@@ -1,0 +1,551 @@
+/**
+ * Kafka adapter (SPEC §5.2, §5.3) on @platformatic/kafka (pure JS, works on Node 20.19+; it has the
+ * DescribeLogDirs, DeleteRecords and IncrementalAlterConfigs admin APIs, which kafkajs lacks).
+ *
+ * Layout: one topic per cell, `<lab>.<objectTag>`, one partition, one record per file, produced in
+ * batches with acks from all in-sync replicas (acks = -1). Topic `max.message.bytes` is raised to
+ * `maxMessageBytes` so any file up to that size is sent; a bigger file (or any send error) is a
+ * failed write, never dropped silently.
+ *
+ * Variants:
+ * - `delete` — key = file id, `cleanup.policy=delete`, no time/size retention. Per-file delete is
+ *   DeleteRecords up to the file's offset + 1: Kafka can only delete a *prefix* of a partition, so
+ *   a file can be deleted only when it is the oldest record left (the runner deletes in insertion
+ *   order; any other order is refused with an error, never faked). Segments wholly below the new
+ *   log start offset are removed by the broker's retention check.
+ * - `compact` — key = content sha256, `cleanup.policy=compact`. Compaction is held back while
+ *   loading (`min.compaction.lag.ms` = 7 days), then the `compaction` and `maintenance` stages set
+ *   the lag to 0 and `segment.ms` to 1 s, roll the active segment with a small marker record (the
+ *   cleaner never touches the active segment) and poll DescribeLogDirs until the log size stops
+ *   changing. Per-file delete = a tombstone (key, null value) for the content once no other stored
+ *   file references it. The file → content references live in a second compacted topic
+ *   `<lab>.<objectTag>.refs` (key = file id, value = sha256; tombstone on delete), so the count of
+ *   stored files is read back from the server.
+ *
+ * Size probe `internal`: DescribeLogDirs partition sizes summed over the cell's topics. Kafka
+ * reports the bytes of the partition's segment (.log) files: record batches with their headers,
+ * not the offset/time indexes.
+ */
+import { z } from 'zod';
+import type { Admin as KafkaAdmin, Consumer as KafkaConsumer, Producer as KafkaProducer } from '@platformatic/kafka';
+import {
+  assertObjectTag,
+  batchFiles,
+  errorText,
+  makeProbe,
+  notApplicable,
+  pause,
+} from './kv-common.js';
+import {
+  assertLabName,
+  type CellContext,
+  type LabFile,
+  type NotApplicable,
+  type Probe,
+  type SystemAdapter,
+  type SystemDefinition,
+  type WriteOutcome,
+} from './types.js';
+
+const VARIANTS = ['delete', 'compact'] as const;
+type KafkaVariant = (typeof VARIANTS)[number];
+
+const brokerList = z.union([
+  z.array(z.string().min(1)).min(1),
+  z
+    .string()
+    .min(1)
+    .transform((text) => text.split(',').map((item) => item.trim()).filter(Boolean)),
+]);
+
+const optionsSchema = z
+  .object({
+    brokers: brokerList.default(['127.0.0.1:9092']),
+    clientId: z.string().min(1).default('dedup-lab'),
+    /** Topic max.message.bytes: the biggest record batch (so the biggest file) the topic accepts. */
+    maxMessageBytes: z.number().int().min(1024).default(16 * 1024 * 1024),
+    /** Bytes of files per produce request (a bigger file goes alone). */
+    batchBytes: z.number().int().min(1).default(1024 * 1024),
+    batchFiles: z.number().int().min(1).default(500),
+    /** Produce requests in flight at once during bulk load. */
+    sendsInFlight: z.number().int().min(1).default(4),
+    /** Segment size of lab topics (Kafka's minimum is 1 MiB). */
+    segmentBytes: z.number().int().min(1024 * 1024).default(1024 * 1024),
+    /** Compaction wait: give up after this long, and call it settled after this long unchanged. */
+    compactionTimeoutMs: z.number().int().positive().default(120_000),
+    compactionStableMs: z.number().int().positive().default(4_000),
+    pollIntervalMs: z.number().int().positive().default(250),
+    requestTimeoutMs: z.number().int().positive().default(30_000),
+    /** The broker's log.dirs when local, for the `fs` probe. */
+    dataDir: z.string().min(1).optional(),
+  })
+  .strict();
+
+export type KafkaOptions = z.infer<typeof optionsSchema>;
+
+/** Held back while loading so compaction shows in the `compaction` stage, not during the load. */
+const HOLD_COMPACTION_LAG_MS = String(7 * 24 * 3600 * 1000);
+const ROLL_MARKER_KEY = Buffer.from('__dedup_lab_roll');
+const INCREMENTAL_SET = 0; // IncrementalAlterConfigOperationTypes.SET
+const TOPIC_RESOURCE = 2; // ConfigResourceTypes.TOPIC
+
+function asVariant(variant: string): KafkaVariant {
+  if (!(VARIANTS as readonly string[]).includes(variant)) {
+    throw new Error(`kafka has no variant ${JSON.stringify(variant)}; valid: ${VARIANTS.join(', ')}`);
+  }
+  return variant as KafkaVariant;
+}
+
+/** Topic configs per variant (values are strings on the wire). */
+export function topicConfigs(variant: KafkaVariant, options: KafkaOptions, role: 'data' | 'refs'): Record<string, string> {
+  const common: Record<string, string> = {
+    'max.message.bytes': String(options.maxMessageBytes),
+    'segment.bytes': String(options.segmentBytes),
+    // Removed segments go at once, so the broker's files match what DescribeLogDirs reports.
+    'file.delete.delay.ms': '0',
+    'retention.ms': '-1',
+    'retention.bytes': '-1',
+  };
+  if (variant === 'delete' && role === 'data') return { ...common, 'cleanup.policy': 'delete' };
+  return {
+    ...common,
+    'cleanup.policy': 'compact',
+    'min.cleanable.dirty.ratio': '0.01',
+    'delete.retention.ms': '0',
+    'min.compaction.lag.ms': role === 'data' ? HOLD_COMPACTION_LAG_MS : '0',
+    'segment.ms': role === 'data' ? String(7 * 24 * 3600 * 1000) : '1000',
+  };
+}
+
+/** Live keys of a compacted topic's records read in order: the last value wins, null deletes. */
+export function liveKeys(records: Iterable<{ key: string; value: string | null }>): Map<string, string> {
+  const live = new Map<string, string>();
+  for (const { key, value } of records) {
+    if (value === null) live.delete(key);
+    else live.set(key, value);
+  }
+  return live;
+}
+
+interface CellState {
+  /** delete variant: file id → offset of its record. */
+  offsets: Map<number, bigint>;
+}
+
+class KafkaAdapter implements SystemAdapter {
+  readonly id = 'kafka';
+  private admin: KafkaAdmin | null = null;
+  private producer: KafkaProducer | null = null;
+  private consumer: KafkaConsumer | null = null;
+  private readonly lab: string;
+  private readonly cells = new Map<string, CellState>();
+  private currentTopics: string[] = [];
+
+  constructor(
+    readonly instance: string,
+    private readonly options: KafkaOptions,
+    labName: string,
+  ) {
+    this.lab = assertLabName(labName);
+  }
+
+  topicOf(cell: CellContext): string {
+    return `${this.lab}.${assertObjectTag(cell.objectTag)}`;
+  }
+
+  refsTopicOf(cell: CellContext): string {
+    return `${this.topicOf(cell)}.refs`;
+  }
+
+  private topicsOf(cell: CellContext): string[] {
+    return asVariant(cell.variant) === 'compact' ? [this.topicOf(cell), this.refsTopicOf(cell)] : [this.topicOf(cell)];
+  }
+
+  /** Only topics this lab created: `<lab>.<tag>` or `<lab>.<tag>.refs`, nothing else. */
+  isLabTopic(name: string): boolean {
+    const rest = name.startsWith(`${this.lab}.`) ? name.slice(this.lab.length + 1) : null;
+    return rest !== null && /^[a-z0-9]{1,16}(\.refs)?$/.test(rest);
+  }
+
+  private get kafkaAdmin(): KafkaAdmin {
+    if (!this.admin) throw new Error('kafka adapter is not connected');
+    return this.admin;
+  }
+
+  private get kafkaProducer(): KafkaProducer {
+    if (!this.producer) throw new Error('kafka adapter is not connected');
+    return this.producer;
+  }
+
+  async connect(): Promise<void> {
+    if (this.admin) return;
+    const { Admin, Producer, Consumer } = await import('@platformatic/kafka');
+    const base = {
+      clientId: this.options.clientId,
+      bootstrapBrokers: this.options.brokers,
+      timeout: this.options.requestTimeoutMs,
+      requestTimeout: this.options.requestTimeoutMs,
+      retries: 2,
+    };
+    const admin = new Admin(base);
+    try {
+      await admin.listTopics();
+    } catch (error) {
+      await admin.close().catch(() => undefined);
+      throw new Error(`kafka: cannot reach ${this.options.brokers.join(',')}: ${errorText(error)}`, { cause: error });
+    }
+    this.admin = admin;
+    // acks = -1: the leader answers only when every in-sync replica has the batch.
+    this.producer = new Producer({ ...base, acks: -1, idempotent: false, autocreateTopics: false });
+    // Used only for plain fetches of the small refs topic; it never joins its group.
+    this.consumer = new Consumer({ ...base, groupId: `${this.options.clientId}-reader` });
+  }
+
+  async close(): Promise<void> {
+    const clients = [this.producer, this.consumer, this.admin];
+    this.producer = null;
+    this.consumer = null;
+    this.admin = null;
+    for (const client of clients) await client?.close().catch(() => undefined);
+  }
+
+  async version(): Promise<string> {
+    // Kafka has no version request; ApiVersions only gives protocol ranges. The broker's
+    // software version is not exposed over the protocol before KIP-511 clients, so report what the
+    // metadata gives: cluster id and broker count, plus the client library.
+    const metadata = await this.kafkaAdmin.metadata({ topics: [] });
+    return `kafka cluster ${metadata.id} (${metadata.brokers.size} broker(s))`;
+  }
+
+  private async labTopics(): Promise<string[]> {
+    return (await this.kafkaAdmin.listTopics()).filter((name) => this.isLabTopic(name));
+  }
+
+  private async deleteTopics(topics: string[]): Promise<void> {
+    if (topics.length === 0) return;
+    if (topics.some((topic) => !this.isLabTopic(topic))) throw new Error('refusing to delete a topic outside the lab');
+    await this.kafkaAdmin.deleteTopics({ topics });
+    // Deletion is asynchronous: wait until the broker no longer lists them.
+    const deadline = Date.now() + this.options.requestTimeoutMs;
+    for (;;) {
+      const left = (await this.kafkaAdmin.listTopics()).filter((name) => topics.includes(name));
+      if (left.length === 0) return;
+      if (Date.now() > deadline) throw new Error(`kafka: topics still listed after delete: ${left.join(', ')}`);
+      await pause(100);
+    }
+  }
+
+  async resetLab(cell: CellContext): Promise<void> {
+    const variant = asVariant(cell.variant);
+    await this.deleteTopics(await this.labTopics());
+    this.cells.clear();
+    const wanted = this.topicsOf(cell);
+    for (const topic of wanted) {
+      const configs = topicConfigs(variant, this.options, topic.endsWith('.refs') ? 'refs' : 'data');
+      const deadline = Date.now() + this.options.requestTimeoutMs;
+      for (;;) {
+        try {
+          await this.kafkaAdmin.createTopics({
+            topics: [topic],
+            partitions: 1,
+            replicas: -1,
+            configs: Object.entries(configs).map(([name, value]) => ({ name, value })),
+          });
+          break;
+        } catch (error) {
+          // A just-deleted topic of the same name can still be going away.
+          if (Date.now() > deadline) throw new Error(`kafka: cannot create topic ${topic}: ${errorText(error)}`, { cause: error });
+          await pause(200);
+        }
+      }
+    }
+    this.currentTopics = wanted;
+    this.cells.set(cell.objectTag, { offsets: new Map() });
+    // Make sure the producer sees the new topics before the first send.
+    await this.kafkaProducer.metadata({ topics: wanted, forceUpdate: true });
+  }
+
+  async dropLab(): Promise<void> {
+    await this.deleteTopics(await this.labTopics());
+    this.cells.clear();
+    this.currentTopics = [];
+  }
+
+  private state(cell: CellContext): CellState {
+    let state = this.cells.get(cell.objectTag);
+    if (!state) {
+      state = { offsets: new Map() };
+      this.cells.set(cell.objectTag, state);
+    }
+    return state;
+  }
+
+  /** Produce one batch; every file in it is acknowledged or failed together (one request). */
+  private async produceBatch(batch: LabFile[], cell: CellContext): Promise<WriteOutcome> {
+    const variant = asVariant(cell.variant);
+    const topic = this.topicOf(cell);
+    try {
+      const result = await this.kafkaProducer.send({
+        messages: batch.map((file) => ({
+          topic,
+          partition: 0,
+          key: Buffer.from(variant === 'delete' ? String(file.id) : file.sha256),
+          value: file.content,
+        })),
+      });
+      const base = result.offsets?.find((entry) => entry.topic === topic)?.offset;
+      if (base === undefined) throw new Error('kafka: produce answered without an offset');
+      if (variant === 'compact') {
+        await this.kafkaProducer.send({
+          messages: batch.map((file) => ({
+            topic: this.refsTopicOf(cell),
+            partition: 0,
+            key: Buffer.from(String(file.id)),
+            value: Buffer.from(file.sha256),
+          })),
+        });
+      }
+      // One partition and one record batch per request: records get consecutive offsets.
+      const offsets = this.state(cell).offsets;
+      batch.forEach((file, index) => offsets.set(file.id, base + BigInt(index)));
+      return { acknowledged: batch.map((file) => file.id), failed: [] };
+    } catch (error) {
+      return { acknowledged: [], failed: batch.map((file) => ({ id: file.id, error: errorText(error) })) };
+    }
+  }
+
+  async bulkInsert(files: AsyncIterable<LabFile>, cell: CellContext): Promise<WriteOutcome> {
+    const total: WriteOutcome = { acknowledged: [], failed: [] };
+    const inFlight = new Set<Promise<void>>();
+    for await (const batch of batchFiles(files, this.options.batchFiles, this.options.batchBytes)) {
+      if (cell.signal.aborted) break;
+      const task = this.produceBatch(batch, cell).then((outcome) => {
+        total.acknowledged.push(...outcome.acknowledged);
+        total.failed.push(...outcome.failed);
+      });
+      const tracked: Promise<void> = task.finally(() => inFlight.delete(tracked));
+      inFlight.add(tracked);
+      if (inFlight.size >= this.options.sendsInFlight) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+    total.acknowledged.sort((a, b) => a - b);
+    total.failed.sort((a, b) => a.id - b.id);
+    return total;
+  }
+
+  /** Let the cleaner run now, roll the active segment, and wait until the log stops changing. */
+  private async runCompaction(cell: CellContext): Promise<void> {
+    const topic = this.topicOf(cell);
+    await this.kafkaAdmin.incrementalAlterConfigs({
+      resources: [
+        {
+          resourceType: TOPIC_RESOURCE,
+          resourceName: topic,
+          configs: [
+            { name: 'min.compaction.lag.ms', configOperation: INCREMENTAL_SET, value: '0' },
+            { name: 'segment.ms', configOperation: INCREMENTAL_SET, value: '1000' },
+          ],
+        },
+      ],
+    });
+    // A segment rolls on the first append after segment.ms: wait that long once, then append the
+    // marker so every data record sits in a closed (cleanable) segment.
+    await pause(1100);
+    await this.kafkaProducer.send({
+      messages: [{ topic, partition: 0, key: ROLL_MARKER_KEY, value: Buffer.alloc(0) }],
+    });
+    const deadline = Date.now() + this.options.compactionTimeoutMs;
+    let last = await this.topicBytes([topic]);
+    let unchangedSince = Date.now();
+    while (!cell.signal.aborted) {
+      await pause(this.options.pollIntervalMs);
+      const now = await this.topicBytes([topic]);
+      if (now !== last) {
+        last = now;
+        unchangedSince = Date.now();
+      } else if (Date.now() - unchangedSince >= this.options.compactionStableMs) {
+        return;
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`kafka: log of ${topic} still changing after ${this.options.compactionTimeoutMs} ms of compaction`);
+      }
+    }
+  }
+
+  async compact(cell: CellContext): Promise<void | NotApplicable> {
+    if (asVariant(cell.variant) === 'delete') {
+      return notApplicable('the delete variant uses cleanup.policy=delete: Kafka has no compaction for it');
+    }
+    await this.runCompaction(cell);
+  }
+
+  async insertOne(file: LabFile, cell: CellContext): Promise<void> {
+    const outcome = await this.produceBatch([file], cell);
+    const failure = outcome.failed[0];
+    if (failure) throw new Error(failure.error);
+  }
+
+  private async partitionOffsets(topic: string): Promise<{ start: bigint; end: bigint }> {
+    const read = async (timestamp: bigint): Promise<bigint> => {
+      const answer = await this.kafkaAdmin.listOffsets({
+        topics: [{ name: topic, partitions: [{ partitionIndex: 0, timestamp }] }],
+      } as Parameters<KafkaAdmin['listOffsets']>[0]);
+      const offset = answer.find((entry) => entry.name === topic)?.partitions[0]?.offset;
+      if (offset === undefined) throw new Error(`kafka: no offsets for ${topic}`);
+      return offset;
+    };
+    // -2 = earliest (log start offset), -1 = latest (high watermark).
+    return { start: await read(-2n), end: await read(-1n) };
+  }
+
+  /** Records of a small topic in order, via plain fetches from its log start to its high watermark. */
+  private async readTopic(topic: string): Promise<{ key: string; value: string | null }[]> {
+    if (!this.consumer) throw new Error('kafka adapter is not connected');
+    const metadata = await this.kafkaAdmin.metadata({ topics: [topic], forceUpdate: true });
+    const info = metadata.topics.get(topic);
+    const leader = info?.partitions[0]?.leader;
+    if (!info || leader === undefined) throw new Error(`kafka: topic ${topic} not found`);
+    const { start, end } = await this.partitionOffsets(topic);
+    const records: { key: string; value: string | null }[] = [];
+    let next = start;
+    while (next < end) {
+      const response = await this.consumer.fetch({
+        node: leader,
+        topics: [
+          {
+            topicId: info.id,
+            partitions: [
+              { partition: 0, currentLeaderEpoch: -1, fetchOffset: next, lastFetchedEpoch: -1, partitionMaxBytes: 4 * 1024 * 1024 },
+            ],
+          },
+        ],
+        maxWaitTime: 100,
+        minBytes: 1,
+        maxBytes: 8 * 1024 * 1024,
+      });
+      const partition = response.responses[0]?.partitions[0];
+      if (!partition) throw new Error(`kafka: empty fetch answer for ${topic}`);
+      if (partition.errorCode !== 0) throw new Error(`kafka: fetch of ${topic} failed with error code ${partition.errorCode}`);
+      const before = next;
+      for (const batch of partition.records ?? []) {
+        for (const record of batch.records) {
+          const offset = batch.firstOffset + BigInt(record.offsetDelta);
+          if (offset < next) continue; // a fetch can start mid-batch
+          records.push({ key: record.key?.toString() ?? '', value: record.value === null ? null : record.value.toString() });
+          next = offset + 1n;
+        }
+        // Compaction leaves gaps: the batch's last offset moves us on even without a record there.
+        const batchEnd = batch.firstOffset + BigInt(batch.lastOffsetDelta) + 1n;
+        if (batchEnd > next) next = batchEnd;
+      }
+      if (next === before) throw new Error(`kafka: fetch of ${topic} made no progress at offset ${next}`);
+    }
+    return records;
+  }
+
+  private async liveRefs(cell: CellContext): Promise<Map<string, string>> {
+    return liveKeys(await this.readTopic(this.refsTopicOf(cell)));
+  }
+
+  async deleteOne(file: LabFile, cell: CellContext): Promise<void> {
+    const variant = asVariant(cell.variant);
+    const topic = this.topicOf(cell);
+    if (variant === 'delete') {
+      const offset = this.state(cell).offsets.get(file.id);
+      const { start, end } = await this.partitionOffsets(topic);
+      if (offset === undefined || offset < start || offset >= end) {
+        throw new Error(`kafka: delete of file ${file.id} did nothing (not stored in ${topic})`);
+      }
+      if (offset !== start) {
+        throw new Error(
+          `kafka: file ${file.id} is at offset ${offset} but the oldest record is at ${start}; DeleteRecords removes only a prefix, so delete in insertion order`,
+        );
+      }
+      const answer = await this.kafkaAdmin.deleteRecords({
+        topics: [{ name: topic, partitions: [{ partition: 0, offset: offset + 1n }] }],
+      });
+      const low = answer.find((entry) => entry.name === topic)?.partitions[0]?.lowWatermark;
+      if (low !== offset + 1n) throw new Error(`kafka: DeleteRecords left the low watermark at ${String(low)}, not ${offset + 1n}`);
+      this.state(cell).offsets.delete(file.id);
+      return;
+    }
+    const refs = await this.liveRefs(cell);
+    const sha = refs.get(String(file.id));
+    if (sha === undefined) throw new Error(`kafka: delete of file ${file.id} did nothing (not stored in ${topic})`);
+    const stillReferenced = [...refs].some(([id, other]) => other === sha && id !== String(file.id));
+    await this.kafkaProducer.send({
+      messages: [{ topic: this.refsTopicOf(cell), partition: 0, key: Buffer.from(String(file.id)) }],
+    });
+    if (!stillReferenced) {
+      // Tombstone: the cleaner drops the content (and then the tombstone) at the next compaction.
+      await this.kafkaProducer.send({ messages: [{ topic, partition: 0, key: Buffer.from(sha) }] });
+    }
+  }
+
+  async maintenance(cell: CellContext): Promise<void | NotApplicable> {
+    if (asVariant(cell.variant) === 'delete') {
+      return notApplicable(
+        'the delete variant has no reclaiming command: the broker removes segments below the log start offset on its own retention check (log.retention.check.interval.ms)',
+      );
+    }
+    await this.runCompaction(cell);
+  }
+
+  async countStored(cell: CellContext): Promise<number> {
+    if (asVariant(cell.variant) === 'delete') {
+      const { start, end } = await this.partitionOffsets(this.topicOf(cell));
+      return Number(end - start);
+    }
+    return (await this.liveRefs(cell)).size;
+  }
+
+  settle(): Promise<void> {
+    // Acknowledged produces are in the log (acks=-1) before the answer; nothing to flush.
+    return Promise.resolve();
+  }
+
+  /** Σ DescribeLogDirs partition sizes over the given topics, across every broker and log dir. */
+  async topicBytes(topics: string[]): Promise<number> {
+    if (topics.length === 0) return 0;
+    const dirs = await this.kafkaAdmin.describeLogDirs({
+      topics: topics.map((name) => ({ name, partitions: [0] })),
+    });
+    let total = 0n;
+    for (const broker of dirs) {
+      for (const result of broker.results) {
+        for (const topic of result.topics) {
+          if (!topics.includes(topic.name)) continue;
+          for (const partition of topic.partitions) if (!partition.isFutureKey) total += partition.partitionSize;
+        }
+      }
+    }
+    return Number(total);
+  }
+
+  probes(cell: CellContext): Probe[] {
+    const topics = this.topicsOf(cell);
+    return [makeProbe('internal', () => this.topicBytes(topics), { settleTimeoutMs: 30_000, pollIntervalMs: 250 })];
+  }
+
+  localDataPaths(): string[] {
+    return this.options.dataDir ? [this.options.dataDir] : [];
+  }
+
+  async sampleMetrics(): Promise<Record<string, number>> {
+    if (!this.admin || this.currentTopics.length === 0) return {};
+    return { labLogBytes: await this.topicBytes(this.currentTopics) };
+  }
+}
+
+export const definition: SystemDefinition<KafkaOptions> = {
+  id: 'kafka',
+  kind: 'server',
+  variants: VARIANTS,
+  modes: ['blob'],
+  parseOptions(raw: unknown): KafkaOptions {
+    return optionsSchema.parse(raw ?? {});
+  },
+  create(instance: string, options: KafkaOptions, labName: string): SystemAdapter {
+    return new KafkaAdapter(instance, options, labName);
+  },
+};
