@@ -1,0 +1,345 @@
+/**
+ * One cell, exactly the steps of SPEC §4:
+ * 1 reset + empty baseline, 2 bulk_insert, 3 compaction, 4 reset (+ stuck-probe check),
+ * 5 perfile_insert, 6 perfile_delete, 7 maintenance, 8 reset (unless --keep-lab).
+ * Each stage reads every probe before, runs, lets the adapter settle, then reads every probe
+ * settled-by-polling, and its record is handed to `onRecord` the moment it ends.
+ */
+import type { Manifest } from '../dataset/manifest.js';
+import { iterateLabFiles, nativeTableFor, parseRecords } from '../dataset/index.js';
+import { elapsedUs, summarizeLatencies } from '../measure/latency.js';
+import { ratePerSecond, stuckProbeReason } from '../measure/edr.js';
+import { probeResult, type ProbeReadings, type StageMeasure } from '../measure/probe-results.js';
+import { readOnce, readSettled, realClock, type Clock } from '../measure/settle.js';
+import type { CellContext, LabFile, NotApplicable, Probe, StageName, SystemAdapter, WriteOutcome } from '../systems/types.js';
+import type { PlannedCell } from './plan.js';
+import type { ProbeResult, StageRecord } from './record.js';
+
+export interface CellDataset {
+  dir: string;
+  manifest: Manifest;
+  /** Compression ratio of the unique files (≥ 1), for the plausibility ceiling. */
+  compressibility: number;
+}
+
+export interface CellRun {
+  runId: string;
+  attempt: number;
+  cell: PlannedCell;
+  adapter: SystemAdapter;
+  /** Extra probes besides the adapter's own (fs, prometheus), built by the runner for this system. */
+  extraProbes: Probe[];
+  primaryProbe: string;
+  stages: readonly StageName[];
+  dataset: CellDataset;
+  keepLab: boolean;
+  signal: AbortSignal;
+  clock?: Clock;
+  onRecord(record: StageRecord): void;
+  onStage?(stage: StageName, phase: 'start' | 'end', ok?: boolean): void;
+}
+
+/** A stage failed after its record was written; the runner retries the cell. */
+export class StageFailedError extends Error {
+  constructor(
+    readonly stage: StageName,
+    readonly kind: string,
+    message: string,
+  ) {
+    super(`${stage}: ${message}`);
+  }
+}
+
+/** The run was interrupted (SIGINT/SIGTERM): nothing of the unfinished stage is recorded. */
+export class InterruptedError extends Error {
+  constructor() {
+    super('interrupted');
+  }
+}
+
+function isNotApplicable(value: unknown): value is NotApplicable {
+  return typeof value === 'object' && value !== null && typeof (value as NotApplicable).notApplicable === 'string';
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The CellContext adapters see. Native mode gets the typed table and the record parser. */
+export function cellContextOf(cell: PlannedCell, signal: AbortSignal): CellContext {
+  const context: CellContext = {
+    cellId: cell.cellId,
+    objectTag: cell.objectTag,
+    variant: cell.variant,
+    mode: cell.mode,
+    payloadType: cell.payloadType,
+    grade: cell.grade,
+    signal,
+  };
+  if (cell.mode === 'native') {
+    const table = nativeTableFor(cell.payloadType);
+    if (table) context.nativeTable = table;
+    context.parseRecords = (file: LabFile) => parseRecords(file.payloadType, file.content) as AsyncIterable<unknown[]>;
+  }
+  return context;
+}
+
+/** A stage record with the cell's identity and every measured field empty. */
+export function emptyStageRecord(runId: string, attempt: number, cell: PlannedCell, stage: StageName, idealEdr: number): StageRecord {
+  return {
+    runId,
+    cellId: cell.cellId,
+    repetition: cell.repetition,
+    attempt,
+    system: cell.systemId,
+    instance: cell.instance,
+    variant: cell.variant,
+    mode: cell.mode,
+    payloadType: cell.payloadType,
+    grade: cell.grade,
+    stage,
+    startedAt: new Date().toISOString(),
+    durationMs: 0,
+    files: 0,
+    logicalBytes: 0,
+    storedLogicalBytes: 0,
+    idealEdr,
+    probes: [],
+    primaryProbe: 'internal',
+    edr: null,
+    edrFlag: { status: 'unmeasurable', reason: null },
+    reclaimedBytes: null,
+    residualBytes: null,
+    throughputBytesPerSec: null,
+    filesPerSec: null,
+    latencyUs: null,
+    internalBefore: null,
+    internalAfter: null,
+    error: null,
+  };
+}
+
+interface StageOutcome {
+  files: number;
+  logicalBytes: number;
+  durationMs: number;
+  latenciesUs: number[];
+  measure: StageMeasure;
+  error: { kind: string; message: string } | null;
+}
+
+export async function runCell(run: CellRun): Promise<void> {
+  const { adapter, cell, dataset, signal } = run;
+  const clock = run.clock ?? realClock;
+  const context = cellContextOf(cell, signal);
+  const probes = [...adapter.probes(context), ...run.extraProbes];
+  const sizeOf = new Map(dataset.manifest.entries.map((entry, id) => [id, entry.size]));
+  const bytesOf = (ids: readonly number[]) => ids.reduce((sum, id) => sum + (sizeOf.get(id) ?? 0), 0);
+  const stuck = new Map<string, string>();
+  let stored: number[] = [];
+
+  const checkAbort = () => {
+    if (signal.aborted) throw new InterruptedError();
+  };
+  const readAll = async (): Promise<{ bytes: number | null; error?: string }[]> => Promise.all(probes.map((probe) => readOnce(probe)));
+  const readAllSettled = async () => {
+    await adapter.settle(context);
+    return Promise.all(probes.map((probe) => readSettled(probe, clock, signal)));
+  };
+
+  // Step 1: empty baseline.
+  checkAbort();
+  await adapter.resetLab(context);
+  const baselineReads = await readAllSettled();
+  const baseline = baselineReads.map((reading) => reading.bytes);
+
+  const runStage = async (stage: StageName, operation: () => Promise<StageOutcome>, storedAfter: () => number) => {
+    checkAbort();
+    run.onStage?.(stage, 'start');
+    const startedAt = new Date();
+    const before = await readAll();
+    let outcome: StageOutcome;
+    try {
+      outcome = await operation();
+    } catch (error) {
+      if (signal.aborted) throw new InterruptedError();
+      outcome = { files: 0, logicalBytes: 0, durationMs: 0, latenciesUs: [], measure: { kind: 'failed', reason: `stage failed: ${messageOf(error)}` }, error: { kind: 'stage_failed', message: messageOf(error) } };
+    }
+    // An interrupted stage is not recorded: only what finished is written (SPEC §4).
+    if (signal.aborted) throw new InterruptedError();
+    let after: { bytes: number | null; settled: boolean; error?: string }[];
+    try {
+      after = outcome.measure.kind === 'failed' ? probes.map(() => ({ bytes: null, settled: false, error: 'not read: the stage failed' })) : await readAllSettled();
+    } catch (error) {
+      after = probes.map(() => ({ bytes: null, settled: false, error: `settle failed: ${messageOf(error)}` }));
+      outcome.error ??= { kind: 'settle_failed', message: messageOf(error) };
+    }
+    if (signal.aborted) throw new InterruptedError();
+    const storedLogicalBytes = storedAfter();
+    const probeResults: ProbeResult[] = probes.map((probe, index) => {
+      const readings: ProbeReadings = {
+        name: probe.name,
+        replicas: probe.replicas,
+        baseline: baseline[index] ?? null,
+        before: before[index]?.bytes ?? null,
+        after: after[index]?.bytes ?? null,
+        settled: after[index]?.settled ?? false,
+        stuckReason: stuck.get(probe.name) ?? null,
+      };
+      const error = after[index]?.error ?? before[index]?.error;
+      if (error) readings.error = error;
+      return probeResult(readings, outcome.measure, { storedLogicalBytes, idealEdr: dataset.manifest.totals.idealEdr, compressibility: dataset.compressibility });
+    });
+    const primary = probeResults.find((probe) => probe.name === run.primaryProbe) ?? probeResults[0];
+    const internal = probeResults.find((probe) => probe.name === 'internal');
+    const record: StageRecord = {
+      ...emptyStageRecord(run.runId, run.attempt, cell, stage, dataset.manifest.totals.idealEdr),
+      startedAt: startedAt.toISOString(),
+      durationMs: outcome.durationMs,
+      files: outcome.files,
+      logicalBytes: outcome.logicalBytes,
+      storedLogicalBytes,
+      probes: probeResults,
+      primaryProbe: primary?.name ?? run.primaryProbe,
+      edr: primary?.edr ?? null,
+      edrFlag: primary?.edrFlag ?? { status: 'unmeasurable', reason: `primary probe ${run.primaryProbe} is not available` },
+      reclaimedBytes: primary?.reclaimedBytes ?? null,
+      residualBytes: primary?.residualBytes ?? null,
+      throughputBytesPerSec: outcome.measure.kind === 'not-applicable' ? null : ratePerSecond(outcome.logicalBytes, outcome.durationMs),
+      filesPerSec: outcome.measure.kind === 'not-applicable' ? null : ratePerSecond(outcome.files, outcome.durationMs),
+      latencyUs: summarizeLatencies(outcome.latenciesUs),
+      internalBefore: internal?.before ?? null,
+      internalAfter: internal?.after ?? null,
+      error: outcome.error,
+    };
+    run.onRecord(record);
+    run.onStage?.(stage, 'end', outcome.error === null);
+    if (outcome.error) throw new StageFailedError(stage, outcome.error.kind, outcome.error.message);
+  };
+
+  const timedWhole = async (operation: () => Promise<void | NotApplicable>, kind: 'edr' | 'space'): Promise<StageOutcome> => {
+    const start = process.hrtime.bigint();
+    const result = await operation();
+    const durationMs = elapsedUs(start, process.hrtime.bigint()) / 1000;
+    if (isNotApplicable(result)) {
+      return { files: 0, logicalBytes: 0, durationMs, latenciesUs: [], measure: { kind: 'not-applicable', reason: result.notApplicable }, error: null };
+    }
+    return { files: 0, logicalBytes: 0, durationMs, latenciesUs: [], measure: { kind }, error: null };
+  };
+
+  const bulkLoad = async (): Promise<{ outcome: WriteOutcome; durationMs: number }> => {
+    const start = process.hrtime.bigint();
+    const outcome = await adapter.bulkInsert(iterateLabFiles(dataset.dir, dataset.manifest), context);
+    return { outcome, durationMs: elapsedUs(start, process.hrtime.bigint()) / 1000 };
+  };
+
+  const verifyCount = async (expected: number, what: string): Promise<{ kind: string; message: string } | null> => {
+    const count = await adapter.countStored(context);
+    if (count === expected) return null;
+    return { kind: 'count_mismatch', message: `${what}: the lab holds ${count} files, expected ${expected}` };
+  };
+
+  const writeFailure = (failed: WriteOutcome['failed'], attempted: number) =>
+    failed.length === 0 ? null : { kind: 'write_failed', message: `${failed.length} of ${attempted} writes failed; first (file ${failed[0]?.id}): ${failed[0]?.error}` };
+
+  const wants = (stage: StageName) => run.stages.includes(stage);
+  const firstHalf = wants('bulk_insert') || wants('compaction');
+  const secondHalf = wants('perfile_insert') || wants('perfile_delete') || wants('maintenance');
+
+  // Step 2.
+  if (wants('bulk_insert')) {
+    await runStage(
+      'bulk_insert',
+      async () => {
+        const { outcome, durationMs } = await bulkLoad();
+        stored = [...outcome.acknowledged];
+        const error = writeFailure(outcome.failed, outcome.acknowledged.length + outcome.failed.length) ?? (await verifyCount(stored.length, 'after bulk_insert'));
+        return { files: stored.length, logicalBytes: bytesOf(stored), durationMs, latenciesUs: [], measure: { kind: 'edr' }, error };
+      },
+      () => bytesOf(stored),
+    );
+  } else if (wants('compaction')) {
+    // Compaction works on data at rest: load it untimed and unrecorded first.
+    const { outcome } = await bulkLoad();
+    stored = [...outcome.acknowledged];
+  }
+  // Step 3.
+  if (wants('compaction')) {
+    await runStage('compaction', () => timedWhole(() => adapter.compact(context), 'edr'), () => bytesOf(stored));
+  }
+  // Step 4: reset, and catch probes that do not shrink back to the empty baseline.
+  if (firstHalf && secondHalf) {
+    checkAbort();
+    await adapter.resetLab(context);
+    stored = [];
+    const afterReset = await readAllSettled();
+    probes.forEach((probe, index) => {
+      const reason = stuckProbeReason(baseline[index] ?? null, afterReset[index]?.bytes ?? null);
+      if (reason) stuck.set(probe.name, reason);
+    });
+  }
+  // Per-file stages: one timed operation per file; a failing file is recorded and the rest go on.
+  const timeEach = async (ids: number[] | undefined, operation: (file: LabFile) => Promise<void>) => {
+    const latenciesUs: number[] = [];
+    const acknowledged: number[] = [];
+    const failed: WriteOutcome['failed'] = [];
+    let durationMs = 0;
+    for await (const file of iterateLabFiles(dataset.dir, dataset.manifest, ids ? { ids } : {})) {
+      if (signal.aborted) break;
+      const start = process.hrtime.bigint();
+      try {
+        await operation(file);
+        const us = elapsedUs(start, process.hrtime.bigint());
+        latenciesUs.push(us);
+        durationMs += us / 1000;
+        acknowledged.push(file.id);
+      } catch (error) {
+        durationMs += elapsedUs(start, process.hrtime.bigint()) / 1000;
+        failed.push({ id: file.id, error: messageOf(error) });
+      }
+    }
+    return { latenciesUs, acknowledged, failed, durationMs };
+  };
+  // Step 5.
+  const insertEach = async (): Promise<StageOutcome> => {
+    const { latenciesUs, acknowledged, failed, durationMs } = await timeEach(undefined, (file) => adapter.insertOne(file, context));
+    stored = acknowledged;
+    const error = writeFailure(failed, dataset.manifest.entries.length) ?? (await verifyCount(stored.length, 'after perfile_insert'));
+    return { files: acknowledged.length, logicalBytes: bytesOf(acknowledged), durationMs, latenciesUs, measure: { kind: 'edr' }, error };
+  };
+  if (wants('perfile_insert')) {
+    await runStage('perfile_insert', insertEach, () => bytesOf(stored));
+  } else if (wants('perfile_delete')) {
+    // Deletes need stored files: insert them untimed and unrecorded first.
+    await insertEach();
+  }
+  // Step 6.
+  if (wants('perfile_delete')) {
+    await runStage(
+      'perfile_delete',
+      async () => {
+        const toDelete = [...stored];
+        const { latenciesUs, acknowledged: deleted, failed, durationMs } = await timeEach(toDelete, (file) => adapter.deleteOne(file, context));
+        const deletedSet = new Set(deleted);
+        stored = stored.filter((id) => !deletedSet.has(id));
+        // Deletes are verified by reading back what remains ("delete did nothing" was a predecessor bug).
+        const error = writeFailure(failed, toDelete.length) ?? (await verifyCount(stored.length, 'after perfile_delete'));
+        return { files: deleted.length, logicalBytes: bytesOf(deleted), durationMs, latenciesUs, measure: { kind: 'space' }, error };
+      },
+      () => bytesOf(stored),
+    );
+  }
+  // Step 7.
+  if (wants('maintenance')) {
+    await runStage(
+      'maintenance',
+      () => timedWhole(() => adapter.maintenance(context), 'space'),
+      () => bytesOf(stored),
+    );
+  }
+  // Step 8.
+  if (!run.keepLab) {
+    checkAbort();
+    await adapter.resetLab(context);
+  }
+}

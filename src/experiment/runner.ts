@@ -1,0 +1,305 @@
+/**
+ * The runner (SPEC §4): datasets, systems, cells with retries, checkpoints and resume, trace,
+ * environment.json and the reports at the end. One failing cell or system never stops the rest.
+ */
+import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { ensureDataset } from '../dataset/index.js';
+import type { DatasetParameters } from '../dataset/manifest.js';
+import type { Config, SystemEntry } from '../config/schema.js';
+import { scrub } from '../config/secrets.js';
+import { compressibilityOf } from '../measure/compressibility.js';
+import { backoffDelayMs, DEFAULT_BACKOFF, type BackoffOptions } from '../measure/backoff.js';
+import { fsProbe } from '../measure/probes/fs.js';
+import { realClock, type Clock } from '../measure/settle.js';
+import { startTrace } from '../trace/index.js';
+import { type Probe, type StageName, type SystemAdapter } from '../systems/types.js';
+import type { RunProgress } from '../cli/progress.js';
+import { cellContextOf, emptyStageRecord, InterruptedError, runCell, StageFailedError, type CellDataset } from './cell.js';
+import { describeEnvironment, writeEnvironment, type SystemEnvironment } from './environment.js';
+import type { Plan, PlannedCell, SystemTarget } from './plan.js';
+import type { StageRecord } from './record.js';
+import { appendRecord, compactResults, readCheckpoints, writeCheckpoint, type Checkpoint } from './results.js';
+
+export interface RunnerOptions {
+  config: Config;
+  targets: SystemTarget[];
+  plan: Plan;
+  /** One entry per payload type × grade the plan uses. */
+  datasets: DatasetParameters[];
+  dataDir: string;
+  resultsDir: string;
+  fresh: boolean;
+  /** Instances whose cells are redone despite their checkpoints (`--repeat`). */
+  repeat: readonly string[];
+  maxRetries: number;
+  keepLab: boolean;
+  traceIntervalMs: number;
+  signal: AbortSignal;
+  progress: RunProgress;
+  argv: string[];
+  /** Options given to systems that have no config entry (e.g. demo's lab directory). */
+  defaultOptions?: (target: SystemTarget) => Record<string, unknown>;
+  backoff?: BackoffOptions;
+  clock?: Clock;
+}
+
+export interface FailedCell {
+  cellId: string;
+  error: string;
+}
+
+export interface RunSummary {
+  runId: string;
+  totalCells: number;
+  skippedCells: number;
+  completedCells: number;
+  failedCells: FailedCell[];
+  interrupted: boolean;
+  /** Instances that had cells to run and could not be connected. */
+  unreachable: string[];
+  /** Instances that had cells to run and were connected. */
+  reachable: string[];
+}
+
+export function newRunId(now: Date = new Date()): string {
+  return `${now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')}-${randomBytes(3).toString('hex')}`;
+}
+
+export function datasetKey(payloadType: string, grade: string): string {
+  return `${payloadType}/${grade}`;
+}
+
+/** Which planned cells still have to run, given checkpoints, --fresh and --repeat. */
+export function cellsToRun(cells: readonly PlannedCell[], checkpoints: ReadonlyMap<string, Checkpoint>, fresh: boolean, repeat: readonly string[]): PlannedCell[] {
+  return cells.filter((cell) => {
+    if (fresh || repeat.includes(cell.instance) || repeat.includes(cell.systemId)) return true;
+    // Failed cells run again on resume; only complete ones are skipped.
+    return checkpoints.get(cell.cellId)?.status !== 'complete';
+  });
+}
+
+function messageOf(error: unknown): string {
+  return scrub(error instanceof Error ? error.message : String(error));
+}
+
+export async function runExperiment(options: RunnerOptions): Promise<RunSummary> {
+  const { plan, resultsDir, signal, progress } = options;
+  const clock = options.clock ?? realClock;
+  const backoff = options.backoff ?? DEFAULT_BACKOFF;
+  const runId = newRunId();
+  mkdirSync(resultsDir, { recursive: true });
+  const dropped = compactResults(resultsDir);
+  if (dropped > 0) progress.note(`dropped ${dropped} result lines of unfinished or superseded attempts`);
+  const checkpoints = readCheckpoints(resultsDir);
+  const pending = cellsToRun(plan.cells, checkpoints, options.fresh, options.repeat);
+  const summary: RunSummary = {
+    runId,
+    totalCells: plan.cells.length,
+    skippedCells: plan.cells.length - pending.length,
+    completedCells: 0,
+    failedCells: [],
+    interrupted: false,
+    unreachable: [],
+    reachable: [],
+  };
+  const systemsEnv: SystemEnvironment[] = [];
+  const saveEnvironment = () => writeEnvironment(resultsDir, describeEnvironment(options.config, runId, options.argv, systemsEnv));
+  saveEnvironment();
+
+  // Data sets the pending cells need, generated when missing (one invocation does everything).
+  const datasets = new Map<string, CellDataset>();
+  const needed = new Set(pending.map((cell) => datasetKey(cell.payloadType, cell.grade)));
+  for (const params of options.datasets) {
+    const key = datasetKey(params.payloadType, params.grade);
+    if (!needed.has(key) || datasets.has(key)) continue;
+    if (signal.aborted) break;
+    const { dir, manifest, generated } = await ensureDataset(params, options.dataDir, { signal });
+    if (generated) progress.note(`generated data set ${key} in ${dir}`);
+    datasets.set(key, { dir, manifest, compressibility: await compressibilityOf(dir, manifest) });
+  }
+
+  const tracer = await startTrace({ resultsDir, intervalMs: options.traceIntervalMs, sinks: options.config.trace });
+  progress.start(plan.cells.length, summary.skippedCells);
+  try {
+    for (const target of options.targets) {
+      if (signal.aborted) break;
+      const cells = pending.filter((cell) => cell.instance === target.instance);
+      if (cells.length === 0) continue;
+      await runSystem(target, cells);
+    }
+  } finally {
+    await tracer.close();
+    progress.stop();
+  }
+  summary.interrupted = signal.aborted;
+  if (!summary.interrupted) compactResults(resultsDir);
+  return summary;
+
+  async function runSystem(target: SystemTarget, cells: PlannedCell[]): Promise<void> {
+    const entry: SystemEntry = target.entry;
+    const rawOptions = entry.options && Object.keys(entry.options).length > 0 ? entry.options : (options.defaultOptions?.(target) ?? {});
+    const systemEnv: SystemEnvironment = { system: target.definition.id, instance: target.instance, version: null };
+    systemsEnv.push(systemEnv);
+    let adapter: SystemAdapter;
+    try {
+      adapter = target.definition.create(target.instance, target.definition.parseOptions(rawOptions), options.config.labName);
+    } catch (error) {
+      failAll(cells, `cannot create the ${target.instance} adapter: ${messageOf(error)}`);
+      systemEnv.error = messageOf(error);
+      saveEnvironment();
+      summary.unreachable.push(target.instance);
+      return;
+    }
+    const connectError = await connectWithRetries(adapter);
+    if (connectError) {
+      systemEnv.error = connectError;
+      saveEnvironment();
+      summary.unreachable.push(target.instance);
+      failAll(cells, `cannot connect to ${target.instance}: ${connectError}`);
+      return;
+    }
+    summary.reachable.push(target.instance);
+    try {
+      systemEnv.version = await adapter.version();
+    } catch (error) {
+      systemEnv.error = `version: ${messageOf(error)}`;
+    }
+    saveEnvironment();
+    const extraProbes = await extraProbesFor(entry, adapter);
+    tracer.watch(adapter);
+    try {
+      for (const cell of cells) {
+        if (signal.aborted) break;
+        adapter = await runCellWithRetries(adapter, target, cell, extraProbes);
+      }
+    } finally {
+      tracer.unwatch(adapter);
+      await adapter.close().catch(() => {});
+    }
+  }
+
+  async function connectWithRetries(adapter: SystemAdapter): Promise<string | null> {
+    let lastError = '';
+    for (let attempt = 1; attempt <= options.maxRetries + 1; attempt++) {
+      if (signal.aborted) return 'interrupted';
+      try {
+        await adapter.connect();
+        return null;
+      } catch (error) {
+        lastError = messageOf(error);
+        await adapter.close().catch(() => {});
+        if (attempt <= options.maxRetries) await clock.sleep(backoffDelayMs(attempt, backoff), signal);
+      }
+    }
+    return lastError;
+  }
+
+  function failAll(cells: PlannedCell[], reason: string): void {
+    for (const cell of cells) {
+      writeCheckpoint(resultsDir, { cellId: cell.cellId, status: 'failed', runId, attempt: 0, finishedAt: new Date().toISOString(), error: { kind: 'unreachable', message: reason } });
+      summary.failedCells.push({ cellId: cell.cellId, error: reason });
+      progress.cellEnd(cell.cellId, 'failed');
+    }
+  }
+
+  async function extraProbesFor(entry: SystemEntry, adapter: SystemAdapter): Promise<Probe[]> {
+    const probes: Probe[] = [];
+    const fsConfig = entry.probes.fs;
+    if (fsConfig?.enabled !== false) {
+      const paths = fsConfig?.paths ?? adapter.localDataPaths();
+      if (paths.length > 0) probes.push(fsProbe({ paths, ...(fsConfig ? { settleTimeoutMs: fsConfig.settleTimeoutMs } : {}) }));
+    }
+    if (entry.probes.prometheus) {
+      // Loaded only when configured: the Prometheus probe lives with the reports/trace code.
+      const modulePath = '../measure/probes/prometheus.js';
+      const { prometheusProbe } = (await import(modulePath)) as {
+        prometheusProbe(config: NonNullable<SystemEntry['probes']['prometheus']>): Probe;
+      };
+      probes.push(prometheusProbe(entry.probes.prometheus));
+    }
+    return probes;
+  }
+
+  /** Run one cell, retrying the whole cell after reconnect + reset; returns the (possibly new) connected adapter. */
+  async function runCellWithRetries(adapter: SystemAdapter, target: SystemTarget, cell: PlannedCell, extraProbes: Probe[]): Promise<SystemAdapter> {
+    const dataset = datasets.get(datasetKey(cell.payloadType, cell.grade));
+    if (!dataset) {
+      // Only when interrupted during generation.
+      return adapter;
+    }
+    if (cell.notApplicable) {
+      recordNotApplicableCell(cell, dataset, cell.notApplicable);
+      return adapter;
+    }
+    let lastError = '';
+    for (let attempt = 1; attempt <= options.maxRetries + 1; attempt++) {
+      try {
+        await runCell({
+          runId,
+          attempt,
+          cell,
+          adapter,
+          extraProbes,
+          primaryProbe: target.entry.probes.primary,
+          stages: plan.stages,
+          dataset,
+          keepLab: options.keepLab,
+          signal,
+          clock,
+          onRecord: (record) => {
+            appendRecord(resultsDir, record);
+            progress.stageEnd(record);
+          },
+          onStage: (stage, phase, ok) => {
+            if (phase === 'start') progress.stageStart(cell.cellId, stage);
+            tracer.stage({ kind: phase === 'start' ? 'stage_start' : 'stage_end', system: cell.systemId, instance: cell.instance, cellId: cell.cellId, stage, ...(ok === undefined ? {} : { ok }) });
+          },
+        });
+        writeCheckpoint(resultsDir, { cellId: cell.cellId, status: 'complete', runId, attempt, finishedAt: new Date().toISOString(), error: null });
+        summary.completedCells += 1;
+        progress.cellEnd(cell.cellId, 'complete');
+        return adapter;
+      } catch (error) {
+        if (error instanceof InterruptedError || signal.aborted) return adapter;
+        lastError = error instanceof StageFailedError ? messageOf(error) : `${messageOf(error)}`;
+        progress.note(`${cell.cellId} attempt ${attempt} failed: ${lastError}`);
+        if (attempt > options.maxRetries) {
+          writeCheckpoint(resultsDir, { cellId: cell.cellId, status: 'failed', runId, attempt, finishedAt: new Date().toISOString(), error: { kind: error instanceof StageFailedError ? error.kind : 'cell_failed', message: lastError } });
+          break;
+        }
+        await clock.sleep(backoffDelayMs(attempt, backoff), signal);
+        if (signal.aborted) return adapter;
+        // Reconnect before the retry: the failure may have been a lost connection.
+        tracer.unwatch(adapter);
+        await adapter.close().catch(() => {});
+        const reconnectError = await connectWithRetries(adapter);
+        if (reconnectError) lastError = `reconnect failed: ${reconnectError}`;
+        tracer.watch(adapter);
+        try {
+          await adapter.resetLab(cellContextOf(cell, signal));
+        } catch {
+          // The cell's own step 1 resets again and reports the failure properly.
+        }
+      }
+    }
+    summary.failedCells.push({ cellId: cell.cellId, error: lastError });
+    progress.cellEnd(cell.cellId, 'failed');
+    return adapter;
+  }
+
+  /** A cell that cannot run (native mode of a mixed set): every stage recorded as not applicable, never as success. */
+  function recordNotApplicableCell(cell: PlannedCell, dataset: CellDataset, reason: string): void {
+    for (const stage of plan.stages) {
+      appendRecord(resultsDir, notApplicableRecord(runId, cell, stage, dataset.manifest.totals.idealEdr, reason));
+    }
+    writeCheckpoint(resultsDir, { cellId: cell.cellId, status: 'complete', runId, attempt: 1, finishedAt: new Date().toISOString(), error: null });
+    summary.completedCells += 1;
+    progress.cellEnd(cell.cellId, 'complete');
+  }
+}
+
+/** A stage of a cell that cannot run: recorded as not applicable with the reason, never as success. */
+export function notApplicableRecord(runId: string, cell: PlannedCell, stage: StageName, idealEdr: number, reason: string): StageRecord {
+  return { ...emptyStageRecord(runId, 1, cell, stage, idealEdr), edrFlag: { status: 'not-applicable', reason } };
+}

@@ -1,0 +1,65 @@
+/**
+ * The `fs` probe (SPEC §6.2): bytes allocated on disk — st_blocks × 512, not the apparent size —
+ * summed recursively under the given paths. Sparse files and preallocation therefore count as the
+ * filesystem really charges them. Hard links are counted once; symlinks are not followed.
+ * Sizes come from bigint stats so files beyond 2^53 bytes cannot wrap.
+ */
+import { lstat, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Probe } from '../../systems/types.js';
+
+export async function allocatedBytes(paths: readonly string[]): Promise<bigint> {
+  const seen = new Set<string>();
+  let total = 0n;
+  async function visit(path: string): Promise<void> {
+    let stats;
+    try {
+      stats = await lstat(path, { bigint: true });
+    } catch (error) {
+      // A path that does not exist (yet, or any more after a reset) holds zero bytes.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    const key = `${stats.dev}:${stats.ino}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    total += stats.blocks * 512n;
+    if (stats.isDirectory()) {
+      let names: string[];
+      try {
+        names = await readdir(path);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw error;
+      }
+      for (const name of names) await visit(join(path, name));
+    }
+  }
+  for (const path of paths) await visit(path);
+  return total;
+}
+
+export interface FsProbeOptions {
+  paths: readonly string[];
+  settleTimeoutMs?: number;
+  pollIntervalMs?: number;
+}
+
+export function fsProbe(options: FsProbeOptions): Probe {
+  return {
+    name: 'fs',
+    replicas: 1,
+    settleTimeoutMs: options.settleTimeoutMs ?? 30_000,
+    // Local stat calls are cheap; a short interval keeps settling fast without a fixed wait.
+    pollIntervalMs: options.pollIntervalMs ?? 20,
+    async read() {
+      try {
+        const bytes = await allocatedBytes(options.paths);
+        if (bytes > BigInt(Number.MAX_SAFE_INTEGER)) return { bytes: null, error: `size ${bytes} exceeds 2^53` };
+        return { bytes: Number(bytes) };
+      } catch (error) {
+        return { bytes: null, error: error instanceof Error ? error.message : String(error) };
+      }
+    },
+  };
+}
