@@ -1,0 +1,346 @@
+/**
+ * NATS JetStream adapter (SPEC §5.2, §5.3): one stream per cell, `<lab>_<objectTag>`, file storage,
+ * subjects `<lab>.<objectTag>.>`; one message per file on `<lab>.<objectTag>.f.<fileId>`, published
+ * asynchronously (many publishes in flight) and counted only when its PubAck arrived.
+ *
+ * Variants:
+ * - `plain` — no message id: every file is stored.
+ * - `msg-id` — `Nats-Msg-Id` = content sha256 and a duplicate window covering the run: the server
+ *   drops a duplicate at ingestion and answers PubAck{duplicate: true, seq: <original>}. Each file
+ *   also gets a tiny reference message on `<lab>.<objectTag>.r.<fileId>` whose payload is the
+ *   sequence of the message holding its content, so the count of stored files is read back from
+ *   the server and a per-file delete removes the content only when no other stored file references
+ *   it. A duplicate acknowledged against a message that was already deleted is a failed write
+ *   (the server dropped the bytes), never counted as stored.
+ *
+ * Probes: `internal` = stream info `state.bytes` (message payload + subject + headers, as JetStream
+ * accounts them); the runner's `fs` probe reads the JetStream store directory (`dataDir`).
+ * No compaction or maintenance: JetStream has no space-reclaiming command — a deleted message
+ * leaves the stream state at once and the file store rewrites or removes its blocks by itself;
+ * `purge` deletes messages and is not a reclaim operation.
+ */
+import { z } from 'zod';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import { registerSecret } from '../config/secrets.js';
+import { assertObjectTag, errorText, forEachFileLimited, makeProbe, notApplicable } from './kv-common.js';
+import {
+  assertLabName,
+  type CellContext,
+  type LabFile,
+  type NotApplicable,
+  type Probe,
+  type SystemAdapter,
+  type SystemDefinition,
+  type WriteOutcome,
+} from './types.js';
+
+const VARIANTS = ['plain', 'msg-id'] as const;
+type NatsVariant = (typeof VARIANTS)[number];
+
+const optionsSchema = z
+  .object({
+    servers: z.union([z.array(z.string().min(1)).min(1), z.string().min(1)]).default('127.0.0.1:4222'),
+    user: z.string().min(1).optional(),
+    password: z.string().optional(),
+    /** Publishes awaiting their ack at once during bulk load. */
+    publishesInFlight: z.number().int().min(1).default(64),
+    /** Duplicate window of msg-id streams: must cover the whole run. */
+    duplicateWindowMs: z.number().int().positive().default(3600_000),
+    /** Stream max_msg_size; -1 leaves the server's max_payload as the only limit. */
+    maxMsgSize: z.number().int().min(-1).default(-1),
+    /** JetStream store directory when local, for the `fs` probe. */
+    dataDir: z.string().min(1).optional(),
+    timeoutMs: z.number().int().positive().default(30_000),
+  })
+  .strict();
+
+export type NatsOptions = z.infer<typeof optionsSchema>;
+
+function asVariant(variant: string): NatsVariant {
+  if (!(VARIANTS as readonly string[]).includes(variant)) {
+    throw new Error(`nats has no variant ${JSON.stringify(variant)}; valid: ${VARIANTS.join(', ')}`);
+  }
+  return variant as NatsVariant;
+}
+
+/** msg-id bookkeeping of one cell: which files reference which content message. */
+interface RefState {
+  /** file id → sequence of the content message. */
+  contentSeq: Map<number, number>;
+  /** file id → sequence of its reference message. */
+  refSeq: Map<number, number>;
+}
+
+class NatsAdapter implements SystemAdapter {
+  readonly id = 'nats';
+  private nc: NatsConnection | null = null;
+  private js: JetStreamClient | null = null;
+  private jsm: JetStreamManager | null = null;
+  private readonly lab: string;
+  private readonly refs = new Map<string, RefState>();
+  private currentStream: string | null = null;
+
+  constructor(
+    readonly instance: string,
+    private readonly options: NatsOptions,
+    labName: string,
+  ) {
+    this.lab = assertLabName(labName);
+  }
+
+  streamOf(cell: CellContext): string {
+    return `${this.lab}_${assertObjectTag(cell.objectTag)}`;
+  }
+
+  private subjectBase(cell: CellContext): string {
+    return `${this.lab}.${assertObjectTag(cell.objectTag)}`;
+  }
+
+  /** Only streams this lab created: `<lab>_<tag>` exactly. */
+  isLabStream(name: string): boolean {
+    return name.startsWith(`${this.lab}_`) && /^[a-z0-9]{1,16}$/.test(name.slice(this.lab.length + 1));
+  }
+
+  private get manager(): JetStreamManager {
+    if (!this.jsm) throw new Error('nats adapter is not connected');
+    return this.jsm;
+  }
+
+  private get client(): JetStreamClient {
+    if (!this.js) throw new Error('nats adapter is not connected');
+    return this.js;
+  }
+
+  async connect(): Promise<void> {
+    if (this.nc) return;
+    const { connect } = await import('@nats-io/transport-node');
+    const { jetstream, jetstreamManager } = await import('@nats-io/jetstream');
+    try {
+      this.nc = await connect({
+        servers: this.options.servers,
+        user: this.options.user,
+        pass: this.options.password,
+        timeout: this.options.timeoutMs,
+        // The runner retries a failed cell; do not hide an outage behind endless reconnects.
+        maxReconnectAttempts: 3,
+      });
+    } catch (error) {
+      throw new Error(`nats: cannot connect to ${String(this.options.servers)}: ${errorText(error)}`, { cause: error });
+    }
+    this.js = jetstream(this.nc, { timeout: this.options.timeoutMs });
+    this.jsm = await jetstreamManager(this.nc, { timeout: this.options.timeoutMs });
+  }
+
+  async close(): Promise<void> {
+    const nc = this.nc;
+    this.nc = null;
+    this.js = null;
+    this.jsm = null;
+    if (nc) await nc.drain().catch(() => nc.close());
+  }
+
+  async version(): Promise<string> {
+    if (!this.nc) throw new Error('nats adapter is not connected');
+    return this.nc.info?.version ?? 'unknown';
+  }
+
+  private async labStreams(): Promise<string[]> {
+    const names: string[] = [];
+    for await (const name of this.manager.streams.names()) if (this.isLabStream(name)) names.push(name);
+    return names;
+  }
+
+  private async deleteStreams(): Promise<void> {
+    for (const name of await this.labStreams()) {
+      if (!this.isLabStream(name)) throw new Error('refusing to delete a stream outside the lab');
+      await this.manager.streams.delete(name);
+    }
+    this.refs.clear();
+    this.currentStream = null;
+  }
+
+  async resetLab(cell: CellContext): Promise<void> {
+    const variant = asVariant(cell.variant);
+    await this.deleteStreams();
+    const { StorageType, DiscardPolicy, RetentionPolicy } = await import('@nats-io/jetstream');
+    const { nanos } = await import('@nats-io/transport-node');
+    const name = this.streamOf(cell);
+    await this.manager.streams.add({
+      name,
+      subjects: [`${this.subjectBase(cell)}.>`],
+      storage: StorageType.File,
+      retention: RetentionPolicy.Limits,
+      discard: DiscardPolicy.Old,
+      max_msgs: -1,
+      max_bytes: -1,
+      max_age: 0,
+      max_msg_size: this.options.maxMsgSize,
+      num_replicas: 1,
+      // msg-id: the window must cover the run; plain streams never set a message id.
+      duplicate_window: nanos(variant === 'msg-id' ? this.options.duplicateWindowMs : 120_000),
+    });
+    this.currentStream = name;
+    this.refs.set(name, { contentSeq: new Map(), refSeq: new Map() });
+  }
+
+  async dropLab(): Promise<void> {
+    await this.deleteStreams();
+  }
+
+  private refState(cell: CellContext): RefState {
+    const name = this.streamOf(cell);
+    let state = this.refs.get(name);
+    if (!state) {
+      state = { contentSeq: new Map(), refSeq: new Map() };
+      this.refs.set(name, state);
+    }
+    return state;
+  }
+
+  /** Publish one file and wait for its ack; resolves only when the server holds the file. */
+  private async publishFile(file: LabFile, cell: CellContext): Promise<void> {
+    const variant = asVariant(cell.variant);
+    const base = this.subjectBase(cell);
+    const stream = this.streamOf(cell);
+    if (variant === 'plain') {
+      const ack = await this.client.publish(`${base}.f.${file.id}`, file.content, { expect: { streamName: stream } });
+      if (ack.duplicate) throw new Error(`nats: file ${file.id} acknowledged as a duplicate in a plain stream`);
+      return;
+    }
+    const state = this.refState(cell);
+    const ack = await this.client.publish(`${base}.f.${file.id}`, file.content, {
+      msgID: file.sha256,
+      expect: { streamName: stream },
+    });
+    if (ack.duplicate) {
+      // The server dropped the bytes as a copy of message ack.seq: it must still be stored.
+      // Asked of the server: a concurrent publish of the same content may not have recorded yet.
+      const held = await this.manager.streams.getMessage(stream, { seq: ack.seq }).then(
+        (message) => message !== null,
+        () => false,
+      );
+      if (!held) {
+        throw new Error(
+          `nats: file ${file.id} was dropped as a duplicate of message ${ack.seq}, which is no longer stored (duplicate window outlives deletes)`,
+        );
+      }
+    }
+    const refAck = await this.client.publish(`${base}.r.${file.id}`, Buffer.from(String(ack.seq)), {
+      expect: { streamName: stream },
+    });
+    state.contentSeq.set(file.id, ack.seq);
+    state.refSeq.set(file.id, refAck.seq);
+  }
+
+  bulkInsert(files: AsyncIterable<LabFile>, cell: CellContext): Promise<WriteOutcome> {
+    return forEachFileLimited(files, this.options.publishesInFlight, cell.signal, (file) => this.publishFile(file, cell));
+  }
+
+  compact(): Promise<NotApplicable> {
+    return Promise.resolve(
+      notApplicable('JetStream has no compaction command: messages are stored as published (dedup happens at ingestion)'),
+    );
+  }
+
+  insertOne(file: LabFile, cell: CellContext): Promise<void> {
+    return this.publishFile(file, cell);
+  }
+
+  private async lastSeqOn(stream: string, subject: string): Promise<number | null> {
+    try {
+      const message = await this.manager.streams.getMessage(stream, { last_by_subj: subject });
+      return message ? message.seq : null;
+    } catch (error) {
+      if (/no message found|not found/i.test(errorText(error))) return null;
+      throw error;
+    }
+  }
+
+  private async deleteSeq(stream: string, seq: number): Promise<void> {
+    // erase = false: remove the message (JetStream then drops it from state and its block).
+    const ok = await this.manager.streams.deleteMessage(stream, seq, false);
+    if (!ok) throw new Error(`nats: delete of message ${seq} in ${stream} was refused`);
+  }
+
+  async deleteOne(file: LabFile, cell: CellContext): Promise<void> {
+    const variant = asVariant(cell.variant);
+    const stream = this.streamOf(cell);
+    const base = this.subjectBase(cell);
+    if (variant === 'plain') {
+      const seq = await this.lastSeqOn(stream, `${base}.f.${file.id}`);
+      if (seq === null) throw new Error(`nats: delete of file ${file.id} did nothing (not stored in ${stream})`);
+      await this.deleteSeq(stream, seq);
+      return;
+    }
+    const state = this.refState(cell);
+    const refSeq = await this.lastSeqOn(stream, `${base}.r.${file.id}`);
+    const contentSeq = state.contentSeq.get(file.id);
+    if (refSeq === null || contentSeq === undefined) {
+      throw new Error(`nats: delete of file ${file.id} did nothing (not stored in ${stream})`);
+    }
+    await this.deleteSeq(stream, refSeq);
+    state.refSeq.delete(file.id);
+    state.contentSeq.delete(file.id);
+    if (![...state.contentSeq.values()].includes(contentSeq)) await this.deleteSeq(stream, contentSeq);
+  }
+
+  maintenance(): Promise<NotApplicable> {
+    return Promise.resolve(
+      notApplicable(
+        'JetStream has no space-reclaiming command: deleted messages leave the stream at once and the file store compacts its blocks itself (purge deletes, it does not reclaim)',
+      ),
+    );
+  }
+
+  /** Number of distinct subjects under `<base>.<kind>.>` (one per stored file). */
+  private async subjectCount(cell: CellContext, kind: 'f' | 'r'): Promise<number> {
+    const info = await this.manager.streams.info(this.streamOf(cell), {
+      subjects_filter: `${this.subjectBase(cell)}.${kind}.>`,
+    });
+    return Object.keys(info.state.subjects ?? {}).length;
+  }
+
+  countStored(cell: CellContext): Promise<number> {
+    return this.subjectCount(cell, asVariant(cell.variant) === 'plain' ? 'f' : 'r');
+  }
+
+  settle(): Promise<void> {
+    // A PubAck means the message is in the store; stream info reflects deletes at once.
+    return Promise.resolve();
+  }
+
+  async streamBytes(stream: string): Promise<number> {
+    return (await this.manager.streams.info(stream)).state.bytes;
+  }
+
+  probes(cell: CellContext): Probe[] {
+    const stream = this.streamOf(cell);
+    return [makeProbe('internal', () => this.streamBytes(stream), { settleTimeoutMs: 10_000, pollIntervalMs: 100 })];
+  }
+
+  localDataPaths(): string[] {
+    return this.options.dataDir ? [this.options.dataDir] : [];
+  }
+
+  async sampleMetrics(): Promise<Record<string, number>> {
+    if (!this.jsm || !this.currentStream) return {};
+    const info = await this.jsm.streams.info(this.currentStream);
+    return { streamBytes: info.state.bytes, streamMessages: info.state.messages };
+  }
+}
+
+export const definition: SystemDefinition<NatsOptions> = {
+  id: 'nats',
+  kind: 'server',
+  variants: VARIANTS,
+  modes: ['blob'],
+  parseOptions(raw: unknown): NatsOptions {
+    const options = optionsSchema.parse(raw ?? {});
+    registerSecret(options.password);
+    return options;
+  },
+  create(instance: string, options: NatsOptions, labName: string): SystemAdapter {
+    return new NatsAdapter(instance, options, labName);
+  },
+};
