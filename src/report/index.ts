@@ -3,10 +3,12 @@
  * summary.md, report.html, and the summary table printed on stdout.
  */
 import { existsSync } from 'node:fs';
-import { rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StageRecord, TraceEvent } from '../experiment/record.js';
 import { log } from '../cli/log.js';
+import { errorMessage } from '../cli/errors.js';
+import { redact } from '../config/secrets.js';
 import { keepFinalRecords, readResultLines, readTraceLines } from './load.js';
 import { toCsv } from './csv.js';
 import { renderSummaryMarkdown } from './markdown.js';
@@ -46,8 +48,25 @@ export async function loadTrace(resultsDir: string): Promise<TraceEvent[]> {
   return items;
 }
 
+/** environment.json, secrets redacted again (it is shown in the report), or undefined when absent. */
+async function loadEnvironment(resultsDir: string): Promise<unknown> {
+  const path = join(resultsDir, 'environment.json');
+  if (!existsSync(path)) return undefined;
+  try {
+    return redact(JSON.parse(await readFile(path, 'utf8')) as unknown);
+  } catch (error) {
+    log.warn(`${path} unreadable, left out of the report: ${errorMessage(error)}`);
+    return undefined;
+  }
+}
+
 /** Read results.jsonl (skipping a torn last line) and write every derived file. */
 export async function writeReports(resultsDir: string): Promise<ReportPaths> {
+  return (await buildReports(resultsDir)).paths;
+}
+
+/** writeReports, also returning the kept records (for a caller that prints the table). */
+export async function buildReports(resultsDir: string): Promise<{ paths: ReportPaths; records: StageRecord[] }> {
   const records = await loadResults(resultsDir);
   const trace = await loadTrace(resultsDir);
   const paths: ReportPaths = {
@@ -59,8 +78,9 @@ export async function writeReports(resultsDir: string): Promise<ReportPaths> {
   await writeAtomically(paths.resultsJson, `${JSON.stringify(records, null, 2)}\n`);
   await writeAtomically(paths.resultsCsv, toCsv(records));
   await writeAtomically(paths.summaryMd, renderSummaryMarkdown(records));
-  await writeAtomically(paths.reportHtml, renderHtmlReport(records, trace));
-  return paths;
+  const environment = await loadEnvironment(resultsDir);
+  await writeAtomically(paths.reportHtml, renderHtmlReport({ records, trace, environment }));
+  return { paths, records };
 }
 
 /** The summary table for stdout: one row per system/variant/mode/payload/grade/stage. */

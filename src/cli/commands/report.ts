@@ -1,10 +1,30 @@
+import { existsSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { CommandModule } from './types.js';
-import { UsageError } from '../errors.js';
+import { EXIT, UsageError } from '../errors.js';
+import { log } from '../log.js';
+import { buildReports } from '../../report/index.js';
+import { renderTextTable } from '../../report/summary.js';
 
-// Placeholder until this command is built; it refuses clearly rather than pretending to work.
+/** `report RESULTS_DIR`: rebuild results.json, results.csv, summary.md and report.html, print the table. */
 export const command: CommandModule = {
-  register: (program) => program.command('report').description('(not implemented yet)').allowUnknownOption(),
-  run: async () => {
-    throw new UsageError('the report command is not implemented yet');
+  register: (program) =>
+    program
+      .command('report')
+      .argument('<results-dir>', 'a results dir written by run or demo (holds results.jsonl)')
+      .description('rebuild the summary table, CSV, JSON, Markdown and the HTML report from stored results'),
+  run: async (args) => {
+    const resultsDir = resolve(String(args[0]));
+    if (!existsSync(resultsDir) || !statSync(resultsDir).isDirectory()) {
+      throw new UsageError(`results dir ${JSON.stringify(resultsDir)} does not exist; give a dir written by run or demo`);
+    }
+    if (!existsSync(join(resultsDir, 'results.jsonl'))) {
+      throw new UsageError(`no results.jsonl in ${JSON.stringify(resultsDir)}; give a dir written by run or demo`);
+    }
+    const { paths, records } = await buildReports(resultsDir);
+    process.stdout.write(renderTextTable(records));
+    log.info(`wrote ${paths.resultsJson}, ${paths.resultsCsv}, ${paths.summaryMd}`);
+    log.info(`report: ${paths.reportHtml}`);
+    return EXIT.ok;
   },
 };

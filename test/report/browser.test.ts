@@ -1,0 +1,115 @@
+/**
+ * report.html in a real browser (headless Chromium from Debian, driven by playwright-core):
+ * every chart renders with data, no console errors, no network request other than the file
+ * itself, and a screenshot kept in test-artifacts/ for a person to look at.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { chromium, type Browser } from 'playwright-core';
+import { writeReports } from '../../src/report/index.js';
+import { writeSampleResultsDir } from './sample-results.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const ARTIFACTS = join(ROOT, 'test-artifacts');
+let browser: Browser;
+
+before(async () => {
+  // Installs Debian's chromium when missing; prints its path.
+  const executablePath = execFileSync('bash', [join(ROOT, 'scripts/browser.sh')], { encoding: 'utf8' }).trim().split('\n').pop()!;
+  browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
+  mkdirSync(ARTIFACTS, { recursive: true });
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+interface ChartCheck {
+  id: string;
+  type: string;
+  datasets: number;
+  drawnPoints: number;
+  paintedPixels: number;
+}
+
+/** Open the report, check it, screenshot it; returns what each chart drew. */
+export async function checkReport(htmlPath: string, screenshot: string): Promise<{ charts: ChartCheck[]; canvases: number; console: string[]; requests: string[] }> {
+  const page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
+  const fileUrl = pathToFileURL(htmlPath).href;
+  const consoleErrors: string[] = [];
+  const requests: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error' || message.type() === 'warning') consoleErrors.push(`${message.type()}: ${message.text()}`);
+  });
+  page.on('pageerror', (error) => consoleErrors.push(`pageerror: ${error.message}`));
+  page.on('request', (request) => requests.push(request.url()));
+  await page.goto(fileUrl, { waitUntil: 'load' });
+  await page.waitForSelector('body[data-charts-ready]', { timeout: 30_000 });
+  const result = await page.evaluate(() => {
+    interface ChartLike {
+      config: { type: string };
+      canvas: HTMLCanvasElement;
+      data: { datasets: unknown[] };
+      getDatasetMeta(index: number): { data: { x: number; y: number; skip?: boolean }[]; hidden: boolean | null };
+    }
+    const charts = (window as unknown as { dedupLabCharts: Record<string, ChartLike> }).dedupLabCharts;
+    return {
+      canvases: document.querySelectorAll('canvas').length,
+      charts: Object.entries(charts).map(([id, chart]) => {
+        let drawnPoints = 0;
+        chart.data.datasets.forEach((_, index) => {
+          for (const element of chart.getDatasetMeta(index).data) {
+            if (!element.skip && Number.isFinite(element.x) && Number.isFinite(element.y)) drawnPoints += 1;
+          }
+        });
+        // Pixels that differ from a blank (transparent) canvas.
+        const context = chart.canvas.getContext('2d')!;
+        const pixels = context.getImageData(0, 0, chart.canvas.width, chart.canvas.height).data;
+        let paintedPixels = 0;
+        for (let i = 3; i < pixels.length; i += 4) if (pixels[i] !== 0) paintedPixels += 1;
+        return { id, type: chart.config.type, datasets: chart.data.datasets.length, drawnPoints, paintedPixels };
+      }),
+    };
+  });
+  await page.screenshot({ path: screenshot, fullPage: true });
+  await page.close();
+  return { ...result, console: consoleErrors, requests: requests.filter((url) => url !== fileUrl) };
+}
+
+function assertAllChartsDrawn(charts: ChartCheck[], canvases: number): void {
+  assert.equal(charts.length, canvases, 'every canvas has a chart');
+  for (const chart of charts) {
+    assert.ok(chart.datasets > 0, `${chart.id}: no datasets`);
+    assert.ok(chart.drawnPoints > 0, `${chart.id}: no data point drawn`);
+    assert.ok(chart.paintedPixels > 2000, `${chart.id}: canvas looks blank (${chart.paintedPixels} painted pixels)`);
+  }
+}
+
+test('report.html of a multi-system results dir renders every chart offline, without errors', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dedup-lab-browser-'));
+  writeSampleResultsDir(dir, 2);
+  const { reportHtml } = await writeReports(dir);
+  const html = readFileSync(reportHtml, 'utf8');
+  assert.doesNotMatch(html, /(src|href)\s*=\s*["']?\s*(https?:)?\/\//i, 'no external src/href');
+  assert.doesNotMatch(html, /https?:\/\//i, 'no URL anywhere in the file');
+  assert.doesNotMatch(html, /hunter2-secret/, 'secrets from environment.json are redacted');
+
+  const { charts, canvases, console, requests } = await checkReport(reportHtml, join(ARTIFACTS, 'report.png'));
+  assert.deepEqual(console, []);
+  assert.deepEqual(requests, []);
+  assertAllChartsDrawn(charts, canvases);
+  const sections = new Set(charts.map((c) => c.id.split('-')[0]));
+  assert.deepEqual([...sections].sort(), ['bytes', 'edr', 'latency', 'reclaimed', 'trace']);
+  // 2 payload types × 3 write stages of EDR; one trace chart of sizes and one of other metrics per instance.
+  assert.equal(charts.filter((c) => c.id.startsWith('edr-')).length, 6);
+  assert.equal(charts.filter((c) => c.id.startsWith('trace-')).length, 8);
+  // Flags are visible in the page, not only in the data.
+  assert.match(html, /implausible: EDR 14\.20/);
+  assert.match(html, /unmeasurable: internal probe read failed/);
+  assert.match(html, /Redis has no space-reclaiming command/);
+});
