@@ -57,6 +57,8 @@ export class InterruptedError extends Error {
   }
 }
 
+const DATA_STAGES: readonly StageName[] = ['bulk_insert', 'perfile_insert', 'perfile_delete'];
+
 function isNotApplicable(value: unknown): value is NotApplicable {
   return typeof value === 'object' && value !== null && typeof (value as NotApplicable).notApplicable === 'string';
 }
@@ -205,8 +207,9 @@ export async function runCell(run: CellRun): Promise<void> {
       edrFlag: primary?.edrFlag ?? { status: 'unmeasurable', reason: `primary probe ${run.primaryProbe} is not available` },
       reclaimedBytes: primary?.reclaimedBytes ?? null,
       residualBytes: primary?.residualBytes ?? null,
-      throughputBytesPerSec: outcome.measure.kind === 'not-applicable' ? null : ratePerSecond(outcome.logicalBytes, outcome.durationMs),
-      filesPerSec: outcome.measure.kind === 'not-applicable' ? null : ratePerSecond(outcome.files, outcome.durationMs),
+      // Only stages that move payload have a throughput; compaction and maintenance move none.
+      throughputBytesPerSec: DATA_STAGES.includes(stage) ? ratePerSecond(outcome.logicalBytes, outcome.durationMs) : null,
+      filesPerSec: DATA_STAGES.includes(stage) ? ratePerSecond(outcome.files, outcome.durationMs) : null,
       latencyUs: summarizeLatencies(outcome.latenciesUs),
       internalBefore: internal?.before ?? null,
       internalAfter: internal?.after ?? null,

@@ -2,7 +2,8 @@
  * The runner (SPEC §4): datasets, systems, cells with retries, checkpoints and resume, trace,
  * environment.json and the reports at the end. One failing cell or system never stops the rest.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ensureDataset } from '../dataset/index.js';
 import type { DatasetParameters } from '../dataset/manifest.js';
@@ -18,6 +19,7 @@ import type { RunProgress } from '../cli/progress.js';
 import { cellContextOf, emptyStageRecord, InterruptedError, runCell, StageFailedError, type CellDataset } from './cell.js';
 import { describeEnvironment, writeEnvironment, type SystemEnvironment } from './environment.js';
 import type { Plan, PlannedCell, SystemTarget } from './plan.js';
+import { createAdapter } from './setup.js';
 import type { StageRecord } from './record.js';
 import { appendRecord, compactResults, readCheckpoints, writeCheckpoint, type Checkpoint } from './results.js';
 
@@ -38,8 +40,6 @@ export interface RunnerOptions {
   signal: AbortSignal;
   progress: RunProgress;
   argv: string[];
-  /** Options given to systems that have no config entry (e.g. demo's lab directory). */
-  defaultOptions?: (target: SystemTarget) => Record<string, unknown>;
   backoff?: BackoffOptions;
   clock?: Clock;
 }
@@ -105,7 +105,8 @@ export async function runExperiment(options: RunnerOptions): Promise<RunSummary>
   };
   const systemsEnv: SystemEnvironment[] = [];
   const saveEnvironment = () => writeEnvironment(resultsDir, describeEnvironment(options.config, runId, options.argv, systemsEnv));
-  saveEnvironment();
+  // A resume with nothing left to do keeps the environment of the run that produced the results.
+  if (pending.length > 0 || !existsSync(join(resultsDir, 'environment.json'))) saveEnvironment();
 
   // Data sets the pending cells need, generated when missing (one invocation does everything).
   const datasets = new Map<string, CellDataset>();
@@ -138,12 +139,11 @@ export async function runExperiment(options: RunnerOptions): Promise<RunSummary>
 
   async function runSystem(target: SystemTarget, cells: PlannedCell[]): Promise<void> {
     const entry: SystemEntry = target.entry;
-    const rawOptions = entry.options && Object.keys(entry.options).length > 0 ? entry.options : (options.defaultOptions?.(target) ?? {});
     const systemEnv: SystemEnvironment = { system: target.definition.id, instance: target.instance, version: null };
     systemsEnv.push(systemEnv);
     let adapter: SystemAdapter;
     try {
-      adapter = target.definition.create(target.instance, target.definition.parseOptions(rawOptions), options.config.labName);
+      adapter = createAdapter(target, options.config);
     } catch (error) {
       failAll(cells, `cannot create the ${target.instance} adapter: ${messageOf(error)}`);
       systemEnv.error = messageOf(error);

@@ -1,10 +1,45 @@
+/** `run`: the experiment matrix of SPEC §4 (generates missing data sets itself). */
+import type { Command } from 'commander';
 import type { CommandModule } from './types.js';
-import { UsageError } from '../errors.js';
+import { EXIT } from '../errors.js';
+import { log } from '../log.js';
+import { addDatasetOptions, loadCommandConfig } from '../options.js';
+import { describePlan, resolveResultsDir, resolveRunSetup, splitList } from '../../experiment/setup.js';
+import { executeRun } from '../../experiment/execute.js';
+import { UsageError, invalidChoice } from '../errors.js';
 
-// Placeholder until this command is built; it refuses clearly rather than pretending to work.
+/** The run flags shared by `run` (and the subset `demo` takes). */
+export function addRunOptions(cmd: Command): Command {
+  return cmd
+    .option('--systems <list>', 'systems to run: ids (s3 = minio) or instance names from the config')
+    .option('--variants <list>', 'system:variant entries or bare variant names (default: every variant)')
+    .option('--stages <list>', 'subset of bulk_insert,compaction,perfile_insert,perfile_delete,maintenance')
+    .option('--mode <mode>', 'blob, native or both (default blob)')
+    .option('--runs <n>', 'repetitions per cell (default 1)')
+    .option('--results-dir <dir>', 'where results go (default ./results/<timestamp>; an existing dir resumes)')
+    .option('--fresh', 'ignore checkpoints: redo every cell')
+    .option('--repeat <system>', 'redo the cells of this system (id or instance) despite checkpoints')
+    .option('--max-retries <n>', 'retries per cell after a failure (default 2)')
+    .option('--dry-run', 'print the plan and write nothing anywhere')
+    .option('--keep-lab', 'leave lab data in place after the last cell')
+    .option('--trace-interval <ms>', 'trace sampling interval in ms (default 1000, min 100)');
+}
+
 export const command: CommandModule = {
-  register: (program) => program.command('run').description('(not implemented yet)').allowUnknownOption(),
-  run: async () => {
-    throw new UsageError('the run command is not implemented yet');
+  register: (program) => addDatasetOptions(addRunOptions(program.command('run').description('run the experiment matrix (generates missing data sets)'))),
+  run: async (_args, options) => {
+    const config = loadCommandConfig(options);
+    const setup = await resolveRunSetup(options, config);
+    const resultsDir = resolveResultsDir(options, config);
+    const repeat = splitList(options.repeat) ?? [];
+    const known = setup.targets.flatMap((target) => [target.instance, target.definition.id]);
+    for (const name of repeat) if (!known.includes(name)) throw invalidChoice('--repeat system', name, [...new Set(known)]);
+    if (options.fresh === true && repeat.length > 0) throw new UsageError('--fresh and --repeat exclude each other: --fresh already redoes every cell');
+    if (options.dryRun === true) {
+      process.stdout.write(`${await describePlan(setup)}\nresults dir: ${resultsDir} (not created: dry run)\n`);
+      return EXIT.ok;
+    }
+    log.info(`results: ${resultsDir}`);
+    return executeRun({ config, setup, resultsDir, fresh: options.fresh === true, repeat });
   },
 };
