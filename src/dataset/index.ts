@@ -15,3 +15,7 @@ export { GENERATOR_VERSION } from './version.js';
 export { MANIFEST_FILE } from './manifest.js';
 export type { DatasetParameters, Manifest, ManifestEntry, ManifestTotals } from './manifest.js';
 export type { NativeTable, NativeColumn, NativeValue, ColumnType } from './records.js';
+export { estimateDataset, findDatasetDirs, BLOCK_SIZE, COMPRESSION_SAMPLE_BYTES, COMPRESSOR } from './estimate.js';
+export type { SetEstimate } from './estimate.js';
+export { FastCdc, FixedBlocks, DEFAULT_CDC } from './fastcdc.js';
+export type { CdcParameters } from './fastcdc.js';

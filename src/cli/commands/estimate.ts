@@ -1,10 +1,54 @@
+/** `estimate DIR`: file, 4 KiB block and FastCDC dedup ratios plus compressibility per data set. */
+import { resolve } from 'node:path';
 import type { CommandModule } from './types.js';
-import { UsageError } from '../errors.js';
+import { EXIT } from '../errors.js';
+import { log } from '../log.js';
+import { COMPRESSION_SAMPLE_BYTES, COMPRESSOR, DEFAULT_CDC, estimateDataset, findDatasetDirs, formatBytes, type SetEstimate } from '../../dataset/index.js';
 
-// Placeholder until this command is built; it refuses clearly rather than pretending to work.
+export function formatEstimateTable(estimates: SetEstimate[]): string {
+  const header = ['payload type', 'grade', 'files', 'bytes', 'file EDR', '4K block', 'CDC', 'compress'];
+  const rows = estimates.map((e) => [
+    e.payloadType,
+    e.grade,
+    String(e.files),
+    formatBytes(e.logicalBytes),
+    e.fileLevel.ratio.toFixed(3) + (e.fileLevel.matchesManifest ? '' : ' (!)'),
+    e.block4k.ratio.toFixed(3),
+    e.cdc.ratio.toFixed(3),
+    e.compressibility.ratio.toFixed(3),
+  ]);
+  const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => (row[i] as string).length)));
+  const line = (cells: string[]): string => cells.map((cell, i) => (i < 2 ? cell.padEnd(widths[i] as number) : cell.padStart(widths[i] as number))).join('  ');
+  return [
+    line(header),
+    line(widths.map((width) => '-'.repeat(width))),
+    ...rows.map(line),
+    '',
+    `file EDR: total bytes / bytes of distinct files (must equal the manifest's ideal EDR). 4K block: fixed ${4096}-byte blocks, sha256.`,
+    `CDC: FastCDC (normalized, level 2) min ${DEFAULT_CDC.min} / avg ${DEFAULT_CDC.avg} / max ${DEFAULT_CDC.max} bytes, sha256 per chunk.`,
+    `compress: ${COMPRESSOR} on the distinct files, each compressed on its own, up to ${formatBytes(COMPRESSION_SAMPLE_BYTES)} per set.`,
+  ].join('\n');
+}
+
 export const command: CommandModule = {
-  register: (program) => program.command('estimate').description('(not implemented yet)').allowUnknownOption(),
-  run: async () => {
-    throw new UsageError('the estimate command is not implemented yet');
+  register: (program) =>
+    program
+      .command('estimate')
+      .description('print the dedup potential of data sets: file, 4 KiB block and content-defined-chunk ratios, and compressibility')
+      .argument('<dir>', 'a data dir, a payload-type folder or one grade folder')
+      .option('--json', 'print JSON instead of a table'),
+  run: async (args, options) => {
+    const dirs = await findDatasetDirs(resolve(String(args[0])));
+    const estimates: SetEstimate[] = [];
+    for (const dir of dirs) {
+      log.debug(`estimating ${dir}`);
+      estimates.push(await estimateDataset(dir));
+    }
+    process.stdout.write(options.json ? `${JSON.stringify(estimates, null, 2)}\n` : `${formatEstimateTable(estimates)}\n`);
+    const damaged = estimates.filter((e) => !e.fileLevel.matchesManifest);
+    for (const e of damaged) {
+      log.error(`${e.dir}: file-level ratio ${e.fileLevel.ratio} differs from the manifest's ideal EDR ${e.fileLevel.manifestIdealEdr}: the data set was changed; regenerate it`);
+    }
+    return damaged.length > 0 ? EXIT.cellsFailed : EXIT.ok;
   },
 };
