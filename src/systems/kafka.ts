@@ -33,9 +33,10 @@ import {
   batchFiles,
   errorText,
   makeProbe,
-  notApplicable,
   pause,
 } from './kv-common.js';
+import { parseSystemOptions } from './shared/options.js';
+import { notApplicable, throwIfAborted } from './shared/stages.js';
 import {
   assertLabName,
   type CellContext,
@@ -315,6 +316,7 @@ class KafkaAdapter implements SystemAdapter {
   }
 
   async bulkInsert(files: AsyncIterable<LabFile>, cell: CellContext): Promise<WriteOutcome> {
+    throwIfAborted(cell.signal);
     const total: WriteOutcome = { acknowledged: [], failed: [] };
     const inFlight = new Set<Promise<void>>();
     for await (const batch of batchFiles(files, this.options.batchFiles, this.options.batchBytes)) {
@@ -328,6 +330,7 @@ class KafkaAdapter implements SystemAdapter {
       if (inFlight.size >= this.options.sendsInFlight) await Promise.race(inFlight);
     }
     await Promise.all(inFlight);
+    throwIfAborted(cell.signal);
     total.acknowledged.sort((a, b) => a - b);
     total.failed.sort((a, b) => a.id - b.id);
     return total;
@@ -543,7 +546,7 @@ export const definition: SystemDefinition<KafkaOptions> = {
   variants: VARIANTS,
   modes: ['blob'],
   parseOptions(raw: unknown): KafkaOptions {
-    return optionsSchema.parse(raw ?? {});
+    return parseSystemOptions('kafka', optionsSchema, raw);
   },
   create(instance: string, options: KafkaOptions, labName: string): SystemAdapter {
     return new KafkaAdapter(instance, options, labName);

@@ -4,7 +4,7 @@
  * and the per-cell object names that keep every object inside the lab namespace.
  */
 import { scrub } from '../config/secrets.js';
-import type { LabFile, NotApplicable, Probe, ProbeReading, WriteOutcome } from './types.js';
+import type { LabFile, Probe, ProbeReading, WriteOutcome } from './types.js';
 
 /** The cell tag the runner hands us is validated upstream; we check again before using it in a name. */
 export const OBJECT_TAG_PATTERN = /^[a-z0-9]{1,16}$/;
@@ -18,10 +18,6 @@ export function assertObjectTag(tag: string): string {
 
 export function errorText(error: unknown): string {
   return scrub(error instanceof Error ? error.message : String(error));
-}
-
-export function notApplicable(reason: string): NotApplicable {
-  return { notApplicable: reason };
 }
 
 /** A probe whose read never throws: a failed read is `{ bytes: null, error }` (SPEC §6.2). */

@@ -23,7 +23,9 @@ import { z } from 'zod';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { registerSecret } from '../config/secrets.js';
-import { assertObjectTag, errorText, forEachFileLimited, makeProbe, notApplicable } from './kv-common.js';
+import { assertObjectTag, errorText, forEachFileLimited, makeProbe } from './kv-common.js';
+import { parseSystemOptions } from './shared/options.js';
+import { notApplicable, throwIfAborted } from './shared/stages.js';
 import {
   assertLabName,
   type CellContext,
@@ -233,8 +235,13 @@ class NatsAdapter implements SystemAdapter {
     state.refSeq.set(file.id, refAck.seq);
   }
 
-  bulkInsert(files: AsyncIterable<LabFile>, cell: CellContext): Promise<WriteOutcome> {
-    return forEachFileLimited(files, this.options.publishesInFlight, cell.signal, (file) => this.publishFile(file, cell));
+  async bulkInsert(files: AsyncIterable<LabFile>, cell: CellContext): Promise<WriteOutcome> {
+    throwIfAborted(cell.signal);
+    const outcome = await forEachFileLimited(files, this.options.publishesInFlight, cell.signal, (file) =>
+      this.publishFile(file, cell),
+    );
+    throwIfAborted(cell.signal);
+    return outcome;
   }
 
   compact(): Promise<NotApplicable> {
@@ -336,7 +343,7 @@ export const definition: SystemDefinition<NatsOptions> = {
   variants: VARIANTS,
   modes: ['blob'],
   parseOptions(raw: unknown): NatsOptions {
-    const options = optionsSchema.parse(raw ?? {});
+    const options = parseSystemOptions('nats', optionsSchema, raw);
     registerSecret(options.password);
     return options;
   },

@@ -20,8 +20,9 @@ import {
   batchFiles,
   errorText,
   makeProbe,
-  notApplicable,
 } from './kv-common.js';
+import { parseSystemOptions } from './shared/options.js';
+import { notApplicable, throwIfAborted } from './shared/stages.js';
 import {
   assertLabName,
   type CellContext,
@@ -237,6 +238,7 @@ class RedisAdapter implements SystemAdapter {
 
   async bulkInsert(files: AsyncIterable<LabFile>, cell: CellContext): Promise<WriteOutcome> {
     const variant = asVariant(cell.variant);
+    throwIfAborted(cell.signal);
     const total: WriteOutcome = { acknowledged: [], failed: [] };
     const inFlight = new Set<Promise<void>>();
     for await (const batch of batchFiles(files, this.options.pipelineFiles, this.options.pipelineBytes)) {
@@ -250,6 +252,7 @@ class RedisAdapter implements SystemAdapter {
       if (inFlight.size >= this.options.pipelinesInFlight) await Promise.race(inFlight);
     }
     await Promise.all(inFlight);
+    throwIfAborted(cell.signal);
     total.acknowledged.sort((a, b) => a - b);
     return total;
   }
@@ -357,7 +360,7 @@ export const definition: SystemDefinition<RedisOptions> = {
   variants: VARIANTS,
   modes: ['blob'],
   parseOptions(raw: unknown): RedisOptions {
-    const options = optionsSchema.parse(raw ?? {});
+    const options = parseSystemOptions('redis', optionsSchema, raw);
     registerSecret(options.password);
     return options;
   },

@@ -1,0 +1,347 @@
+/**
+ * S3-compatible object store adapter (`minio`, alias `s3`; SPEC §5.2, §5.3) on @aws-sdk/client-s3
+ * with path-style addressing, so it works against MinIO, SeaweedFS, Garage, Ceph RGW or AWS.
+ *
+ * Layout: one bucket per cell, `<lab with _ → ->-<objectTag>` (a valid S3 bucket name: 3–63
+ * lower-case letters, digits and hyphens). Bulk = parallel PUTs with bounded concurrency.
+ *
+ * Variants:
+ * - `by-id` — object `f/<fileId>`.
+ * - `by-content` — object `c/<sha256>` (a duplicate overwrites the same key: stored once) plus an
+ *   EMPTY reference object `r/<sha256>/<fileId>` per file, so the stored-file count is read back
+ *   by listing and a delete removes the content only when its last reference is gone
+ *   (listing `r/<sha256>/`). Reference objects have size 0, so the listed-size probe counts content
+ *   only; their per-object metadata cost shows in the `fs` probe.
+ *
+ * Every delete is verified: HeadObject before (a missing object is an error — S3 DeleteObject
+ * answers 204 for anything) and after (the object must be gone).
+ *
+ * Probes: `internal` = Σ sizes of ListObjectsV2 over the cell bucket (paginated); `fs` (runner) =
+ * the server's data directory (`dataDir`); `minio_metrics` = MinIO's Prometheus bucket-usage metric
+ * when `metricsUrl` is set (lagging; see minio-metrics.ts).
+ */
+import { z } from 'zod';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { registerSecret } from '../config/secrets.js';
+import { assertObjectTag, errorText, forEachFileLimited, makeProbe } from './kv-common.js';
+import { readMinioBucketUsage } from './minio-metrics.js';
+import { parseSystemOptions } from './shared/options.js';
+import { notApplicable, throwIfAborted } from './shared/stages.js';
+import {
+  assertLabName,
+  type CellContext,
+  type LabFile,
+  type NotApplicable,
+  type Probe,
+  type SystemAdapter,
+  type SystemDefinition,
+  type WriteOutcome,
+} from './types.js';
+
+const VARIANTS = ['by-id', 'by-content'] as const;
+type S3Variant = (typeof VARIANTS)[number];
+
+const optionsSchema = z
+  .object({
+    endpoint: z.string().url().default('http://127.0.0.1:9000'),
+    region: z.string().min(1).default('us-east-1'),
+    accessKeyId: z.string().min(1),
+    secretAccessKey: z.string().min(1),
+    /** Parallel PUTs during bulk load. */
+    concurrency: z.number().int().min(1).max(256).default(16),
+    /** Server data directory when local, for the `fs` probe. */
+    dataDir: z.string().min(1).optional(),
+    /** MinIO only: Prometheus bucket metrics URL, e.g. http://host:9000/minio/v2/metrics/bucket. */
+    metricsUrl: z.string().url().optional(),
+    metricsBearerToken: z.string().min(1).optional(),
+  })
+  .strict();
+
+export type S3Options = z.infer<typeof optionsSchema>;
+
+function asVariant(variant: string): S3Variant {
+  if (!(VARIANTS as readonly string[]).includes(variant)) {
+    throw new Error(`minio has no variant ${JSON.stringify(variant)}; valid: ${VARIANTS.join(', ')}`);
+  }
+  return variant as S3Variant;
+}
+
+/** `_` is not allowed in bucket names; lab names have no `-`, so the mapping stays one-to-one. */
+export function bucketPrefixFor(labName: string): string {
+  return `${assertLabName(labName).replace(/_/g, '-')}-`;
+}
+
+/** S3 bucket naming rules (the subset every server enforces). */
+export function assertBucketName(name: string): string {
+  if (!/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(name) || name.startsWith('xn--') || name.endsWith('-s3alias')) {
+    throw new Error(`invalid S3 bucket name ${JSON.stringify(name)}`);
+  }
+  return name;
+}
+
+function isNotFound(error: unknown): boolean {
+  const meta = (error as { $metadata?: { httpStatusCode?: number }; name?: string }) ?? {};
+  return meta.$metadata?.httpStatusCode === 404 || meta.name === 'NotFound' || meta.name === 'NoSuchKey' || meta.name === 'NoSuchBucket';
+}
+
+class S3Adapter implements SystemAdapter {
+  readonly id = 'minio';
+  private client: S3Client | null = null;
+  private sdk: typeof import('@aws-sdk/client-s3') | null = null;
+  private readonly bucketPrefix: string;
+  private currentBucket: string | null = null;
+
+  constructor(
+    readonly instance: string,
+    private readonly options: S3Options,
+    labName: string,
+  ) {
+    this.bucketPrefix = bucketPrefixFor(labName);
+  }
+
+  bucketOf(cell: CellContext): string {
+    return assertBucketName(`${this.bucketPrefix}${assertObjectTag(cell.objectTag)}`);
+  }
+
+  /** Only buckets this lab created: `<prefix><tag>` with a tag of [a-z0-9]. */
+  isLabBucket(name: string): boolean {
+    return name.startsWith(this.bucketPrefix) && /^[a-z0-9]{1,16}$/.test(name.slice(this.bucketPrefix.length));
+  }
+
+  private get s3(): S3Client {
+    if (!this.client) throw new Error('s3 adapter is not connected');
+    return this.client;
+  }
+
+  private get api(): typeof import('@aws-sdk/client-s3') {
+    if (!this.sdk) throw new Error('s3 adapter is not connected');
+    return this.sdk;
+  }
+
+  async connect(): Promise<void> {
+    if (this.client) return;
+    const sdk = await import('@aws-sdk/client-s3');
+    const client = new sdk.S3Client({
+      endpoint: this.options.endpoint,
+      region: this.options.region,
+      forcePathStyle: true,
+      credentials: { accessKeyId: this.options.accessKeyId, secretAccessKey: this.options.secretAccessKey },
+      // Non-AWS servers differ in the newer default checksums; send them only where S3 requires.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      maxAttempts: 2,
+    });
+    try {
+      await client.send(new sdk.ListBucketsCommand({}));
+    } catch (error) {
+      client.destroy();
+      throw new Error(`s3: cannot reach ${this.options.endpoint}: ${errorText(error)}`, { cause: error });
+    }
+    this.sdk = sdk;
+    this.client = client;
+  }
+
+  close(): Promise<void> {
+    this.client?.destroy();
+    this.client = null;
+    return Promise.resolve();
+  }
+
+  async version(): Promise<string> {
+    // S3 has no version call: check the API answers, then name the implementation from the
+    // Server header of an unauthenticated request (e.g. "SeaweedFS 30GB 4.53", "MinIO").
+    await this.s3.send(new this.api.ListBucketsCommand({}));
+    let server = 'server header not sent';
+    try {
+      const response = await fetch(this.options.endpoint, { method: 'HEAD', signal: AbortSignal.timeout(5000) });
+      server = response.headers.get('server') ?? server;
+    } catch {
+      // The S3 API answered above, which is what matters; the header is only informative.
+    }
+    return `s3 (${server})`;
+  }
+
+  private async labBuckets(): Promise<string[]> {
+    const answer = await this.s3.send(new this.api.ListBucketsCommand({}));
+    return (answer.Buckets ?? []).map((bucket) => bucket.Name ?? '').filter((name) => this.isLabBucket(name));
+  }
+
+  /** Every key (and size) in a bucket under a prefix, across pages. */
+  async listObjects(bucket: string, prefix = ''): Promise<{ key: string; size: number }[]> {
+    const out: { key: string; size: number }[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.s3.send(
+        new this.api.ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: 1000 }),
+      );
+      for (const object of page.Contents ?? []) out.push({ key: object.Key ?? '', size: object.Size ?? 0 });
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return out;
+  }
+
+  private async emptyAndDeleteBucket(bucket: string): Promise<void> {
+    if (!this.isLabBucket(bucket)) throw new Error('refusing to delete a bucket outside the lab');
+    for (;;) {
+      const objects = await this.listObjects(bucket);
+      if (objects.length === 0) break;
+      for (let start = 0; start < objects.length; start += 1000) {
+        const answer = await this.s3.send(
+          new this.api.DeleteObjectsCommand({
+            Bucket: bucket,
+            Delete: { Objects: objects.slice(start, start + 1000).map((object) => ({ Key: object.key })), Quiet: true },
+          }),
+        );
+        if (answer.Errors && answer.Errors.length > 0) {
+          throw new Error(`s3: could not delete ${answer.Errors.length} objects of ${bucket}: ${answer.Errors[0]?.Message ?? ''}`);
+        }
+      }
+    }
+    await this.s3.send(new this.api.DeleteBucketCommand({ Bucket: bucket }));
+  }
+
+  async resetLab(cell: CellContext): Promise<void> {
+    asVariant(cell.variant);
+    for (const bucket of await this.labBuckets()) await this.emptyAndDeleteBucket(bucket);
+    const bucket = this.bucketOf(cell);
+    await this.s3.send(new this.api.CreateBucketCommand({ Bucket: bucket }));
+    const left = await this.listObjects(bucket);
+    if (left.length > 0) throw new Error(`s3: new bucket ${bucket} is not empty`);
+    this.currentBucket = bucket;
+  }
+
+  async dropLab(): Promise<void> {
+    for (const bucket of await this.labBuckets()) await this.emptyAndDeleteBucket(bucket);
+    this.currentBucket = null;
+  }
+
+  private async put(bucket: string, key: string, body: Buffer): Promise<void> {
+    await this.s3.send(new this.api.PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: body.length }));
+  }
+
+  private async exists(bucket: string, key: string): Promise<boolean> {
+    try {
+      await this.s3.send(new this.api.HeadObjectCommand({ Bucket: bucket, Key: key }));
+      return true;
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      throw error;
+    }
+  }
+
+  private async deleteVerified(bucket: string, key: string): Promise<void> {
+    await this.s3.send(new this.api.DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    if (await this.exists(bucket, key)) throw new Error(`s3: ${bucket}/${key} still exists after DeleteObject`);
+  }
+
+  private async writeFile(file: LabFile, cell: CellContext): Promise<void> {
+    const bucket = this.bucketOf(cell);
+    if (asVariant(cell.variant) === 'by-id') {
+      await this.put(bucket, `f/${file.id}`, file.content);
+      return;
+    }
+    // Content first, then the reference: a file counts as stored only when both are there.
+    await this.put(bucket, `c/${file.sha256}`, file.content);
+    await this.put(bucket, `r/${file.sha256}/${file.id}`, Buffer.alloc(0));
+  }
+
+  async bulkInsert(files: AsyncIterable<LabFile>, cell: CellContext): Promise<WriteOutcome> {
+    throwIfAborted(cell.signal);
+    const outcome = await forEachFileLimited(files, this.options.concurrency, cell.signal, (file) => this.writeFile(file, cell));
+    throwIfAborted(cell.signal);
+    return outcome;
+  }
+
+  compact(): Promise<NotApplicable> {
+    return Promise.resolve(notApplicable('S3 has no compaction operation: objects are stored as written'));
+  }
+
+  insertOne(file: LabFile, cell: CellContext): Promise<void> {
+    return this.writeFile(file, cell);
+  }
+
+  async deleteOne(file: LabFile, cell: CellContext): Promise<void> {
+    const bucket = this.bucketOf(cell);
+    if (asVariant(cell.variant) === 'by-id') {
+      const key = `f/${file.id}`;
+      if (!(await this.exists(bucket, key))) throw new Error(`s3: delete of file ${file.id} did nothing (${key} not stored)`);
+      await this.deleteVerified(bucket, key);
+      return;
+    }
+    const ref = `r/${file.sha256}/${file.id}`;
+    if (!(await this.exists(bucket, ref))) throw new Error(`s3: delete of file ${file.id} did nothing (${ref} not stored)`);
+    await this.deleteVerified(bucket, ref);
+    const others = await this.listObjects(bucket, `r/${file.sha256}/`);
+    if (others.length === 0) await this.deleteVerified(bucket, `c/${file.sha256}`);
+  }
+
+  maintenance(): Promise<NotApplicable> {
+    return Promise.resolve(
+      notApplicable('S3 has no space-reclaiming operation: the server frees deleted objects by itself (e.g. SeaweedFS vacuum, MinIO scanner)'),
+    );
+  }
+
+  async countStored(cell: CellContext): Promise<number> {
+    const prefix = asVariant(cell.variant) === 'by-id' ? 'f/' : 'r/';
+    try {
+      return (await this.listObjects(this.bucketOf(cell), prefix)).length;
+    } catch (error) {
+      if (isNotFound(error)) return 0; // no bucket: nothing stored
+      throw error;
+    }
+  }
+
+  settle(): Promise<void> {
+    // An acknowledged PUT/DELETE is visible to the next listing (S3 strong read-after-write).
+    return Promise.resolve();
+  }
+
+  async bucketBytes(bucket: string): Promise<number> {
+    return (await this.listObjects(bucket)).reduce((sum, object) => sum + object.size, 0);
+  }
+
+  probes(cell: CellContext): Probe[] {
+    const bucket = this.bucketOf(cell);
+    const probes = [makeProbe('internal', () => this.bucketBytes(bucket), { settleTimeoutMs: 15_000, pollIntervalMs: 200 })];
+    const { metricsUrl, metricsBearerToken } = this.options;
+    if (metricsUrl) {
+      // MinIO's scanner updates this metric in cycles: a long settle window, documented as lagging.
+      probes.push(
+        makeProbe('minio_metrics', () => readMinioBucketUsage(metricsUrl, [bucket], metricsBearerToken), {
+          settleTimeoutMs: 300_000,
+          pollIntervalMs: 5_000,
+        }),
+      );
+    }
+    return probes;
+  }
+
+  localDataPaths(): string[] {
+    return this.options.dataDir ? [this.options.dataDir] : [];
+  }
+
+  async sampleMetrics(): Promise<Record<string, number>> {
+    if (!this.client || !this.currentBucket) return {};
+    // One listing page only (cheap); reported only when the page covers the whole bucket.
+    const page = await this.s3.send(new this.api.ListObjectsV2Command({ Bucket: this.currentBucket, MaxKeys: 1000 }));
+    if (page.IsTruncated) return { bucketObjectsAtLeast: page.KeyCount ?? 0 };
+    const bytes = (page.Contents ?? []).reduce((sum, object) => sum + (object.Size ?? 0), 0);
+    return { bucketBytes: bytes, bucketObjects: page.KeyCount ?? 0 };
+  }
+}
+
+export const definition: SystemDefinition<S3Options> = {
+  id: 'minio',
+  kind: 'server',
+  variants: VARIANTS,
+  modes: ['blob'],
+  parseOptions(raw: unknown): S3Options {
+    const options = parseSystemOptions('minio', optionsSchema, raw);
+    registerSecret(options.secretAccessKey);
+    registerSecret(options.metricsBearerToken);
+    return options;
+  },
+  create(instance: string, options: S3Options, labName: string): SystemAdapter {
+    return new S3Adapter(instance, options, labName);
+  },
+};
