@@ -19,7 +19,7 @@ import { parseEmbeddedOptions, type EmbeddedOptions } from './shared/options.js'
 import { quoteIdent } from './shared/identifiers.js';
 import { fileIdColumn, labTableName } from './shared/layout.js';
 import { checkRowWidth, nativeColumnsDdl, nativeInsertColumns, SQLITE_NATIVE_TYPES } from './shared/native.js';
-import { assertDeleted, requireNative, throwIfAborted, transactionalBulk } from './shared/stages.js';
+import { assertDeleted, requireNative, sqlTransaction, throwIfAborted, transactionalBulk, type RunInTransaction } from './shared/stages.js';
 import { errorMessage } from '../cli/errors.js';
 
 type SqliteDriver = typeof BetterSqlite3;
@@ -96,16 +96,7 @@ class SqliteAdapter implements SystemAdapter {
   }
 
   async bulkInsert(files: AsyncIterable<LabFile>, cell: CellContext): Promise<WriteOutcome> {
-    const db = this.requireDb();
-    const write = this.writer(cell);
-    return transactionalBulk(files, cell, {
-      begin: () => void db.exec('BEGIN'),
-      write,
-      commit: () => void db.exec('COMMIT'),
-      rollback: () => {
-        if (db.inTransaction) db.exec('ROLLBACK');
-      },
-    });
+    return transactionalBulk(files, cell, this.transaction(), this.writer(cell));
   }
 
   async compact(_cell: CellContext): Promise<void> {
@@ -114,20 +105,10 @@ class SqliteAdapter implements SystemAdapter {
 
   async insertOne(file: LabFile, cell: CellContext): Promise<void> {
     throwIfAborted(cell.signal);
-    const db = this.requireDb();
     const write = this.writer(cell);
-    if (cell.mode === 'blob') {
-      await write(file); // one statement = one implicit transaction
-      return;
-    }
-    db.exec('BEGIN');
-    try {
-      await write(file);
-      db.exec('COMMIT');
-    } catch (error) {
-      if (db.inTransaction) db.exec('ROLLBACK');
-      throw error;
-    }
+    // Blob: one statement is its own transaction. Native: all rows of the file or none.
+    if (cell.mode === 'blob') await write(file);
+    else await this.transaction()(async () => write(file));
   }
 
   async deleteOne(file: LabFile, cell: CellContext): Promise<void> {
@@ -166,6 +147,15 @@ class SqliteAdapter implements SystemAdapter {
     if (!this.db) return {};
     const wal = `${this.dbPath}-wal`;
     return { internalBytes: this.fileBytes(), walBytes: existsSync(wal) ? statSync(wal).size : 0 };
+  }
+
+  private transaction(): RunInTransaction {
+    const db = this.requireDb();
+    return sqlTransaction({
+      begin: () => db.exec('BEGIN'),
+      commit: () => db.exec('COMMIT'),
+      rollback: () => db.inTransaction && db.exec('ROLLBACK'),
+    });
   }
 
   private requireDriver(): SqliteDriver {

@@ -25,52 +25,66 @@ export function assertDeleted(removed: number, file: LabFile, where: string): vo
   }
 }
 
-/** Operations of one transaction, as a bulk load sees them. */
-export interface TransactionOps {
-  begin(): Promise<void> | void;
-  /** Write one file inside the open transaction (may buffer; `commit` must flush). */
-  write(file: LabFile): Promise<void> | void;
-  commit(): Promise<void> | void;
-  rollback(): Promise<void> | void;
+/** Runs `body` inside one transaction: commits when it resolves, rolls back and rethrows when it throws. */
+export type RunInTransaction = (body: () => Promise<void>) => Promise<void>;
+
+/** Statement hooks of a BEGIN/COMMIT-style driver (SQLite, DuckDB, pg …). */
+export interface TransactionStatements {
+  begin(): Promise<unknown> | unknown;
+  commit(): Promise<unknown> | unknown;
+  rollback(): Promise<unknown> | unknown;
+}
+
+/** Build a `RunInTransaction` from BEGIN / COMMIT / ROLLBACK hooks. */
+export function sqlTransaction(statements: TransactionStatements): RunInTransaction {
+  return async (body) => {
+    await statements.begin();
+    try {
+      await body();
+    } catch (error) {
+      try {
+        await statements.rollback();
+      } catch {
+        // The engine may already have aborted the transaction; the original error is what counts.
+      }
+      throw error;
+    }
+    await statements.commit();
+  };
 }
 
 /**
  * Bulk load in ONE transaction: every file is acknowledged only when the commit succeeded; if
- * anything fails, the transaction is rolled back and every file seen so far is reported failed
- * with the error (files not yet read from the source are neither acknowledged nor failed).
+ * anything fails (a write, the commit, the parser, the source), the transaction is rolled back
+ * and every file seen so far is reported failed with the error (files not yet read from the
+ * source are neither acknowledged nor failed — the runner counts only acknowledged bytes).
+ * `flush` runs inside the transaction after the last file (for adapters that buffer writes).
  * An abort (SIGINT) rolls back and throws, so the cell is never recorded as complete.
  */
 export async function transactionalBulk(
   files: AsyncIterable<LabFile>,
   cell: CellContext,
-  ops: TransactionOps,
+  inTransaction: RunInTransaction,
+  write: (file: LabFile) => Promise<void> | void,
+  flush?: () => Promise<void> | void,
 ): Promise<WriteOutcome> {
   const seen: number[] = [];
-  await ops.begin();
   try {
-    for await (const file of files) {
+    await inTransaction(async () => {
+      for await (const file of files) {
+        throwIfAborted(cell.signal);
+        seen.push(file.id);
+        await write(file);
+      }
+      await flush?.();
       throwIfAborted(cell.signal);
-      seen.push(file.id);
-      await ops.write(file);
-    }
-    throwIfAborted(cell.signal);
-    await ops.commit();
+    });
   } catch (error) {
-    await rollbackQuietly(ops);
     if (cell.signal.aborted) throw error;
     const message = errorMessage(error);
     return { acknowledged: [], failed: seen.map((id) => ({ id, error: message })) };
   }
   return { acknowledged: seen, failed: [] };
-}
-
-async function rollbackQuietly(ops: TransactionOps): Promise<void> {
-  try {
-    await ops.rollback();
-  } catch {
-    // The transaction may already be gone (e.g. the engine aborted it); the original error is
-    // what the caller reports.
-  }
 }
 
 /** Native mode needs the table shape and the parser from the cell (SPEC §5.4). */
