@@ -1,0 +1,449 @@
+/**
+ * `mariadb` adapter (SPEC §5.1–§5.3): a real MariaDB server through the official `mariadb`
+ * connector.
+ *
+ * Lab namespace: the database `<lab>`. Blob table `<lab>.blobs (id, name, sha256, size, content
+ * LONGBLOB)`, InnoDB; native tables `<lab>.n_<type>`. Bulk load: `LOAD DATA LOCAL INFILE` fed from
+ * a stream (the connector's `infileStreamFactory`), the rows escaped in the statement's
+ * tab-separated format, inside one transaction that commits only when the server reports exactly
+ * the rows sent and no warning (LOAD DATA turns bad rows into warnings, not errors). Native bulk
+ * uses the connector's `batch()` (MariaDB's binary bulk protocol).
+ *
+ * Identifiers are validated and back-quoted; values travel as `?` parameters; the lab name is
+ * validated by `assertLabName` in `create()` before any I/O.
+ */
+import { Readable } from 'node:stream';
+import { z } from 'zod';
+import type * as Mariadb from 'mariadb';
+import type { ColumnType } from '../dataset/records.js';
+import { assertIdentifier } from './shared/identifiers.js';
+import { BLOB_TABLE, fileIdColumn, labTableName } from './shared/layout.js';
+import { checkRowWidth, FILE_ID_COLUMN, nativeTableName, type NativeTypeMap } from './shared/native.js';
+import { parseSystemOptions } from './shared/options.js';
+import { assertDeleted, requireNative, throwIfAborted } from './shared/stages.js';
+import { checkVariant, numberOf, safeRead } from './postgresql.js';
+import {
+  assertLabName,
+  type CellContext,
+  type LabFile,
+  type NotApplicable,
+  type Probe,
+  type SystemAdapter,
+  type SystemDefinition,
+  type WriteOutcome,
+} from './types.js';
+
+export const MARIADB_VARIANTS = ['default', 'page-compressed'] as const;
+export type MariadbVariant = (typeof MARIADB_VARIANTS)[number];
+
+const mariadbOptionsSchema = z
+  .object({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.coerce.number().int().min(1).max(65535).default(3306),
+    user: z.string().min(1).default('root'),
+    password: z.string().optional(),
+    /** The server's data directory when local (for the `fs` probe; it covers the whole server). */
+    dataDir: z.string().min(1).optional(),
+    connectTimeoutSeconds: z.coerce.number().positive().default(10),
+    settleTimeoutMs: z.coerce.number().int().positive().default(30_000),
+    pollIntervalMs: z.coerce.number().int().positive().default(250),
+    /** Native-mode `batch()` groups rows up to this many bytes (kept below max_allowed_packet). */
+    batchBytes: z.coerce.number().int().positive().default(16 * 1024 * 1024),
+  })
+  .strict();
+export type MariadbOptions = z.infer<typeof mariadbOptionsSchema>;
+
+/** Portable native column types → MariaDB types (SPEC §5.4). */
+export const MARIADB_NATIVE_TYPES: NativeTypeMap = {
+  text: 'LONGTEXT',
+  int: 'BIGINT',
+  float: 'DOUBLE',
+  decimal: 'DECIMAL(38,10)',
+  timestamp: 'DATETIME(6)', // TIMESTAMP stops at 2038 and converts time zones; values are UTC
+  uuid: 'UUID', // native type since MariaDB 10.7
+  json: 'JSON',
+  bytes: 'LONGBLOB',
+  bool: 'BOOLEAN',
+};
+
+/** `name` → `` `name` `` after validation (MariaDB quotes identifiers with back-quotes). */
+export function myIdent(name: string, what?: string): string {
+  return `\`${assertIdentifier(name, what).replaceAll('`', '``')}\``;
+}
+
+export function myQualified(database: string, table: string): string {
+  return `${myIdent(database, 'database name')}.${myIdent(table, 'table name')}`;
+}
+
+export function mariadbBlobTableDdl(lab: string, variant: MariadbVariant): string {
+  const options = variant === 'page-compressed' ? ' PAGE_COMPRESSED=1' : '';
+  return (
+    `CREATE TABLE ${myQualified(lab, BLOB_TABLE)} (id INT NOT NULL PRIMARY KEY, name VARCHAR(255) NOT NULL, ` +
+    `sha256 CHAR(64) NOT NULL, size BIGINT NOT NULL, content LONGBLOB NOT NULL) ENGINE=InnoDB${options}`
+  );
+}
+
+export function mariadbNativeTableDdl(lab: string, cell: CellContext, variant: MariadbVariant): string {
+  const { table } = requireNative(cell);
+  const columns = table.columns.map((column) => `${myIdent(column.name, 'native column name')} ${MARIADB_NATIVE_TYPES[column.type]}`);
+  const options = variant === 'page-compressed' ? ' PAGE_COMPRESSED=1' : '';
+  // No key on file_id that would reject duplicate records; InnoDB adds its hidden row id.
+  return `CREATE TABLE ${myQualified(lab, nativeTableName(table))} (${[`${myIdent(FILE_ID_COLUMN)} INT NOT NULL`, ...columns].join(', ')}, KEY (${myIdent(FILE_ID_COLUMN)})) ENGINE=InnoDB${options}`;
+}
+
+const TAB = 0x09;
+const NEWLINE = 0x0a;
+const BACKSLASH = 0x5c;
+
+/**
+ * Escape bytes for `LOAD DATA … FIELDS TERMINATED BY '\t' ESCAPED BY '\\' LINES TERMINATED BY '\n'`
+ * (binary character set): backslash, tab and newline get a backslash escape, every other byte is
+ * literal. Returns the input itself when nothing needs escaping (random data: most of the time
+ * some byte does; text: usually nothing but newlines).
+ */
+export function escapeLoadDataField(bytes: Buffer): Buffer {
+  let specials = 0;
+  for (let i = 0; i < bytes.length; i += 1) {
+    const byte = bytes[i]!;
+    if (byte === BACKSLASH || byte === TAB || byte === NEWLINE) specials += 1;
+  }
+  if (specials === 0) return bytes;
+  const out = Buffer.allocUnsafe(bytes.length + specials);
+  let at = 0;
+  let start = 0;
+  for (let i = 0; i < bytes.length; i += 1) {
+    const byte = bytes[i]!;
+    if (byte !== BACKSLASH && byte !== TAB && byte !== NEWLINE) continue;
+    at += bytes.copy(out, at, start, i);
+    out[at++] = BACKSLASH;
+    out[at++] = byte === TAB ? 0x74 /* t */ : byte === NEWLINE ? 0x6e /* n */ : BACKSLASH;
+    start = i + 1;
+  }
+  bytes.copy(out, at, start);
+  return out;
+}
+
+/** One LOAD DATA line for a blob row: id, name, sha256, size, content. */
+export function loadDataBlobLine(file: Pick<LabFile, 'id' | 'name' | 'sha256' | 'size' | 'content'>): Buffer[] {
+  const head = Buffer.concat([
+    Buffer.from(`${file.id}\t`),
+    escapeLoadDataField(Buffer.from(file.name, 'utf8')),
+    Buffer.from(`\t${file.sha256}\t${file.size}\t`),
+  ]);
+  return [head, escapeLoadDataField(file.content), Buffer.from('\n')];
+}
+
+/** ISO 8601 (`2024-01-01T00:00:05.000Z`) → DATETIME literal text in UTC (`2024-01-01 00:00:05.000000`). */
+export function toMariadbDatetime(iso: string): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) throw new Error(`invalid timestamp ${JSON.stringify(iso)}`);
+  return `${date.toISOString().slice(0, 19).replace('T', ' ')}.${String(date.getUTCMilliseconds()).padStart(3, '0')}000`;
+}
+
+function nativeParam(type: ColumnType, value: unknown): unknown {
+  if (value === null || value === undefined) return null;
+  if (type === 'timestamp' && typeof value === 'string') return toMariadbDatetime(value);
+  return value;
+}
+
+function approxBytes(row: readonly unknown[]): number {
+  let bytes = 16;
+  for (const value of row) bytes += Buffer.isBuffer(value) ? value.length : typeof value === 'string' ? Buffer.byteLength(value) : 8;
+  return bytes;
+}
+
+interface OptimizeRow {
+  Table: string;
+  Op: string;
+  Msg_type: string;
+  Msg_text: string;
+}
+
+/**
+ * `OPTIMIZE TABLE` answers with rows instead of errors. InnoDB's "Table does not support optimize,
+ * doing recreate + analyze instead" is a `note` (the documented InnoDB behaviour: the table is
+ * rebuilt), not a failure; any `error` row is.
+ */
+export function checkOptimizeResult(rows: readonly OptimizeRow[]): void {
+  const errors = rows.filter((row) => row.Msg_type.toLowerCase() === 'error');
+  if (errors.length > 0) throw new Error(`OPTIMIZE TABLE failed: ${errors.map((row) => `${row.Table}: ${row.Msg_text}`).join('; ')}`);
+  if (!rows.some((row) => row.Msg_type.toLowerCase() === 'status' && row.Msg_text === 'OK')) {
+    throw new Error(`OPTIMIZE TABLE did not report OK: ${JSON.stringify(rows)}`);
+  }
+}
+
+class MariadbAdapter implements SystemAdapter {
+  readonly id = 'mariadb';
+  private conn: Mariadb.Connection | null = null;
+  private metricsConn: Mariadb.Connection | null = null;
+  private maxAllowedPacket = 0;
+  /** LOAD DATA LOCAL streams by file name: the connector asks the factory when the server requests it. */
+  private readonly infiles = new Map<string, Readable>();
+  private infileCounter = 0;
+
+  constructor(
+    readonly instance: string,
+    private readonly options: MariadbOptions,
+    private readonly lab: string,
+  ) {}
+
+  private get db(): Mariadb.Connection {
+    if (!this.conn) throw new Error('mariadb: not connected');
+    return this.conn;
+  }
+
+  private async open(purpose: string): Promise<Mariadb.Connection> {
+    const driver = await import('mariadb');
+    const conn = await driver.createConnection({
+      host: this.options.host,
+      port: this.options.port,
+      user: this.options.user,
+      password: this.options.password,
+      connectTimeout: Math.round(this.options.connectTimeoutSeconds * 1000),
+      permitLocalInfile: purpose === 'work',
+      infileStreamFactory: (path: string) => {
+        const stream = this.infiles.get(path);
+        if (!stream) throw new Error(`LOAD DATA asked for an unknown stream ${JSON.stringify(path)}`);
+        this.infiles.delete(path);
+        return stream;
+      },
+      bigIntAsNumber: true,
+      decimalAsNumber: false,
+      connectAttributes: { program_name: `dedup-lab-${purpose}` },
+    });
+    // A dropped connection surfaces on the next query; without a listener node would throw here.
+    conn.on('error', () => undefined);
+    return conn;
+  }
+
+  async connect(): Promise<void> {
+    if (this.conn) return;
+    this.conn = await this.open('work');
+    const rows = await this.conn.query<{ packet: number }[]>('SELECT @@max_allowed_packet AS packet');
+    this.maxAllowedPacket = numberOf(rows[0]?.packet);
+  }
+
+  async close(): Promise<void> {
+    const conns = [this.conn, this.metricsConn];
+    this.conn = null;
+    this.metricsConn = null;
+    await Promise.all(conns.map((conn) => conn?.end().catch(() => undefined)));
+  }
+
+  async version(): Promise<string> {
+    const rows = await this.db.query<{ v: string }[]>('SELECT VERSION() AS v');
+    return rows[0]?.v ?? 'unknown';
+  }
+
+  private table(cell: CellContext): string {
+    return myQualified(this.lab, labTableName(cell));
+  }
+
+  async resetLab(cell: CellContext): Promise<void> {
+    const variant = checkVariant(MARIADB_VARIANTS, cell.variant, 'mariadb');
+    await this.db.query(`DROP DATABASE IF EXISTS ${myIdent(this.lab, 'database name')}`);
+    await this.db.query(`CREATE DATABASE ${myIdent(this.lab, 'database name')}`);
+    await this.db.query(cell.mode === 'native' ? mariadbNativeTableDdl(this.lab, cell, variant) : mariadbBlobTableDdl(this.lab, variant));
+  }
+
+  async dropLab(): Promise<void> {
+    await this.db.query(`DROP DATABASE IF EXISTS ${myIdent(this.lab, 'database name')}`);
+  }
+
+  async bulkInsert(files: AsyncIterable<LabFile>, cell: CellContext): Promise<WriteOutcome> {
+    const seen: number[] = [];
+    await this.db.beginTransaction();
+    try {
+      if (cell.mode === 'native') await this.nativeBatches(files, cell, seen);
+      else await this.loadData(files, cell, seen);
+      throwIfAborted(cell.signal);
+      await this.db.commit();
+      return { acknowledged: seen, failed: [] };
+    } catch (error) {
+      await this.db.rollback().catch(() => undefined);
+      if (cell.signal.aborted) throw error;
+      const message = error instanceof Error ? error.message : String(error);
+      return { acknowledged: [], failed: seen.map((id) => ({ id, error: message })) };
+    }
+  }
+
+  /** One streamed LOAD DATA LOCAL statement; exactly the rows sent, no warnings, or it fails. */
+  private async loadData(files: AsyncIterable<LabFile>, cell: CellContext, seen: number[]): Promise<void> {
+    const name = `dedup-lab-bulk-${(this.infileCounter += 1)}.tsv`;
+    const stream = Readable.from(
+      (async function* () {
+        for await (const file of files) {
+          throwIfAborted(cell.signal);
+          seen.push(file.id);
+          yield* loadDataBlobLine(file);
+        }
+      })(),
+      { objectMode: false },
+    );
+    this.infiles.set(name, stream);
+    try {
+      const result = await this.db.query<Mariadb.UpsertResult>(
+        `LOAD DATA LOCAL INFILE ? INTO TABLE ${this.table(cell)} CHARACTER SET binary ` +
+          `FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (id, name, sha256, size, content)`,
+        [name],
+      );
+      if (result.affectedRows !== seen.length || result.warningStatus !== 0) {
+        const warnings = result.warningStatus ? await this.db.query<{ Message: string }[]>('SHOW WARNINGS LIMIT 3') : [];
+        throw new Error(
+          `LOAD DATA stored ${result.affectedRows} of ${seen.length} rows with ${result.warningStatus} warnings` +
+            (warnings.length ? `: ${warnings.map((row) => row.Message).join('; ')}` : ''),
+        );
+      }
+    } finally {
+      this.infiles.delete(name);
+      stream.destroy();
+    }
+  }
+
+  private async nativeBatches(files: AsyncIterable<LabFile>, cell: CellContext, seen: number[]): Promise<void> {
+    const limit = Math.min(this.options.batchBytes, Math.floor(this.maxAllowedPacket / 2));
+    let rows: unknown[][] = [];
+    let bytes = 0;
+    for await (const file of files) {
+      throwIfAborted(cell.signal);
+      seen.push(file.id);
+      for await (const row of this.nativeRows(file, cell)) {
+        rows.push(row);
+        bytes += approxBytes(row);
+        if (bytes >= limit) {
+          await this.insertRows(cell, rows);
+          rows = [];
+          bytes = 0;
+        }
+      }
+    }
+    if (rows.length) await this.insertRows(cell, rows);
+  }
+
+  private async *nativeRows(file: LabFile, cell: CellContext): AsyncIterable<unknown[]> {
+    const { table, parse } = requireNative(cell);
+    for await (const row of parse(file)) {
+      checkRowWidth(table, row, file.name);
+      yield [file.id, ...row.map((value, index) => nativeParam(table.columns[index]!.type, value))];
+    }
+  }
+
+  private async insertRows(cell: CellContext, rows: unknown[][]): Promise<void> {
+    const { table } = requireNative(cell);
+    const columns = [FILE_ID_COLUMN, ...table.columns.map((column) => column.name)];
+    const sql = `INSERT INTO ${this.table(cell)} (${columns.map((column) => myIdent(column)).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`;
+    const result = await this.db.batch<Mariadb.UpsertResult | Mariadb.UpsertResult[]>(sql, rows);
+    const affected = (Array.isArray(result) ? result : [result]).reduce((sum, item) => sum + item.affectedRows, 0);
+    if (affected !== rows.length) throw new Error(`batch insert stored ${affected} of ${rows.length} rows`);
+  }
+
+  async compact(cell: CellContext): Promise<void | NotApplicable> {
+    await this.optimize(cell);
+  }
+
+  async maintenance(cell: CellContext): Promise<void | NotApplicable> {
+    await this.optimize(cell);
+  }
+
+  private async optimize(cell: CellContext): Promise<void> {
+    checkOptimizeResult(await this.db.query<OptimizeRow[]>(`OPTIMIZE TABLE ${this.table(cell)}`));
+  }
+
+  async insertOne(file: LabFile, cell: CellContext): Promise<void> {
+    if (cell.mode === 'native') {
+      const rows: unknown[][] = [];
+      for await (const row of this.nativeRows(file, cell)) rows.push(row);
+      await this.db.beginTransaction();
+      try {
+        if (rows.length) await this.insertRows(cell, rows);
+        await this.db.commit();
+      } catch (error) {
+        await this.db.rollback().catch(() => undefined);
+        throw error;
+      }
+      return;
+    }
+    if (file.size + 1024 > this.maxAllowedPacket) {
+      throw new Error(`file ${file.name} (${file.size} bytes) exceeds the server's max_allowed_packet (${this.maxAllowedPacket})`);
+    }
+    const result = await this.db.execute<Mariadb.UpsertResult>(
+      `INSERT INTO ${this.table(cell)} (id, name, sha256, size, content) VALUES (?, ?, ?, ?, ?)`,
+      [file.id, file.name, file.sha256, file.size, file.content],
+    );
+    if (result.affectedRows !== 1) throw new Error(`insert of file ${file.id} reported ${result.affectedRows} rows`);
+  }
+
+  async deleteOne(file: LabFile, cell: CellContext): Promise<void> {
+    const result = await this.db.query<Mariadb.UpsertResult>(`DELETE FROM ${this.table(cell)} WHERE ${myIdent(fileIdColumn(cell))} = ?`, [file.id]);
+    assertDeleted(result.affectedRows, file, `${this.lab}.${labTableName(cell)}`);
+  }
+
+  async countStored(cell: CellContext): Promise<number> {
+    const sql =
+      cell.mode === 'native'
+        ? `SELECT COUNT(DISTINCT ${myIdent(FILE_ID_COLUMN)}) AS n FROM ${this.table(cell)}`
+        : `SELECT COUNT(*) AS n FROM ${this.table(cell)}`;
+    const rows = await this.db.query<{ n: number }[]>(sql);
+    return numberOf(rows[0]?.n);
+  }
+
+  async settle(cell: CellContext): Promise<void> {
+    // ANALYZE refreshes DATA_LENGTH/INDEX_LENGTH; FLUSH … FOR EXPORT writes the table's dirty
+    // pages, so page compression's punched holes (ALLOCATED_SIZE) and the `fs` probe are true.
+    await this.db.query(`ANALYZE TABLE ${this.table(cell)}`);
+    await this.db.query(`FLUSH TABLES ${this.table(cell)} FOR EXPORT`);
+    await this.db.query('UNLOCK TABLES');
+  }
+
+  private async statusBytes(conn: Mariadb.Connection): Promise<number> {
+    const rows = await conn.query<{ bytes: number | string | null }[]>(
+      'SELECT COALESCE(SUM(DATA_LENGTH + INDEX_LENGTH), 0) AS bytes FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?',
+      [this.lab],
+    );
+    return numberOf(rows[0]?.bytes);
+  }
+
+  private async tablespaceBytes(column: 'ALLOCATED_SIZE' | 'FILE_SIZE'): Promise<number> {
+    // Tablespace names are `<database>/<table>`; compare the database part exactly (LIKE would
+    // treat the `_` of lab names as a wildcard).
+    const rows = await this.db.query<{ bytes: number | string | null; n: number }[]>(
+      `SELECT COALESCE(SUM(${column}), 0) AS bytes, COUNT(*) AS n FROM information_schema.INNODB_SYS_TABLESPACES WHERE SUBSTRING_INDEX(NAME, '/', 1) = ?`,
+      [this.lab],
+    );
+    return numberOf(rows[0]?.bytes);
+  }
+
+  probes(_cell: CellContext): Probe[] {
+    const timing = { settleTimeoutMs: this.options.settleTimeoutMs, pollIntervalMs: this.options.pollIntervalMs };
+    return [
+      // DATA_LENGTH + INDEX_LENGTH: InnoDB's page-count view (pages reserved for the table's indexes, BLOB pages included).
+      { name: 'internal', replicas: 1, ...timing, read: () => safeRead(() => this.statusBytes(this.db)) },
+      // The .ibd file's allocated bytes: what page compression (punched holes) really saves.
+      { name: 'tablespace', replicas: 1, ...timing, read: () => safeRead(() => this.tablespaceBytes('ALLOCATED_SIZE')) },
+      // The .ibd file's apparent size, which page compression does not shrink.
+      { name: 'tablespace_file', replicas: 1, ...timing, read: () => safeRead(() => this.tablespaceBytes('FILE_SIZE')) },
+    ];
+  }
+
+  localDataPaths(): string[] {
+    return this.options.dataDir ? [this.options.dataDir] : [];
+  }
+
+  async sampleMetrics(): Promise<Record<string, number>> {
+    // A separate connection and only server status counters: no table is opened or locked.
+    this.metricsConn ??= await this.open('metrics');
+    const rows = await this.metricsConn.query<{ Variable_name: string; Value: string }[]>(
+      "SHOW GLOBAL STATUS WHERE Variable_name IN ('Innodb_data_written', 'Innodb_rows_inserted', 'Innodb_rows_deleted', 'Innodb_buffer_pool_pages_dirty', 'Innodb_data_fsyncs')",
+    );
+    return Object.fromEntries(rows.map((row) => [row.Variable_name.toLowerCase(), Number(row.Value)]));
+  }
+}
+
+export const definition: SystemDefinition<MariadbOptions> = {
+  id: 'mariadb',
+  kind: 'server',
+  variants: MARIADB_VARIANTS,
+  modes: ['blob', 'native'],
+  parseOptions: (raw) => parseSystemOptions('mariadb', mariadbOptionsSchema, raw),
+  create: (instance, options, labName) => new MariadbAdapter(instance, options, assertLabName(labName)),
+};
