@@ -15,7 +15,9 @@ const ENV_REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 export function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, path = ''): unknown {
   if (typeof value === 'string') {
     return value.replace(ENV_REFERENCE, (_match, name: string, fallback: string | undefined) => {
-      const resolved = env[name] ?? fallback;
+      // Shell semantics: `${NAME:-default}` also applies the default when NAME is set but empty.
+      const value = env[name];
+      const resolved = fallback !== undefined && (value === undefined || value === '') ? fallback : value;
       if (resolved === undefined) {
         throw new UsageError(`config ${path || '<root>'}: environment variable ${name} is not set`);
       }
@@ -61,10 +63,21 @@ export function formatZodError(error: z.ZodError, input: unknown): string {
       for (const part of issue.path) bad = (bad as Record<PropertyKey, unknown> | undefined)?.[part as PropertyKey];
       const lastKey = issue.path[issue.path.length - 1];
       const shown =
-        typeof lastKey === 'string' && SECRET_KEY_PATTERN.test(lastKey) ? '***' : bad === undefined ? 'missing' : JSON.stringify(bad);
+        typeof lastKey === 'string' && SECRET_KEY_PATTERN.test(lastKey) ? '***' : describeValue(bad);
       return `${cleanPath || '<root>'}: ${issue.message} (got ${shown})`;
     })
     .join('; ');
+}
+
+/**
+ * The bad value as shown in an error. Objects and arrays are described, never dumped: they can
+ * hold secrets under keys the secret pattern does not know (a misspelled `pasword`).
+ */
+function describeValue(value: unknown): string {
+  if (value === undefined) return 'missing';
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (value && typeof value === 'object') return `an object with keys ${Object.keys(value).join(', ') || '(none)'}`;
+  return JSON.stringify(value);
 }
 
 export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env, origin = 'config'): Config {
@@ -86,7 +99,19 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   try {
     raw = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
   } catch (error) {
-    throw new UsageError(`config ${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(error as Error).message.split('\n')[0]}`);
+    // Parser messages can quote the text around the error, which may be a password: give only where.
+    throw new UsageError(`config ${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}${parseErrorLocation(error, text)}`);
   }
   return parseConfig(raw, env, file);
+}
+
+/** ` at line L, column C` from a JSON (position N) or YAML (linePos) parse error, or ''. */
+function parseErrorLocation(error: unknown, text: string): string {
+  const yamlPosition = (error as { linePos?: { line: number; col: number }[] }).linePos?.[0];
+  if (yamlPosition) return ` at line ${yamlPosition.line}, column ${yamlPosition.col}`;
+  const match = /position (\d+)/.exec((error as Error).message ?? '');
+  if (!match) return '';
+  const before = text.slice(0, Number(match[1]));
+  const line = before.split('\n').length;
+  return ` at line ${line}, column ${before.length - before.lastIndexOf('\n')}`;
 }
