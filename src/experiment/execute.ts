@@ -68,9 +68,14 @@ export async function executeRun(options: ExecuteOptions): Promise<number> {
     log.warn(`interrupted: ${summary.completedCells} cells completed in this run; run again with --results-dir ${resultsDir} to resume`);
     return exitCodeOf(summary);
   }
-  const paths = await writeReports(resultsDir);
-  process.stdout.write(`${renderSummaryTable(readRecords(resultsDir))}\n`);
-  process.stdout.write(`results: ${join(resultsDir, 'results.jsonl')}\nreport:  ${paths.reportHtml}\n`);
+  const records = readRecords(resultsDir);
+  if (records.length > 0) {
+    const paths = await writeReports(resultsDir);
+    process.stdout.write(`${renderSummaryTable(records)}\n`);
+    process.stdout.write(`results: ${join(resultsDir, 'results.jsonl')}\nreport:  ${paths.reportHtml}\n`);
+  } else {
+    log.info(`no stage finished, so there is nothing to report (results dir ${resultsDir})`);
+  }
   if (summary.unreachable.length > 0) log.error(`unreachable: ${summary.unreachable.join(', ')}`);
   for (const failed of summary.failedCells) log.error(`cell failed: ${failed.cellId}: ${failed.error}`);
   log.info(`${summary.completedCells} cells completed, ${summary.skippedCells} skipped (already complete), ${summary.failedCells.length} failed`);

@@ -1,0 +1,188 @@
+/**
+ * The runner against the real sqlite adapter: result files, checkpoints, resume, --fresh,
+ * --repeat, retries after a failing stage, and a failing system not stopping the others.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseConfig } from '../../src/config/load.js';
+import { runExperiment } from '../../src/experiment/runner.js';
+import { resolveRunSetup } from '../../src/experiment/setup.js';
+import { readCheckpoints, readRecords } from '../../src/experiment/results.js';
+import type { SystemDefinition, SystemAdapter } from '../../src/systems/types.js';
+import { embeddedConfig, runInProcess, silentProgress, stageKeys, tempDir } from './helpers.js';
+
+const SMALL = { payloadTypes: 'random_binary', grades: 'U0,U50', files: '12', minSize: '4KiB', maxSize: '16KiB' };
+
+describe('runner with the real sqlite adapter', () => {
+  const root = tempDir('runner');
+  const dataDir = join(root, 'data');
+  const config = embeddedConfig(join(root, 'lab'), ['sqlite']);
+
+  it('writes every stage of every cell, checkpoints, environment and trace', async () => {
+    const resultsDir = join(root, 'results-a');
+    const { summary, records } = await runInProcess({ config, cli: { systems: 'sqlite', ...SMALL }, dataDir, resultsDir });
+    assert.equal(summary.failedCells.length, 0);
+    assert.equal(summary.completedCells, 2);
+    assert.deepEqual(stageKeys(records), stageKeys(records).filter((key, index, all) => all.indexOf(key) === index), 'no duplicate lines');
+    assert.equal(records.length, 2 * 5);
+    assert.deepEqual(readdirSync(join(resultsDir, 'checkpoints')).sort(), ['sqlite.default.blob.random_binary.U0.r1.json', 'sqlite.default.blob.random_binary.U50.r1.json']);
+    for (const file of ['results.jsonl', 'environment.json', 'trace.jsonl']) assert.ok(existsSync(join(resultsDir, file)), file);
+    const environment = JSON.parse(readFileSync(join(resultsDir, 'environment.json'), 'utf8'));
+    assert.match(environment.systems[0].version, /SQLite 3\./);
+    assert.equal(environment.node, process.version);
+
+    const manifest = JSON.parse(readFileSync(join(dataDir, 'random_binary', 'U50', 'manifest.json'), 'utf8'));
+    const bulk = records.find((record) => record.grade === 'U50' && record.stage === 'bulk_insert');
+    assert.ok(bulk);
+    assert.equal(bulk.logicalBytes, manifest.totals.logicalBytes, 'logical bytes come from the manifest sizes of acknowledged files');
+    assert.equal(bulk.files, 12);
+    assert.equal(bulk.idealEdr, manifest.totals.idealEdr);
+    assert.deepEqual(bulk.probes.map((probe) => probe.name).sort(), ['dbstat', 'fs', 'internal'].filter((name) => bulk.probes.some((probe) => probe.name === name)).sort());
+    assert.ok(bulk.probes.some((probe) => probe.name === 'fs'), 'the fs probe is added from localDataPaths()');
+    assert.ok(bulk.probes.every((probe) => probe.settled), 'embedded probes settle');
+    const perfile = records.find((record) => record.grade === 'U50' && record.stage === 'perfile_insert');
+    assert.equal(perfile?.latencyUs?.count, 12);
+    assert.ok((perfile?.latencyUs?.p50 ?? 0) > 0);
+    const deleted = records.find((record) => record.grade === 'U50' && record.stage === 'perfile_delete');
+    assert.equal(deleted?.storedLogicalBytes, 0);
+    assert.equal(deleted?.logicalBytes, manifest.totals.logicalBytes);
+    assert.equal(deleted?.edr, null);
+    const trace = readFileSync(join(resultsDir, 'trace.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    assert.equal(trace.filter((event) => event.kind === 'stage_end').length, 10);
+  });
+
+  it('resumes by default, --fresh redoes every cell, --repeat one system, all without duplicate lines', async () => {
+    const resultsDir = join(root, 'results-b');
+    const cli = { systems: 'sqlite', ...SMALL };
+    const first = await runInProcess({ config, cli, dataDir, resultsDir });
+    const firstRun = first.summary.runId;
+    const resumed = await runInProcess({ config, cli, dataDir, resultsDir });
+    assert.equal(resumed.summary.skippedCells, 2);
+    assert.equal(resumed.summary.completedCells, 0);
+    assert.deepEqual(resumed.records, first.records, 'a resume with nothing to do changes nothing');
+
+    const fresh = await runInProcess({ config, cli, dataDir, resultsDir, fresh: true });
+    assert.equal(fresh.summary.completedCells, 2);
+    assert.deepEqual(stageKeys(fresh.records), stageKeys(first.records));
+    assert.ok(fresh.records.every((record) => record.runId === fresh.summary.runId), 'old lines of redone cells are gone');
+    assert.notEqual(fresh.summary.runId, firstRun);
+
+    const repeated = await runInProcess({ config, cli, dataDir, resultsDir, repeat: ['sqlite'] });
+    assert.equal(repeated.summary.completedCells, 2);
+    assert.deepEqual(stageKeys(repeated.records), stageKeys(first.records));
+    assert.equal([...readCheckpoints(resultsDir).values()].filter((checkpoint) => checkpoint.runId === repeated.summary.runId).length, 2);
+  });
+
+  it('a failing instance does not stop the others; its cells are recorded failed', async () => {
+    const resultsDir = join(root, 'results-c');
+    const blocker = join(root, 'not-a-dir');
+    writeFileSync(blocker, 'a file where a folder should be');
+    const mixed = parseConfig({
+      systems: [
+        { id: 'sqlite', instance: 'broken', options: { dataDir: join(blocker, 'lab') } },
+        { id: 'sqlite', instance: 'good', options: { dataDir: join(root, 'lab-good') } },
+      ],
+      run: { maxRetries: 1 },
+    });
+    const { summary, records } = await runInProcess({ config: mixed, cli: { ...SMALL, grades: 'U0' }, dataDir, resultsDir });
+    assert.deepEqual(summary.unreachable, ['broken']);
+    assert.deepEqual(summary.reachable, ['good']);
+    assert.deepEqual(summary.failedCells.map((cell) => cell.cellId), ['sqlite@broken.default.blob.random_binary.U0.r1']);
+    assert.match(summary.failedCells[0]?.error ?? '', /cannot connect/);
+    assert.equal(records.filter((record) => record.instance === 'good').length, 5);
+    assert.equal(readCheckpoints(resultsDir).get('sqlite@broken.default.blob.random_binary.U0.r1')?.status, 'failed');
+  });
+
+  it('retries a cell after a failed stage (reconnect, reset) and keeps only the final attempt’s lines', async () => {
+    const resultsDir = join(root, 'results-d');
+    const setup = await resolveRunSetup({ ...SMALL, grades: 'U0', systems: 'sqlite', dataDir }, config);
+    const target = setup.targets[0];
+    assert.ok(target);
+    const real = target.definition;
+    let compactCalls = 0;
+    let connects = 0;
+    // Fault injection around the real adapter: the first compaction fails as a lost connection would.
+    const flaky: SystemDefinition = {
+      ...real,
+      create(instance, options, labName) {
+        const adapter = real.create(instance, options, labName);
+        return new Proxy(adapter, {
+          get(object, property, receiver) {
+            if (property === 'compact') {
+              return async (...args: Parameters<SystemAdapter['compact']>) => {
+                compactCalls += 1;
+                if (compactCalls === 1) throw new Error('connection reset by peer');
+                return object.compact(...args);
+              };
+            }
+            if (property === 'connect') {
+              return async () => {
+                connects += 1;
+                return object.connect();
+              };
+            }
+            const value = Reflect.get(object, property, receiver);
+            return typeof value === 'function' ? value.bind(object) : value;
+          },
+        });
+      },
+    };
+    const summary = await runExperiment({
+      config,
+      targets: [{ ...target, definition: flaky }],
+      plan: setup.plan,
+      datasets: setup.datasets,
+      dataDir,
+      resultsDir,
+      fresh: false,
+      repeat: [],
+      maxRetries: 2,
+      keepLab: false,
+      traceIntervalMs: 1000,
+      signal: new AbortController().signal,
+      progress: silentProgress,
+      argv: [],
+      backoff: { baseMs: 1, maxMs: 2 },
+    });
+    assert.equal(summary.failedCells.length, 0);
+    assert.equal(connects, 2, 'reconnected before the retry');
+    const records = readRecords(resultsDir);
+    assert.deepEqual(records.map((record) => `${record.attempt}/${record.stage}`), ['2/bulk_insert', '2/compaction', '2/perfile_insert', '2/perfile_delete', '2/maintenance']);
+    assert.equal(readCheckpoints(resultsDir).get('sqlite.default.blob.random_binary.U0.r1')?.attempt, 2);
+  });
+
+  it('gives up after --max-retries and records the cell as failed with its error', async () => {
+    const resultsDir = join(root, 'results-e');
+    const setup = await resolveRunSetup({ ...SMALL, grades: 'U0', systems: 'sqlite', dataDir }, config);
+    const target = setup.targets[0];
+    assert.ok(target);
+    const real = target.definition;
+    const broken: SystemDefinition = {
+      ...real,
+      create(instance, options, labName) {
+        const adapter = real.create(instance, options, labName);
+        return Object.assign(Object.create(Object.getPrototypeOf(adapter) as object) as SystemAdapter, adapter, {
+          compact: async () => {
+            throw new Error('disk full');
+          },
+        });
+      },
+    };
+    const summary = await runExperiment({
+      config, targets: [{ ...target, definition: broken }], plan: setup.plan, datasets: setup.datasets, dataDir, resultsDir,
+      fresh: false, repeat: [], maxRetries: 1, keepLab: false, traceIntervalMs: 1000, signal: new AbortController().signal,
+      progress: silentProgress, argv: [], backoff: { baseMs: 1, maxMs: 2 },
+    });
+    assert.equal(summary.failedCells.length, 1);
+    assert.match(summary.failedCells[0]?.error ?? '', /compaction: disk full/);
+    const records = readRecords(resultsDir);
+    assert.deepEqual(records.map((record) => `${record.attempt}/${record.stage}`), ['2/bulk_insert', '2/compaction'], 'the final attempt’s lines are kept, the failing stage recorded with its error');
+    assert.equal(records[1]?.error?.message, 'disk full');
+    assert.equal(records[1]?.edr, null);
+    const checkpoint = readCheckpoints(resultsDir).get('sqlite.default.blob.random_binary.U0.r1');
+    assert.equal(checkpoint?.status, 'failed');
+    assert.equal(checkpoint?.error?.kind, 'stage_failed');
+  });
+});
