@@ -1,0 +1,318 @@
+/**
+ * `duckdb` — embedded DuckDB through @duckdb/node-api (SPEC §5.1, §5.2).
+ *
+ * Lab namespace: one database file `<dataDir>/<lab>.duckdb` (+ `.wal`). Reset deletes and
+ * recreates the file so the empty baseline is truly empty (DuckDB never shrinks a file).
+ * Bulk: the appender (it takes BLOB values and joins the open transaction), inside one
+ * transaction, flushed every 8 MiB so memory stays bounded. Per-file insert: a parameterised
+ * INSERT. Compaction and maintenance: `CHECKPOINT`, `VACUUM`, `CHECKPOINT` — DuckDB's VACUUM
+ * does not give deleted space back (see docs/systems-embedded.md; the tests pin that behaviour).
+ * Internal probe: `pragma_database_size()` used_blocks × block_size (blocks are 256 KiB, so the
+ * probe moves in 256 KiB steps); settle = `CHECKPOINT` so the WAL is folded into the file.
+ */
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DuckDBAppender, DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import type { ColumnType } from '../dataset/records.js';
+import type { CellContext, LabFile, Probe, SystemAdapter, SystemDefinition, WriteOutcome } from './types.js';
+import { assertLabName, MODES } from './types.js';
+import { parseEmbeddedOptions, type EmbeddedOptions } from './shared/options.js';
+import { quoteIdent } from './shared/identifiers.js';
+import { fileIdColumn, labTableName } from './shared/layout.js';
+import { checkRowWidth, DUCKDB_NATIVE_TYPES, nativeColumnsDdl } from './shared/native.js';
+import { assertDeleted, requireNative, sqlTransaction, throwIfAborted, transactionalBulk, type RunInTransaction } from './shared/stages.js';
+import { errorMessage } from '../cli/errors.js';
+
+type DuckApi = typeof import('@duckdb/node-api');
+
+export const DUCKDB_VARIANTS = ['default'] as const;
+
+/** Appender flush threshold: bounds memory whatever the file sizes. */
+const APPENDER_FLUSH_BYTES = 8 * 1024 * 1024;
+
+/** used_blocks × block_size — pure so the arithmetic has its own test. */
+export function duckdbUsedBytes(usedBlocks: bigint | number, blockSize: bigint | number): number {
+  return Number(BigInt(usedBlocks) * BigInt(blockSize));
+}
+
+/** Append one native value with the appender method for its portable type (strings are cast by DuckDB). */
+export function appendNativeValue(appender: DuckDBAppender, type: ColumnType, value: unknown): void {
+  if (value === null || value === undefined) return appender.appendNull();
+  switch (type) {
+    case 'int':
+      if (typeof value !== 'number' && typeof value !== 'bigint') throw new TypeError(`int column got ${typeof value}`);
+      return appender.appendBigInt(BigInt(value));
+    case 'float':
+      if (typeof value !== 'number') throw new TypeError(`float column got ${typeof value}`);
+      return appender.appendDouble(value);
+    case 'bool':
+      if (typeof value !== 'boolean') throw new TypeError(`bool column got ${typeof value}`);
+      return appender.appendBoolean(value);
+    case 'bytes':
+      if (!Buffer.isBuffer(value)) throw new TypeError('bytes column needs a Buffer');
+      return appender.appendBlob(value);
+    default:
+      if (typeof value === 'object') throw new TypeError(`${type} column got an object; values arrive as text`);
+      return appender.appendVarchar(String(value)); // DuckDB casts to DECIMAL/TIMESTAMPTZ/UUID/JSON
+  }
+}
+
+class DuckdbAdapter implements SystemAdapter {
+  readonly id = 'duckdb';
+  private api: DuckApi | null = null;
+  private instanceHandle: DuckDBInstance | null = null;
+  private connection: DuckDBConnection | null = null;
+  private readonly dbPath: string;
+
+  constructor(
+    readonly instance: string,
+    private readonly options: EmbeddedOptions,
+    labName: string,
+  ) {
+    this.dbPath = join(options.dataDir, `${labName}.duckdb`);
+  }
+
+  async connect(): Promise<void> {
+    if (!this.api) this.api = await import('@duckdb/node-api');
+    mkdirSync(this.options.dataDir, { recursive: true });
+    if (!this.connection && existsSync(this.dbPath)) await this.open();
+  }
+
+  async close(): Promise<void> {
+    this.connection?.closeSync();
+    this.instanceHandle?.closeSync();
+    this.connection = null;
+    this.instanceHandle = null;
+  }
+
+  async version(): Promise<string> {
+    const api = this.requireApi();
+    const memory = await api.DuckDBInstance.create(':memory:');
+    try {
+      const connection = await memory.connect();
+      const rows = (await connection.runAndReadAll('SELECT version() AS v')).getRowObjectsJS();
+      connection.closeSync();
+      return `DuckDB ${String(rows[0]?.v ?? '')}`;
+    } finally {
+      memory.closeSync();
+    }
+  }
+
+  async resetLab(cell: CellContext): Promise<void> {
+    await this.close();
+    this.removeFiles();
+    const connection = await this.open();
+    const table = quoteIdent(labTableName(cell));
+    if (cell.mode === 'blob') {
+      await connection.run(`CREATE TABLE ${table} (id INTEGER NOT NULL, name VARCHAR NOT NULL, sha256 VARCHAR NOT NULL, size INTEGER NOT NULL, content BLOB NOT NULL)`);
+    } else {
+      await connection.run(`CREATE TABLE ${table} (${nativeColumnsDdl(requireNative(cell).table, DUCKDB_NATIVE_TYPES, 'INTEGER')})`);
+    }
+    await connection.run('CHECKPOINT');
+  }
+
+  async dropLab(): Promise<void> {
+    await this.close();
+    this.removeFiles();
+  }
+
+  async bulkInsert(files: AsyncIterable<LabFile>, cell: CellContext): Promise<WriteOutcome> {
+    const connection = this.requireConnection();
+    let appender: DuckDBAppender | null = null;
+    let pendingBytes = 0;
+    const appendFile = this.appendFile(cell);
+    const write = async (file: LabFile) => {
+      appender ??= await connection.createAppender(labTableName(cell));
+      pendingBytes += await appendFile(appender, file);
+      if (pendingBytes >= APPENDER_FLUSH_BYTES) {
+        appender.flushSync();
+        pendingBytes = 0;
+      }
+    };
+    const flush = () => {
+      // closeSync flushes the rest; an error here (e.g. a refused value) fails the transaction.
+      const open = appender;
+      appender = null;
+      open?.closeSync();
+    };
+    const inTransaction: RunInTransaction = async (body) =>
+      this.transaction()(async () => {
+        try {
+          await body();
+        } finally {
+          // On failure the appender is discarded without flushing; the rollback drops what it sent.
+          if (appender) {
+            appender.clear();
+            appender.closeSync();
+            appender = null;
+          }
+        }
+      });
+    return transactionalBulk(files, cell, inTransaction, write, flush);
+  }
+
+  async compact(_cell: CellContext): Promise<void> {
+    await this.vacuum();
+  }
+
+  async insertOne(file: LabFile, cell: CellContext): Promise<void> {
+    throwIfAborted(cell.signal);
+    const connection = this.requireConnection();
+    if (cell.mode === 'blob') {
+      const api = this.requireApi();
+      const sql = `INSERT INTO ${quoteIdent(labTableName(cell))} (id, name, sha256, size, content) VALUES ($1, $2, $3, $4, $5)`;
+      const result = await connection.run(sql, [file.id, file.name, file.sha256, file.size, api.blobValue(file.content)]);
+      if (result.rowsChanged !== 1) throw new Error(`insert of ${file.name} stored ${result.rowsChanged} rows`);
+      return;
+    }
+    // All rows of the file or none.
+    const appendFile = this.appendFile(cell);
+    await this.transaction()(async () => {
+      const appender = await connection.createAppender(labTableName(cell));
+      try {
+        await appendFile(appender, file);
+      } catch (error) {
+        appender.clear();
+        appender.closeSync();
+        throw error;
+      }
+      appender.closeSync();
+    });
+  }
+
+  async deleteOne(file: LabFile, cell: CellContext): Promise<void> {
+    throwIfAborted(cell.signal);
+    const sql = `DELETE FROM ${quoteIdent(labTableName(cell))} WHERE ${quoteIdent(fileIdColumn(cell))} = $1`;
+    const result = await this.requireConnection().run(sql, [file.id]);
+    assertDeleted(result.rowsChanged, file, `duckdb ${this.dbPath}`);
+  }
+
+  async maintenance(_cell: CellContext): Promise<void> {
+    await this.vacuum();
+  }
+
+  async countStored(cell: CellContext): Promise<number> {
+    const sql = `SELECT count(DISTINCT ${quoteIdent(fileIdColumn(cell))})::BIGINT AS n FROM ${quoteIdent(labTableName(cell))}`;
+    const rows = (await this.requireConnection().runAndReadAll(sql)).getRowObjectsJS();
+    return Number(rows[0]?.n);
+  }
+
+  async settle(_cell: CellContext): Promise<void> {
+    await this.requireConnection().run('CHECKPOINT');
+  }
+
+  probes(_cell: CellContext): Probe[] {
+    return [
+      {
+        name: 'internal',
+        replicas: 1,
+        read: async () => {
+          try {
+            return { bytes: await this.usedBytes() };
+          } catch (error) {
+            return { bytes: null, error: errorMessage(error) };
+          }
+        },
+        settleTimeoutMs: 5_000,
+        pollIntervalMs: 50,
+      },
+    ];
+  }
+
+  localDataPaths(): string[] {
+    return [this.dbPath, `${this.dbPath}.wal`];
+  }
+
+  async sampleMetrics(): Promise<Record<string, number>> {
+    // File sizes by stat only: a query on the work's connection would queue behind it.
+    const metrics: Record<string, number> = {};
+    for (const [name, path] of [['fileBytes', this.dbPath], ['walBytes', `${this.dbPath}.wal`]] as const) {
+      metrics[name] = existsSync(path) ? statSync(path).size : 0;
+    }
+    return metrics;
+  }
+
+  private async usedBytes(): Promise<number> {
+    const rows = (await this.requireConnection().runAndReadAll('SELECT used_blocks, block_size FROM pragma_database_size()')).getRowObjects();
+    const row = rows[0];
+    if (!row) throw new Error('pragma_database_size() returned no row');
+    return duckdbUsedBytes(row.used_blocks as bigint, row.block_size as bigint);
+  }
+
+  private async vacuum(): Promise<void> {
+    const connection = this.requireConnection();
+    await connection.run('CHECKPOINT');
+    await connection.run('VACUUM');
+    await connection.run('CHECKPOINT');
+  }
+
+  /** Append one file's row(s); returns the payload bytes appended (for the flush threshold). */
+  private appendFile(cell: CellContext): (appender: DuckDBAppender, file: LabFile) => Promise<number> {
+    if (cell.mode === 'blob') {
+      return async (appender, file) => {
+        appender.appendInteger(file.id);
+        appender.appendVarchar(file.name);
+        appender.appendVarchar(file.sha256);
+        appender.appendInteger(file.size);
+        appender.appendBlob(file.content);
+        appender.endRow();
+        return file.content.length;
+      };
+    }
+    const { table, parse } = requireNative(cell);
+    return async (appender, file) => {
+      let bytes = 0;
+      for await (const row of parse(file)) {
+        checkRowWidth(table, row, file.name);
+        appender.appendInteger(file.id);
+        row.forEach((value, index) => appendNativeValue(appender, table.columns[index]!.type, value));
+        appender.endRow();
+        bytes += row.reduce<number>((sum, value) => sum + (Buffer.isBuffer(value) ? value.length : String(value ?? '').length), 0);
+      }
+      return bytes;
+    };
+  }
+
+  private transaction(): RunInTransaction {
+    const connection = this.requireConnection();
+    return sqlTransaction({
+      begin: () => connection.run('BEGIN TRANSACTION'),
+      commit: () => connection.run('COMMIT'),
+      rollback: () => connection.run('ROLLBACK'),
+    });
+  }
+
+  private async open(): Promise<DuckDBConnection> {
+    // fromCache: one database per file per process, so a second handle (tests, tools) shares it
+    // instead of failing on DuckDB's file lock.
+    this.instanceHandle = await this.requireApi().DuckDBInstance.fromCache(this.dbPath);
+    this.connection = await this.instanceHandle.connect();
+    return this.connection;
+  }
+
+  private removeFiles(): void {
+    for (const path of this.localDataPaths()) rmSync(path, { force: true });
+  }
+
+  private requireApi(): DuckApi {
+    if (!this.api) throw new Error('duckdb adapter is not connected (call connect first)');
+    return this.api;
+  }
+
+  private requireConnection(): DuckDBConnection {
+    if (!this.connection) throw new Error(`duckdb lab database ${this.dbPath} is not open (call resetLab first)`);
+    return this.connection;
+  }
+}
+
+export const definition: SystemDefinition<EmbeddedOptions> = {
+  id: 'duckdb',
+  kind: 'embedded',
+  variants: DUCKDB_VARIANTS,
+  modes: MODES,
+  parseOptions: (raw) => parseEmbeddedOptions('duckdb', raw),
+  create(instance, options, labName) {
+    assertLabName(labName);
+    return new DuckdbAdapter(instance, options, labName);
+  },
+};

@@ -1,0 +1,129 @@
+/** duckdb adapter: the shared contract suite plus DuckDB-specific behaviour, on real DuckDB files. */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { definition, duckdbUsedBytes } from '../../src/systems/duckdb.js';
+import type { SystemAdapter } from '../../src/systems/types.js';
+import { runContractSuite } from './contract.js';
+import { iterate, makeCell, makeLabFiles } from './fixtures.js';
+
+const dataDir = mkdtempSync(join(tmpdir(), 'dedup-duckdb-'));
+after(() => rmSync(dataDir, { recursive: true, force: true }));
+const LAB = 'dedup_contract';
+const labFile = join(dataDir, `${LAB}.duckdb`);
+const canaryFile = join(dataDir, 'canary.duckdb');
+
+function listing(dir: string): string {
+  return readdirSync(dir)
+    .sort()
+    .map((name) => `${name}:${statSync(join(dir, name)).size}`)
+    .join(',');
+}
+
+/** Run SQL on a lab file through DuckDB's instance cache (shares the adapter's open database). */
+async function withDuck<T>(path: string, work: (run: (sql: string) => Promise<Record<string, unknown>[]>) => Promise<T>): Promise<T> {
+  const instance = await DuckDBInstance.fromCache(path);
+  const connection = await instance.connect();
+  try {
+    return await work(async (sql) => (await connection.runAndReadAll(sql)).getRowObjectsJS() as Record<string, unknown>[]);
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}
+
+runContractSuite({
+  definitionId: 'duckdb',
+  options: { dataDir },
+  labName: LAB,
+  canary: {
+    async create() {
+      await withDuck(canaryFile, async (run) => {
+        await run("CREATE OR REPLACE TABLE keep AS SELECT 'canary bytes' AS k");
+        await run('CHECKPOINT');
+      });
+    },
+    async read() {
+      return createHash('sha256').update(readFileSync(canaryFile)).digest('hex');
+    },
+  },
+  failWrites: {
+    // DuckDB has no triggers or ADD CONSTRAINT: retyping a text column to UUID makes the real
+    // engine refuse every row (its names/words are not UUIDs), the poisoned file included.
+    async arm({ cell }) {
+      const [table, column] = cell.mode === 'blob' ? ['blobs', 'name'] : ['n_fixture_rows', 'word'];
+      await withDuck(labFile, (run) => run(`ALTER TABLE ${table} ALTER ${column} TYPE UUID`));
+    },
+  },
+  sideEffectSnapshot: async () => listing(dataDir),
+  labExists: async () => existsSync(labFile),
+});
+
+describe('duckdb specifics', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dedup-duckdb-x-'));
+  const cell = makeCell({ variant: 'default', mode: 'blob' });
+  const files = makeLabFiles({ count: 60, size: 32_768, seed: 'duck-truth' });
+  let adapter: SystemAdapter;
+  after(async () => {
+    await adapter?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const internal = async (): Promise<number> => {
+    await adapter.settle(cell);
+    const reading = await adapter.probes(cell)[0]!.read();
+    assert.equal(typeof reading.bytes, 'number', reading.error);
+    return reading.bytes!;
+  };
+
+  it('block arithmetic', () => {
+    assert.equal(duckdbUsedBytes(3n, 262_144n), 786_432);
+    assert.equal(duckdbUsedBytes(0, 262_144), 0);
+  });
+
+  it('random data costs about its own size (256 KiB block granularity): ratio within [1.0, 1.3]', async () => {
+    adapter = definition.create('duckdb', definition.parseOptions({ dataDir: dir }), 'dedup_specific');
+    await adapter.connect();
+    await adapter.resetLab(cell);
+    const baseline = await internal();
+    assert.equal((await adapter.bulkInsert(iterate(files), cell)).acknowledged.length, 60);
+    const ratio = ((await internal()) - baseline) / (60 * 32_768);
+    assert.ok(ratio >= 1.0 && ratio <= 1.3, `physical/logical ${ratio}`);
+  });
+
+  it('the appender stores every byte: contents read back identical', async () => {
+    await adapter.close();
+    const rows = await withDuck(join(dir, 'dedup_specific.duckdb'), (run) => run('SELECT id, sha256(content) AS digest FROM blobs ORDER BY id'));
+    assert.deepEqual(
+      rows.map((row) => [row.id, row.digest]),
+      files.map((file) => [file.id, file.sha256]),
+    );
+    await adapter.connect();
+  });
+
+  it('observed: deletes + CHECKPOINT/VACUUM do not give DuckDB blocks back', async () => {
+    const loaded = await internal();
+    for (const file of files.slice(0, 45)) await adapter.deleteOne(file, cell);
+    assert.equal(await adapter.countStored(cell), 15);
+    assert.equal(await adapter.maintenance(cell), undefined);
+    const after = await internal();
+    assert.ok(after >= loaded * 0.9, `DuckDB ${loaded} → ${after}: if this fails, DuckDB now reclaims; update docs/systems-embedded.md`);
+  });
+
+  it('native mode stores typed DuckDB columns', async () => {
+    const native = makeCell({ variant: 'default', mode: 'native' });
+    await adapter.resetLab(native);
+    await adapter.insertOne(makeLabFiles({ count: 1, size: 4096, seed: 'native' })[0]!, native);
+    await adapter.close();
+    const columns = await withDuck(join(dir, 'dedup_specific.duckdb'), (run) => run('DESCRIBE n_fixture_rows'));
+    assert.deepEqual(
+      columns.map((column) => `${String(column.column_name)}:${String(column.column_type)}`),
+      ['file_id:INTEGER', 'line_no:BIGINT', 'word:VARCHAR', 'amount:DECIMAL(18,4)', 'ratio:DOUBLE', 'at:TIMESTAMP WITH TIME ZONE', 'key:UUID', 'doc:JSON', 'flag:BOOLEAN', 'raw:BLOB'],
+    );
+    await adapter.connect();
+    assert.equal(await adapter.countStored(native), 1);
+  });
+});
