@@ -128,6 +128,23 @@ export function liveKeys(records: Iterable<{ key: string; value: string | null }
   return live;
 }
 
+/**
+ * The client wraps broker errors in nested AggregateErrors ("Producing messages failed."); the
+ * broker's own reason (e.g. MESSAGE_TOO_LARGE) is in the innermost ones, so flatten them all.
+ */
+export function kafkaErrorText(error: unknown): string {
+  const parts: string[] = [];
+  const visit = (item: unknown, depth: number): void => {
+    if (depth > 5 || item === null || item === undefined) return;
+    const record = item as { message?: unknown; apiId?: unknown; errors?: unknown };
+    const text = typeof record.message === 'string' ? record.message : String(item);
+    parts.push(typeof record.apiId === 'string' ? `${record.apiId}: ${text}` : text);
+    if (Array.isArray(record.errors)) for (const inner of record.errors) visit(inner, depth + 1);
+  };
+  visit(error, 0);
+  return errorText(parts.join(' <- '));
+}
+
 interface CellState {
   /** delete variant: file id → offset of its record. */
   offsets: Map<number, bigint>;
@@ -311,17 +328,40 @@ class KafkaAdapter implements SystemAdapter {
       batch.forEach((file, index) => offsets.set(file.id, base + BigInt(index)));
       return { acknowledged: batch.map((file) => file.id), failed: [] };
     } catch (error) {
-      return { acknowledged: [], failed: batch.map((file) => ({ id: file.id, error: errorText(error) })) };
+      const text = kafkaErrorText(error);
+      return { acknowledged: [], failed: batch.map((file) => ({ id: file.id, error: text })) };
     }
+  }
+
+  /**
+   * A record batch is accepted or refused as a whole. When the broker refuses one as too large,
+   * nothing of it was written, so its files are sent again one by one: only the files that are
+   * really too big end up failed. Any other error fails the whole batch (a retry could duplicate
+   * records the broker did write).
+   */
+  private async produceBatchSplittingTooLarge(batch: LabFile[], cell: CellContext): Promise<WriteOutcome> {
+    const outcome = await this.produceBatch(batch, cell);
+    if (batch.length === 1 || !outcome.failed.some((failure) => /too large|MESSAGE_TOO_LARGE|RecordTooLarge/i.test(failure.error))) {
+      return outcome;
+    }
+    const total: WriteOutcome = { acknowledged: [], failed: [] };
+    for (const file of batch) {
+      const single = await this.produceBatch([file], cell);
+      total.acknowledged.push(...single.acknowledged);
+      total.failed.push(...single.failed);
+    }
+    return total;
   }
 
   async bulkInsert(files: AsyncIterable<LabFile>, cell: CellContext): Promise<WriteOutcome> {
     throwIfAborted(cell.signal);
     const total: WriteOutcome = { acknowledged: [], failed: [] };
     const inFlight = new Set<Promise<void>>();
-    for await (const batch of batchFiles(files, this.options.batchFiles, this.options.batchBytes)) {
+    // A batch must fit the topic's max.message.bytes with room for record headers and keys.
+    const batchBytes = Math.min(this.options.batchBytes, Math.floor(this.options.maxMessageBytes * 0.9));
+    for await (const batch of batchFiles(files, this.options.batchFiles, batchBytes)) {
       if (cell.signal.aborted) break;
-      const task = this.produceBatch(batch, cell).then((outcome) => {
+      const task = this.produceBatchSplittingTooLarge(batch, cell).then((outcome) => {
         total.acknowledged.push(...outcome.acknowledged);
         total.failed.push(...outcome.failed);
       });
