@@ -1,0 +1,113 @@
+/** minio/s3 adapter against the real S3 server of scripts/services.sh (SeaweedFS; env DEDUP_LAB_S3_*). */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { CreateBucketCommand, GetObjectCommand, ListBucketsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { assertBucketName, bucketPrefixFor, definition } from '../../src/systems/minio.js';
+import { bucketUsageBytes, parsePrometheusText } from '../../src/systems/minio-metrics.js';
+import type { SystemAdapter } from '../../src/systems/types.js';
+import { runContractSuite } from './contract.js';
+import { iterate, makeCell, makeLabFiles } from './fixtures.js';
+import { requireEnv, s3OptionsFromEnv, sha256 } from './kv-helpers.js';
+
+const LAB = 'dedup_kv_s3';
+const CANARY_BUCKET = 'dedup-kv-s3-canary-x'; // shares the lab's bucket prefix, but is no `<prefix><tag>` name
+
+function rawClient(): S3Client {
+  return new S3Client({
+    endpoint: requireEnv('DEDUP_LAB_S3_ENDPOINT'),
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: requireEnv('DEDUP_LAB_S3_ACCESS_KEY'), secretAccessKey: requireEnv('DEDUP_LAB_S3_SECRET_KEY') },
+  });
+}
+
+runContractSuite({
+  definitionId: 'minio',
+  options: s3OptionsFromEnv,
+  labName: LAB,
+  canary: {
+    async create() {
+      const client = rawClient();
+      await client.send(new CreateBucketCommand({ Bucket: CANARY_BUCKET })).catch(() => undefined);
+      await client.send(new PutObjectCommand({ Bucket: CANARY_BUCKET, Key: 'canary.bin', Body: Buffer.from('canary bytes') }));
+      client.destroy();
+    },
+    async read() {
+      const client = rawClient();
+      try {
+        const object = await client.send(new GetObjectCommand({ Bucket: CANARY_BUCKET, Key: 'canary.bin' }));
+        return sha256(Buffer.from(await object.Body!.transformToByteArray()));
+      } finally {
+        client.destroy();
+      }
+    },
+  },
+  labExists: async () => {
+    const client = rawClient();
+    const buckets = (await client.send(new ListBucketsCommand({}))).Buckets ?? [];
+    client.destroy();
+    return buckets.some((bucket) => bucket.Name?.startsWith(bucketPrefixFor(LAB)) && bucket.Name !== CANARY_BUCKET);
+  },
+});
+
+describe('s3 names and MinIO metrics (pure)', () => {
+  test('bucket names are valid S3 names and one-to-one with lab names', () => {
+    assert.equal(bucketPrefixFor('dedup_lab'), 'dedup-lab-');
+    assert.equal(assertBucketName('dedup-lab-abc123'), 'dedup-lab-abc123');
+    assert.throws(() => assertBucketName('Dedup'));
+    assert.throws(() => assertBucketName('ab'));
+    assert.throws(() => assertBucketName(`a${'b'.repeat(63)}`));
+    assert.throws(() => bucketPrefixFor('bad-name'));
+  });
+
+  test('parses the MinIO v2 bucket-usage metric (format of /minio/v2/metrics/bucket)', () => {
+    // Sample built from MinIO's documented v2 exposition: HELP/TYPE lines, labels bucket + server.
+    const sample = [
+      '# HELP minio_bucket_usage_total_bytes Total bucket size in bytes',
+      '# TYPE minio_bucket_usage_total_bytes gauge',
+      'minio_bucket_usage_total_bytes{bucket="dedup-lab-abc",server="127.0.0.1:9000"} 2.097152e+06',
+      'minio_bucket_usage_total_bytes{bucket="dedup-lab-abc",server="127.0.0.2:9000"} 2.097152e+06',
+      'minio_bucket_usage_total_bytes{bucket="other",server="127.0.0.1:9000"} 5',
+      'minio_bucket_usage_object_total{bucket="dedup-lab-abc",server="127.0.0.1:9000"} 32',
+      'minio_bucket_objects_size_distribution{bucket="dedup-lab-abc",range="LESS_THAN_1024_B",server="127.0.0.1:9000"} 0',
+    ].join('\n');
+    const samples = parsePrometheusText(sample);
+    assert.equal(samples.length, 5);
+    assert.equal(bucketUsageBytes(samples, ['dedup-lab-abc']), 2_097_152, 'servers report the same cluster value: not added');
+    assert.throws(() => bucketUsageBytes(samples, ['missing-bucket']), /no minio_bucket_usage_total_bytes/);
+  });
+});
+
+describe('s3 specifics', () => {
+  let adapter: SystemAdapter;
+  before(async () => {
+    adapter = definition.create('minio', definition.parseOptions(s3OptionsFromEnv()), `${LAB}_x`);
+    await adapter.connect();
+  });
+  after(async () => {
+    await adapter.dropLab();
+    await adapter.close();
+  });
+
+  test('by-content stores one object per content, reference objects per file, and listed sizes match', async () => {
+    const cell = makeCell({ variant: 'by-content', mode: 'blob' });
+    await adapter.resetLab(cell);
+    const files = makeLabFiles({ count: 10, size: 12_345, duplicates: { 5: 0, 6: 0, 7: 1 }, seed: 's3-specific' });
+    await adapter.bulkInsert(iterate(files), cell);
+    const client = rawClient();
+    try {
+      const bucket = `${bucketPrefixFor(`${LAB}_x`)}${cell.objectTag}`;
+      const listed = (await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'c/' }))).Contents ?? [];
+      assert.equal(listed.length, 7);
+      assert.equal((await adapter.probes(cell)[0]!.read()).bytes, 7 * 12_345);
+      await adapter.deleteOne(files[5]!, cell);
+      await adapter.deleteOne(files[6]!, cell);
+      assert.equal(((await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'c/' }))).Contents ?? []).length, 7);
+      await adapter.deleteOne(files[0]!, cell);
+      assert.equal(((await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'c/' }))).Contents ?? []).length, 6);
+      assert.equal(await adapter.countStored(cell), 7);
+    } finally {
+      client.destroy();
+    }
+  });
+});
