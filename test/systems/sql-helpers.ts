@@ -106,3 +106,21 @@ export function pgContractHooks(lab: string, canarySchema: string) {
     labExists: async () => (await pgAdmin('SELECT 1 FROM pg_namespace WHERE nspname = $1', [lab])).length > 0,
   };
 }
+
+/** One statement through a short-lived MariaDB admin connection. */
+export async function mariadbAdmin<T>(sql: string, params: unknown[] = []): Promise<T> {
+  const driver = await import('mariadb');
+  const options = mariadbOptionsFromEnv();
+  const conn = await driver.createConnection({
+    host: String(options.host),
+    port: Number(options.port),
+    user: String(options.user),
+    password: String(options.password),
+    bigIntAsNumber: true,
+  });
+  try {
+    return (await conn.query(sql, params)) as T;
+  } finally {
+    await conn.end();
+  }
+}
