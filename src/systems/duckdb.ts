@@ -18,10 +18,10 @@ import type { CellContext, LabFile, Probe, SystemAdapter, SystemDefinition, Writ
 import { assertLabName, MODES } from './types.js';
 import { parseEmbeddedOptions, type EmbeddedOptions } from './shared/options.js';
 import { quoteIdent } from './shared/identifiers.js';
+import { sizeProbe } from './shared/probes.js';
 import { fileIdColumn, labTableName } from './shared/layout.js';
 import { checkRowWidth, DUCKDB_NATIVE_TYPES, nativeColumnsDdl } from './shared/native.js';
 import { assertDeleted, requireNative, sqlTransaction, throwIfAborted, transactionalBulk, type RunInTransaction } from './shared/stages.js';
-import { errorMessage } from '../cli/errors.js';
 
 type DuckApi = typeof import('@duckdb/node-api');
 
@@ -202,21 +202,7 @@ class DuckdbAdapter implements SystemAdapter {
   }
 
   probes(_cell: CellContext): Probe[] {
-    return [
-      {
-        name: 'internal',
-        replicas: 1,
-        read: async () => {
-          try {
-            return { bytes: await this.usedBytes() };
-          } catch (error) {
-            return { bytes: null, error: errorMessage(error) };
-          }
-        },
-        settleTimeoutMs: 5_000,
-        pollIntervalMs: 50,
-      },
-    ];
+    return [sizeProbe('internal', () => this.usedBytes(), { settleTimeoutMs: 5_000, pollIntervalMs: 50 })];
   }
 
   localDataPaths(): string[] {

@@ -39,9 +39,9 @@ import {
   type PgExecute,
 } from './shared/pgCommon.js';
 import { labTableName } from './shared/layout.js';
+import { sizeProbe } from './shared/probes.js';
 import { checkRowWidth } from './shared/native.js';
 import { requireNative, throwIfAborted, transactionalBulk, type RunInTransaction } from './shared/stages.js';
-import { errorMessage } from '../cli/errors.js';
 
 export const PGLITE_VARIANTS = ['default', 'uncompressed', 'hash-index'] as const;
 
@@ -245,21 +245,7 @@ class PgliteAdapter implements SystemAdapter {
   }
 
   probes(_cell: CellContext): Probe[] {
-    return [
-      {
-        name: 'internal',
-        replicas: 1,
-        read: async () => {
-          try {
-            return { bytes: await pgLabSize(this.execute(), this.schema) };
-          } catch (error) {
-            return { bytes: null, error: errorMessage(error) };
-          }
-        },
-        settleTimeoutMs: 10_000,
-        pollIntervalMs: 100,
-      },
-    ];
+    return [sizeProbe('internal', () => pgLabSize(this.execute(), this.schema), { settleTimeoutMs: 10_000, pollIntervalMs: 100 })];
   }
 
   localDataPaths(): string[] {

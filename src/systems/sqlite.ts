@@ -17,10 +17,10 @@ import type { CellContext, LabFile, Probe, SystemAdapter, SystemDefinition, Writ
 import { assertLabName, MODES } from './types.js';
 import { parseEmbeddedOptions, type EmbeddedOptions } from './shared/options.js';
 import { quoteIdent } from './shared/identifiers.js';
+import { sizeProbe } from './shared/probes.js';
 import { fileIdColumn, labTableName } from './shared/layout.js';
 import { checkRowWidth, nativeColumnsDdl, nativeInsertColumns, SQLITE_NATIVE_TYPES } from './shared/native.js';
 import { assertDeleted, requireNative, sqlTransaction, throwIfAborted, transactionalBulk, type RunInTransaction } from './shared/stages.js';
-import { errorMessage } from '../cli/errors.js';
 
 type SqliteDriver = typeof BetterSqlite3;
 type Db = BetterSqlite3.Database;
@@ -132,10 +132,8 @@ class SqliteAdapter implements SystemAdapter {
   }
 
   probes(_cell: CellContext): Probe[] {
-    return [
-      { name: 'internal', replicas: 1, read: async () => this.readSize(() => this.fileBytes()), settleTimeoutMs: 5_000, pollIntervalMs: 50 },
-      { name: 'dbstat', replicas: 1, read: async () => this.readSize(() => this.dbstatBytes()), settleTimeoutMs: 5_000, pollIntervalMs: 50 },
-    ];
+    const timings = { settleTimeoutMs: 5_000, pollIntervalMs: 50 };
+    return [sizeProbe('internal', () => this.fileBytes(), timings), sizeProbe('dbstat', () => this.dbstatBytes(), timings)];
   }
 
   localDataPaths(): string[] {
@@ -194,14 +192,6 @@ class SqliteAdapter implements SystemAdapter {
   private dbstatBytes(): number {
     const row = this.requireDb().prepare('SELECT coalesce(sum(pgsize), 0) AS bytes FROM dbstat').get() as { bytes: number };
     return row.bytes;
-  }
-
-  private readSize(read: () => number): { bytes: number | null; error?: string } {
-    try {
-      return { bytes: read() };
-    } catch (error) {
-      return { bytes: null, error: errorMessage(error) };
-    }
   }
 
   /** A function writing one file's row(s) into the cell's table with a prepared statement. */

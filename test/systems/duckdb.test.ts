@@ -1,7 +1,7 @@
 /** duckdb adapter: the shared contract suite plus DuckDB-specific behaviour, on real DuckDB files. */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -9,7 +9,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { definition, duckdbUsedBytes } from '../../src/systems/duckdb.js';
 import type { SystemAdapter } from '../../src/systems/types.js';
 import { runContractSuite } from './contract.js';
-import { iterate, makeCell, makeLabFiles } from './fixtures.js';
+import { dirListing, iterate, makeCell, makeLabFiles } from './fixtures.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'dedup-duckdb-'));
 after(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -17,12 +17,6 @@ const LAB = 'dedup_contract';
 const labFile = join(dataDir, `${LAB}.duckdb`);
 const canaryFile = join(dataDir, 'canary.duckdb');
 
-function listing(dir: string): string {
-  return readdirSync(dir)
-    .sort()
-    .map((name) => `${name}:${statSync(join(dir, name)).size}`)
-    .join(',');
-}
 
 /** Run SQL on a lab file through DuckDB's instance cache (shares the adapter's open database). */
 async function withDuck<T>(path: string, work: (run: (sql: string) => Promise<Record<string, unknown>[]>) => Promise<T>): Promise<T> {
@@ -59,7 +53,7 @@ runContractSuite({
       await withDuck(labFile, (run) => run(`ALTER TABLE ${table} ALTER ${column} TYPE UUID`));
     },
   },
-  sideEffectSnapshot: async () => listing(dataDir),
+  sideEffectSnapshot: async () => dirListing(dataDir),
   labExists: async () => existsSync(labFile),
 });
 

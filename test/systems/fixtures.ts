@@ -4,6 +4,8 @@
  * gives the same bytes, so failures reproduce.
  */
 import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { NativeTable } from '../../src/dataset/records.js';
 import type { CellContext, LabFile, Mode } from '../../src/systems/types.js';
 
@@ -125,4 +127,13 @@ export function makeCell(spec: CellSpec): CellContext {
     parseRecords: native ? (spec.parseRecords ?? parseFixtureRows) : undefined,
     signal: spec.signal ?? new AbortController().signal,
   };
+}
+
+/** `name:size,…` of a folder's entries — a fingerprint for "nothing was written here". */
+export function dirListing(dir: string): string {
+  if (!existsSync(dir)) return '<none>';
+  return readdirSync(dir)
+    .sort()
+    .map((name) => `${name}:${statSync(join(dir, name)).size}`)
+    .join(',');
 }

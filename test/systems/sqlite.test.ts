@@ -1,7 +1,7 @@
 /** sqlite adapter: the shared contract suite plus SQLite-specific behaviour, on real SQLite files. */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import { definition, sqliteFileBytes } from '../../src/systems/sqlite.js';
 import type { SystemAdapter } from '../../src/systems/types.js';
 import { runContractSuite } from './contract.js';
-import { iterate, makeCell, makeLabFiles } from './fixtures.js';
+import { dirListing, iterate, makeCell, makeLabFiles } from './fixtures.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'dedup-sqlite-'));
 after(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -18,13 +18,6 @@ const LAB = 'dedup_contract';
 const labFile = join(dataDir, `${LAB}.sqlite`);
 const canaryFile = join(dataDir, 'canary.sqlite');
 
-function listing(dir: string): string {
-  if (!existsSync(dir)) return '<none>';
-  return readdirSync(dir)
-    .sort()
-    .map((name) => `${name}:${statSync(join(dir, name)).size}`)
-    .join(',');
-}
 
 runContractSuite({
   definitionId: 'sqlite',
@@ -50,7 +43,7 @@ runContractSuite({
       db.close();
     },
   },
-  sideEffectSnapshot: async () => listing(dataDir),
+  sideEffectSnapshot: async () => dirListing(dataDir),
   labExists: async () => existsSync(labFile),
 });
 
