@@ -124,3 +124,18 @@ export async function mariadbAdmin<T>(sql: string, params: unknown[] = []): Prom
     await conn.end();
   }
 }
+
+/** One ClickHouse statement over plain HTTP (credentials in headers); a non-200 answer throws. */
+export async function clickhouseAdmin(query: string, body?: Buffer): Promise<string> {
+  const options = clickhouseOptionsFromEnv();
+  const url = new URL(String(options.url));
+  url.searchParams.set('query', query);
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'X-ClickHouse-User': String(options.user), 'X-ClickHouse-Key': String(options.password) },
+    body: body ? new Uint8Array(body) : undefined,
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`ClickHouse HTTP ${response.status}: ${text.slice(0, 300)}`);
+  return text.trim();
+}

@@ -1,0 +1,125 @@
+/**
+ * clickhouse adapter against the real server of scripts/services.sh (ClickHouse 18.16, env
+ * DEDUP_LAB_CLICKHOUSE_*): the shared contract suite plus RowBinary, replacing collapse at
+ * OPTIMIZE FINAL, mutations waited for, and errors surfacing as errors.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { chString, definition, rowBinaryBlobRow, varUInt } from '../../src/systems/clickhouse.js';
+import type { SystemAdapter } from '../../src/systems/types.js';
+import { runContractSuite } from './contract.js';
+import { blobCell, clickhouseAdmin, clickhouseOptionsFromEnv, labFiles, streamOf } from './sql-helpers.js';
+
+const CONTRACT_LAB = 'dedup_contract_ch';
+const LAB = 'dedup_lab_chtest';
+const CANARY_DB = 'dedup_canary_ch';
+
+runContractSuite({
+  definitionId: 'clickhouse',
+  options: () => clickhouseOptionsFromEnv(),
+  labName: CONTRACT_LAB,
+  fileCount: 8,
+  canary: {
+    async create() {
+      await clickhouseAdmin(`CREATE DATABASE IF NOT EXISTS ${CANARY_DB}`);
+      await clickhouseAdmin(`DROP TABLE IF EXISTS ${CANARY_DB}.keep`);
+      await clickhouseAdmin(`CREATE TABLE ${CANARY_DB}.keep (k String) ENGINE = TinyLog`);
+      await clickhouseAdmin(`INSERT INTO ${CANARY_DB}.keep VALUES ('canary\\tbytes\\0')`);
+    },
+    async read() {
+      return clickhouseAdmin(`SELECT hex(k) FROM ${CANARY_DB}.keep`);
+    },
+  },
+  sideEffectSnapshot: async () => clickhouseAdmin('SELECT name FROM system.databases ORDER BY name'),
+  labExists: async () => (await clickhouseAdmin(`SELECT count() FROM system.databases WHERE name = ${chString(CONTRACT_LAB)}`)) === '1',
+});
+
+describe('clickhouse encodings (pure)', () => {
+  test('RowBinary varints and rows', () => {
+    assert.deepEqual([...varUInt(0)], [0]);
+    assert.deepEqual([...varUInt(127)], [127]);
+    assert.deepEqual([...varUInt(300)], [0xac, 0x02]);
+    const parts = rowBinaryBlobRow({ id: 1, name: 'a', sha256: 'ff', size: 2, content: Buffer.from([7, 8]) });
+    assert.deepEqual([...Buffer.concat(parts)], [1, 0, 0, 0, 1, 0x61, 2, 0x66, 0x66, 2, 0, 0, 0, 0, 0, 0, 0, 2, 7, 8]);
+  });
+  test('string literals escape quotes and backslashes', () => {
+    assert.equal(chString("a'b\\c"), "'a\\'b\\\\c'");
+  });
+});
+
+describe('clickhouse server', () => {
+  let adapter: SystemAdapter;
+  before(async () => {
+    adapter = definition.create('clickhouse', definition.parseOptions(clickhouseOptionsFromEnv()), LAB);
+    await adapter.connect();
+  });
+  after(async () => {
+    await adapter.dropLab();
+    await adapter.close();
+  });
+
+  test('version is the real server version', async () => {
+    assert.match(await adapter.version(), /^\d+\.\d+/);
+  });
+
+  test('RowBinary insert round-trips every byte', async () => {
+    const cell = blobCell('mergetree');
+    await adapter.resetLab(cell);
+    const files = labFiles({ count: 4, size: 300_000, duplicates: 1, kind: 'random' });
+    assert.deepEqual(await adapter.bulkInsert(streamOf(files), cell), { acknowledged: [0, 1, 2, 3], failed: [] });
+    const hashes = await clickhouseAdmin(`SELECT lower(hex(SHA256(content))) FROM ${LAB}.blobs ORDER BY id FORMAT TabSeparated`).catch(async () =>
+      // 18.16 has no SHA256(): compare MD5 of the content with the files' MD5 instead.
+      clickhouseAdmin(`SELECT lower(hex(MD5(content))) FROM ${LAB}.blobs ORDER BY id FORMAT TabSeparated`),
+    );
+    const { createHash } = await import('node:crypto');
+    const algorithm = hashes.split('\n')[0]!.length === 64 ? 'sha256' : 'md5';
+    assert.deepEqual(
+      hashes.split('\n'),
+      files.map((file) => createHash(algorithm).update(file.content).digest('hex')),
+    );
+  });
+
+  test('replacing collapses duplicates at OPTIMIZE FINAL; mergetree keeps every row', async () => {
+    const files = labFiles({ count: 20, size: 4096, duplicates: 15, kind: 'random' });
+    for (const variant of ['replacing', 'mergetree']) {
+      const cell = blobCell(variant);
+      await adapter.resetLab(cell);
+      await adapter.bulkInsert(streamOf(files), cell);
+      const before = Number(await clickhouseAdmin(`SELECT count() FROM ${LAB}.blobs`));
+      assert.equal(before, 20);
+      await adapter.compact(cell);
+      const rows = Number(await clickhouseAdmin(`SELECT count() FROM ${LAB}.blobs`));
+      assert.equal(rows, variant === 'replacing' ? 5 : 20, `${variant}: rows after OPTIMIZE FINAL`);
+      assert.equal(await adapter.countStored(cell), 20, 'every file is still held (by reference in replacing)');
+      assert.equal(await clickhouseAdmin(`SELECT count() FROM system.merges WHERE database = ${chString(LAB)}`), '0');
+    }
+  });
+
+  test('replacing deletes: content stays while a duplicate references it, goes with the last reference', async () => {
+    const cell = blobCell('replacing');
+    await adapter.resetLab(cell);
+    const files = labFiles({ count: 3, size: 2048, duplicates: 1, kind: 'random' }); // file 2 copies file 0
+    for (const file of files) await adapter.insertOne(file, cell);
+    await adapter.deleteOne(files[0]!, cell);
+    assert.equal(Number(await clickhouseAdmin(`SELECT count() FROM ${LAB}.blobs WHERE sha256 = ${chString(files[0]!.sha256)}`)) > 0, true);
+    await adapter.deleteOne(files[2]!, cell);
+    assert.equal(await clickhouseAdmin(`SELECT count() FROM ${LAB}.blobs WHERE sha256 = ${chString(files[0]!.sha256)}`), '0');
+    assert.equal(await clickhouseAdmin(`SELECT count() FROM system.mutations WHERE database = ${chString(LAB)} AND is_done = 0`), '0');
+    assert.equal(await adapter.countStored(cell), 1);
+    await assert.rejects(adapter.deleteOne(files[0]!, cell), /delete did nothing/);
+  });
+
+  test('server errors are errors: a write to a missing table is not acknowledged, a read throws', async () => {
+    const cell = blobCell('mergetree');
+    await adapter.resetLab(cell);
+    await clickhouseAdmin(`DROP TABLE ${LAB}.blobs`);
+    const files = labFiles({ count: 2, size: 1000, duplicates: 0, kind: 'random' });
+    const outcome = await adapter.bulkInsert(streamOf(files), cell);
+    assert.deepEqual(outcome.acknowledged, []);
+    assert.equal(outcome.failed.length, 2);
+    assert.match(outcome.failed[0]!.error, /doesn't exist|Code: 60/);
+    await assert.rejects(adapter.countStored(cell), /Code: 60|doesn't exist/);
+    const probe = await adapter.probes(cell)[0]!.read();
+    assert.equal(probe.bytes, 0, 'an empty lab database has no active parts');
+  });
+});
