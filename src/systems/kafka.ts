@@ -70,7 +70,7 @@ const optionsSchema = z
     batchFiles: z.number().int().min(1).default(500),
     /** Produce requests in flight at once during bulk load. */
     sendsInFlight: z.number().int().min(1).default(4),
-    /** Segment size of lab topics (Kafka's minimum is 1 MiB). */
+    /** Segment size of lab topics (Kafka's minimum is 1 MiB; raised above maxMessageBytes). */
     segmentBytes: z.number().int().min(1024 * 1024).default(1024 * 1024),
     /** Compaction wait: give up after this long, and call it settled after this long unchanged. */
     compactionTimeoutMs: z.number().int().positive().default(120_000),
@@ -97,11 +97,19 @@ function asVariant(variant: string): KafkaVariant {
   return variant as KafkaVariant;
 }
 
+/**
+ * A record batch must fit in one segment (else the broker answers RECORD_LIST_TOO_LARGE), so the
+ * segment size is raised above the biggest accepted batch when the configured one is smaller.
+ */
+export function effectiveSegmentBytes(options: KafkaOptions): number {
+  return Math.max(options.segmentBytes, options.maxMessageBytes + 1024 * 1024);
+}
+
 /** Topic configs per variant (values are strings on the wire). */
 export function topicConfigs(variant: KafkaVariant, options: KafkaOptions, role: 'data' | 'refs'): Record<string, string> {
   const common: Record<string, string> = {
     'max.message.bytes': String(options.maxMessageBytes),
-    'segment.bytes': String(options.segmentBytes),
+    'segment.bytes': String(effectiveSegmentBytes(options)),
     // Removed segments go at once, so the broker's files match what DescribeLogDirs reports.
     'file.delete.delay.ms': '0',
     'retention.ms': '-1',
