@@ -1,0 +1,83 @@
+/**
+ * cockroachdb adapter. No CockroachDB server can be installed on the test machine, so this file
+ * runs the adapter's PostgreSQL-compatible path (connection, DDL, batched multi-row INSERT,
+ * deletes, counts, lab safety) against the real PostgreSQL server in the documented
+ * `postgresCompatTestMode`, and checks that CockroachDB-only operations are refused there (never
+ * faked). Zone config, compaction, MVCC GC and the ranges size query are NOT verified here —
+ * see docs/systems-sql.md.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { batchesOf, definition, detectDialect, multiRowBlobInsertSql } from '../../src/systems/cockroachdb.js';
+import type { SystemAdapter } from '../../src/systems/types.js';
+import { runContractSuite } from './contract.js';
+import { blobCell, labFiles, pgContractHooks, pgOptionsFromEnv, streamOf } from './sql-helpers.js';
+
+const CONTRACT_LAB = 'dedup_contract_crdb';
+const compatOptions = () => {
+  const { dataDir: _dataDir, ...options } = pgOptionsFromEnv();
+  return { ...options, postgresCompatTestMode: true, batchBytes: 20_000 };
+};
+
+runContractSuite({
+  definitionId: 'cockroachdb',
+  options: compatOptions,
+  labName: CONTRACT_LAB,
+  ...pgContractHooks(CONTRACT_LAB, 'dedup_canary_crdb'),
+});
+
+describe('cockroachdb pure parts', () => {
+  test('dialect detection refuses PostgreSQL unless the compat test mode is on', () => {
+    assert.equal(detectDialect('CockroachDB CCL v23.2.1 (x86_64-pc-linux-gnu)', false), 'cockroachdb');
+    assert.equal(detectDialect('PostgreSQL 15.18 (Debian)', true), 'postgresql-compat');
+    assert.throws(() => detectDialect('PostgreSQL 15.18 (Debian)', false), /not CockroachDB/);
+  });
+  test('batches respect the byte budget and always carry at least one file', async () => {
+    const files = labFiles({ count: 5, size: 1000, duplicates: 0, kind: 'random' });
+    const sizes: number[] = [];
+    for await (const batch of batchesOf(streamOf(files), 2500, 100)) sizes.push(batch.length);
+    assert.deepEqual(sizes, [2, 2, 1]);
+    const single: number[] = [];
+    for await (const batch of batchesOf(streamOf(files), 10, 100)) single.push(batch.length);
+    assert.deepEqual(single, [1, 1, 1, 1, 1]);
+  });
+  test('multi-row INSERT numbers its parameters', () => {
+    assert.match(multiRowBlobInsertSql('lab', 2), /VALUES \(\$1, \$2, \$3, \$4, \$5\), \(\$6, \$7, \$8, \$9, \$10\)$/);
+  });
+});
+
+describe('cockroachdb against PostgreSQL (compat test mode)', () => {
+  let adapter: SystemAdapter;
+  before(async () => {
+    adapter = definition.create('cockroachdb', definition.parseOptions(compatOptions()), 'dedup_lab_crdbtest');
+    await adapter.connect();
+  });
+  after(async () => {
+    await adapter.dropLab();
+    await adapter.close();
+  });
+
+  test('without the compat flag a PostgreSQL server is refused at connect', async () => {
+    const { postgresCompatTestMode: _flag, ...plain } = compatOptions();
+    const strict = definition.create('cockroachdb', definition.parseOptions(plain), 'dedup_lab_crdbtest');
+    await assert.rejects(strict.connect(), /not CockroachDB/);
+    await strict.close();
+  });
+
+  test('version says it is not CockroachDB; CockroachDB-only stages are not applicable, not faked', async () => {
+    assert.match(await adapter.version(), /postgres-compat test mode, not CockroachDB/);
+    const cell = blobCell('default');
+    await adapter.resetLab(cell);
+    assert.match(String((await adapter.compact(cell))?.notApplicable), /CockroachDB-only/);
+    assert.match(String((await adapter.maintenance(cell))?.notApplicable), /CockroachDB-only/);
+  });
+
+  test('batched multi-row INSERT acknowledges per committed batch', async () => {
+    const cell = blobCell('default');
+    await adapter.resetLab(cell);
+    const files = labFiles({ count: 9, size: 8000, duplicates: 3, kind: 'random' });
+    const outcome = await adapter.bulkInsert(streamOf(files), cell);
+    assert.deepEqual(outcome, { acknowledged: files.map((file) => file.id), failed: [] });
+    assert.equal(await adapter.countStored(cell), 9);
+  });
+});
