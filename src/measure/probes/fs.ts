@@ -4,17 +4,22 @@
  * filesystem really charges them. Hard links are counted once; symlinks are not followed.
  * Sizes come from bigint stats so files beyond 2^53 bytes cannot wrap.
  */
-import { lstat, readdir } from 'node:fs/promises';
+import { lstatSync, readdirSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import type { Probe } from '../../systems/types.js';
 
-export async function allocatedBytes(paths: readonly string[]): Promise<bigint> {
+/**
+ * Synchronous on purpose: a data dir holds ~1000 files (PGlite), and one promise per lstat costs
+ * 4–7× the CPU of lstatSync (measured: 35–86 ms vs 8–15 ms of CPU per walk). Probes are read
+ * between operations, never during measured work, so blocking the event loop briefly is harmless.
+ */
+export function allocatedBytesSync(paths: readonly string[]): bigint {
   const seen = new Set<string>();
   let total = 0n;
-  async function visit(path: string): Promise<void> {
-    let stats;
+  const visit = (path: string): void => {
+    let stats: BigIntStats;
     try {
-      stats = await lstat(path, { bigint: true });
+      stats = lstatSync(path, { bigint: true });
     } catch (error) {
       // A path that does not exist (yet, or any more after a reset) holds zero bytes.
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
@@ -24,19 +29,22 @@ export async function allocatedBytes(paths: readonly string[]): Promise<bigint> 
     if (seen.has(key)) return;
     seen.add(key);
     total += stats.blocks * 512n;
-    if (stats.isDirectory()) {
-      let names: string[];
-      try {
-        names = await readdir(path);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-        throw error;
-      }
-      for (const name of names) await visit(join(path, name));
+    if (!stats.isDirectory()) return;
+    let names: string[];
+    try {
+      names = readdirSync(path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
     }
-  }
-  for (const path of paths) await visit(path);
+    for (const name of names) visit(join(path, name));
+  };
+  for (const path of paths) visit(path);
   return total;
+}
+
+export async function allocatedBytes(paths: readonly string[]): Promise<bigint> {
+  return allocatedBytesSync(paths);
 }
 
 export interface FsProbeOptions {
