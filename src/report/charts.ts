@@ -370,7 +370,8 @@ function traceCharts(trace: readonly TraceEvent[]): ChartSpec[] {
         ),
         borderColor: colour(index),
         backgroundColor: colour(index),
-        pointRadius: 0,
+        // Sparse samples (a 1 s interval over short stages) are easier to read as points.
+        pointRadius: samples.length <= 300 ? 2 : 0,
         borderWidth: 2,
       }));
       const options = baseOptions(yTitle, 'seconds since the trace started');

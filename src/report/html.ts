@@ -54,7 +54,7 @@ figure{background:#fff;border:1px solid #e2e2e2;border-radius:6px;margin:14px 0;
 .table-wrap{overflow-x:auto;background:#fff;border:1px solid #e2e2e2;border-radius:6px}
 table{border-collapse:collapse;font-size:12.5px;width:100%}th,td{padding:3px 8px;border-bottom:1px solid #eee;white-space:nowrap;text-align:left}
 td.num{text-align:right;font-variant-numeric:tabular-nums}th{background:#f2f2f2;position:sticky;top:0}
-td.flag-bad,.flags td.flag{color:#a00000;font-weight:600;white-space:normal}td.flag-ok{color:#2a7a2a}
+td.flag-bad,.flags td.flag{color:#a00000;font-weight:600;white-space:normal;min-width:22em}td.flag-ok{color:#2a7a2a}
 table.flags{margin-top:8px;border:1px solid #f0c8c8;background:#fff7f7}
 .swatch{display:inline-block;width:14px;height:10px;margin:0 4px 0 10px;opacity:.45;border:1px solid #999}
 .failed li{color:#a00000}details{margin:8px 0}pre{background:#fff;border:1px solid #e2e2e2;padding:8px;overflow:auto;font-size:12px}

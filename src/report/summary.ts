@@ -6,6 +6,7 @@
 import type { StageRecord } from '../experiment/record.js';
 import { STAGES, type StageName } from '../systems/types.js';
 import { aggregate, type Aggregate } from './stats.js';
+import { SPACE_STAGE_REASON } from '../measure/probe-results.js';
 
 export const BYTES_PER_MB = 1_000_000;
 const WRITE_STAGES: readonly StageName[] = ['bulk_insert', 'compaction', 'perfile_insert'];
@@ -94,20 +95,32 @@ export function physicalPerCopy(probe: { after: number | null; baseline: number 
 }
 
 /**
+ * The reason a flag shows, or null when there is nothing to show: delete/maintenance rows are
+ * `not-applicable` by nature (the engine says so with SPACE_STAGE_REASON); only what is added to
+ * that — a settle note — or another reason (the system has no such operation) is worth a flag.
+ */
+export function visibleFlag(flag: StageRecord['edrFlag'] | undefined): string | null {
+  if (!flag || flag.status === 'ok') return null;
+  let reason = flag.reason;
+  if (flag.status === 'not-applicable' && reason?.startsWith(SPACE_STAGE_REASON)) {
+    reason = reason.slice(SPACE_STAGE_REASON.length).replace(/^;\s*/, '') || null;
+    return reason;
+  }
+  if (flag.status === 'not-applicable' && !reason) return null;
+  return reason ? `${flag.status}: ${reason}` : flag.status;
+}
+
+/**
  * The flags of a group as short visible strings: failures, and every EDR status other than `ok`
- * (a `not-applicable` without a reason is the normal state of delete/maintenance rows and is not
- * repeated). With several repetitions each distinct flag says in how many it occurred.
+ * (see visibleFlag). With several repetitions each distinct flag says in how many it occurred.
  */
 export function groupFlags(records: readonly StageRecord[]): string[] {
   const counts = new Map<string, number>();
   for (const record of records) {
     const flags: string[] = [];
     if (record.error) flags.push(`failed: ${record.error.kind}: ${record.error.message}`);
-    const status = record.edrFlag?.status;
-    const reason = record.edrFlag?.reason;
-    if (status && status !== 'ok' && !(status === 'not-applicable' && !reason)) {
-      flags.push(reason ? `${status}: ${reason}` : status);
-    }
+    const flag = visibleFlag(record.edrFlag);
+    if (flag) flags.push(flag);
     for (const flag of new Set(flags)) counts.set(flag, (counts.get(flag) ?? 0) + 1);
   }
   return [...counts.entries()].map(([flag, count]) =>

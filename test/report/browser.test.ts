@@ -5,7 +5,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -112,4 +112,43 @@ test('report.html of a multi-system results dir renders every chart offline, wit
   assert.match(html, /implausible: EDR 14\.20/);
   assert.match(html, /unmeasurable: internal probe read failed/);
   assert.match(html, /Redis has no space-reclaiming command/);
+});
+
+test('report.html of a real run (sqlite + duckdb, 2 runs, trace at 100 ms) renders every chart, offline', async () => {
+  const work = mkdtempSync(join(tmpdir(), 'dedup-lab-browser-run-'));
+  const resultsDir = join(work, 'results');
+  const run = spawnSync(
+    process.execPath,
+    [
+      join(ROOT, 'bin/dedup-lab.js'),
+      'run',
+      '--systems', 'sqlite,duckdb',
+      '--payload-types', 'random_binary,text_document',
+      '--grades', 'U0,U90',
+      '--files', '16',
+      '--min-size', '4096',
+      '--max-size', '16384',
+      '--runs', '2',
+      '--trace-interval', '100',
+      '--results-dir', resultsDir,
+      '--data-dir', join(work, 'data'),
+    ],
+    { encoding: 'utf8', cwd: work },
+  );
+  assert.equal(run.status, 0, run.stderr);
+  // The stdout table aggregates the two runs as mean ± sd [min–max].
+  assert.match(run.stdout, /^system\s+variant/m);
+  assert.match(run.stdout, /\d ± \d[^\n]*\[/);
+  assert.match(readFileSync(join(resultsDir, 'summary.md'), 'utf8'), /\| sqlite \| default \| blob \| random_binary \| U0 \| bulk_insert \| 2 \|/);
+  const reportHtml = join(resultsDir, 'report.html');
+  assert.doesNotMatch(readFileSync(reportHtml, 'utf8'), /https?:\/\//i);
+
+  const { charts, canvases, console, requests } = await checkReport(reportHtml, join(ARTIFACTS, 'report-real-run.png'));
+  assert.deepEqual(console, []);
+  assert.deepEqual(requests, []);
+  assertAllChartsDrawn(charts, canvases);
+  const ids = charts.map((c) => c.id);
+  for (const id of ['edr-random-binary-bulk-insert', 'edr-text-document-perfile-insert', 'bytes-text-document', 'reclaimed-random-binary', 'latency-perfile-insert', 'latency-perfile-delete', 'trace-sqlite-sqlite', 'trace-duckdb-duckdb']) {
+    assert.ok(ids.includes(id), `chart ${id} missing; have ${ids.join(', ')}`);
+  }
 });

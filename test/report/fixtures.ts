@@ -5,6 +5,7 @@
  */
 import type { EdrStatus, LatencySummary, ProbeResult, StageRecord } from '../../src/experiment/record.js';
 import type { StageName } from '../../src/systems/types.js';
+import { SPACE_STAGE_REASON } from '../../src/measure/probe-results.js';
 
 export interface CellSpec {
   system: string;
@@ -49,7 +50,7 @@ function probe(name: string, before: number, after: number, stored: number, stag
   const physical = (after - BASELINE) / replicas;
   const edr = write && physical > 0 ? stored / physical : null;
   let status: EdrStatus = write ? 'ok' : 'not-applicable';
-  let reason: string | null = null;
+  let reason: string | null = write ? null : SPACE_STAGE_REASON;
   if (write && edr === null) {
     status = 'unmeasurable';
     reason = `physical delta ${after - BASELINE} ≤ 0`;

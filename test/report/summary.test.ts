@@ -8,10 +8,12 @@ import {
   formatNumber,
   groupFlags,
   groupRecords,
+  visibleFlag,
   renderTextTable,
   summaryCells,
 } from '../../src/report/summary.js';
 import { aggregate } from '../../src/report/stats.js';
+import { SPACE_STAGE_REASON } from '../../src/measure/probe-results.js';
 import { renderSummaryTable, writeReports } from '../../src/report/index.js';
 import { makeCell } from './fixtures.js';
 
@@ -58,8 +60,12 @@ test('flags are visible: implausible, unmeasurable with reason, failures, per-ru
   assert.deepEqual(groupFlags(groups[0]!.records), ['implausible: EDR 100 > 1 × 1.0 × 1.25 (1/2 runs)']);
   assert.deepEqual(groupFlags(groups[2]!.records), ['unmeasurable: physical delta 0 ≤ 0 (1/2 runs)']);
   assert.deepEqual(groupFlags(groups[4]!.records), ['failed: stage: VACUUM refused (1/2 runs)']);
-  // Delete rows are not-applicable by nature and carry no noise.
+  // Delete rows are not-applicable by nature and carry no noise, unless something is added.
   assert.deepEqual(groupFlags(groups[3]!.records), []);
+  const spaceStage = { status: 'not-applicable' as const, reason: SPACE_STAGE_REASON };
+  assert.equal(visibleFlag(spaceStage), null);
+  assert.equal(visibleFlag({ ...spaceStage, reason: `${SPACE_STAGE_REASON}; probe did not settle` }), 'probe did not settle');
+  assert.equal(visibleFlag({ status: 'not-applicable', reason: 'Redis has no space-reclaiming command' }), 'not-applicable: Redis has no space-reclaiming command');
   const table = renderTextTable(records);
   assert.match(table, /implausible: EDR 100/);
   assert.match(table, /unmeasurable: physical delta 0/);
