@@ -111,15 +111,16 @@ pid_of() {
   echo "$pid"
 }
 # spawn NAME USER LOGFILE cmd...: start a daemon in its own session as USER, record its pid.
+# (fd 9 is our lock file: daemons must not inherit it)
 spawn() {
   local name=$1 user=$2 log=$3; shift 3
   local pf; pf=$(pidfile_of "$name")
   local home; home=$(getent passwd "$user" | cut -d: -f6); [[ -d $home ]] || home=$(dir_of "$name")
   if [[ $user == root ]]; then
-    setsid env HOME="$home" "$@" >>"$log" 2>&1 </dev/null &
+    setsid env HOME="$home" "$@" >>"$log" 2>&1 </dev/null 9>&- &
   else
     setsid setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups -- env HOME="$home" USER="$user" "$@" \
-      >>"$log" 2>&1 </dev/null &
+      >>"$log" 2>&1 </dev/null 9>&- &
   fi
   echo $! > "$pf"
 }
@@ -187,7 +188,7 @@ max_wal_size = 1GB
 EOF
   chown postgres: "$data/dedup-lab.conf"
   port_free_or_die postgresql "$DEDUP_LAB_PG_PORT" || return 1
-  runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$data" -l "$PG_DIR/log/postgresql.log" -s -w -t 90 start \
+  runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$data" -l "$PG_DIR/log/postgresql.log" -s -w -t 90 start 9>&- </dev/null \
     || { warn "postgresql: pg_ctl start failed"; show_log_tail postgresql >&2; return 1; }
 }
 ready_postgresql() { runuser -u postgres -- "$PG_BIN/pg_isready" -q -h "$PG_DIR/run" -p "$DEDUP_LAB_PG_PORT"; }
@@ -558,6 +559,9 @@ install_s3() {
   (cd "$src" && "$go" build -trimpath -ldflags='-s -w' -o "$WEED_BIN.tmp" ./weed) >"$CACHE/seaweedfs-build.log" 2>&1 \
     || { tail -n 30 "$CACHE/seaweedfs-build.log" >&2; die "s3: building SeaweedFS failed"; }
   mv -f "$WEED_BIN.tmp" "$WEED_BIN"
+  # the module and build caches (~4 GB) are useless once the binary exists
+  "$go" clean -cache -modcache >/dev/null 2>&1 || true
+  rm -rf "$CACHE/go"
 }
 pid_s3() { pid_of s3 weed; }
 start_s3() {
@@ -579,12 +583,16 @@ start_s3() {
     -volume.port="$SW_VOLUME_PORT" -volume.port.grpc="$SW_VOLUME_GRPC" -volume.max=0 \
     -filer -filer.port="$SW_FILER_PORT" -filer.port.grpc="$SW_FILER_GRPC" \
     -s3 -s3.port="$S3_PORT" -s3.port.grpc="$SW_S3_GRPC" -s3.config="$S3_DIR/s3.json" \
+    -s3.port.iceberg=0 -s3.port.lance=0 -s3.autoCreateBucket=false \
     -metricsPort="$SW_METRICS_PORT"
 }
 s3_env() { DEDUP_LAB_S3_ENDPOINT="http://127.0.0.1:$S3_PORT" DEDUP_LAB_S3_ACCESS_KEY="$DEDUP_LAB_S3_ACCESS_KEY" DEDUP_LAB_S3_SECRET_KEY="$DEDUP_LAB_S3_SECRET_KEY" "$@"; }
 ready_s3() { s3_env node "$SVC_FILES/s3check.mjs" ping >/dev/null; }
 provision_s3() { :; }
-check_s3() { ready_s3 || return 1; "$WEED_BIN" version 2>/dev/null | sed -n 's/.*version \([^ ]*\).*/seaweedfs-\1/p' | head -n1; }
+check_s3() {   # "version 30GB 4.53 linux amd64" -> seaweedfs-4.53
+  ready_s3 || return 1
+  echo "seaweedfs-$("$WEED_BIN" version 2>/dev/null | grep -oE '[0-9]+\.[0-9]+' | head -n1)"
+}
 stop_s3() { stop_pid s3 weed 60; }
 
 # ==== prometheus + pushgateway =======================================================================
@@ -715,6 +723,9 @@ cmd_up() {
     case $s in
       kafka|s3)
         if ! pid_"$s" >/dev/null; then
+          if [[ $s == kafka && ! -f $KAFKA_JARS/.complete ]] || [[ $s == s3 && ! -x $WEED_BIN ]]; then
+            say "$s: installing in the background (log: $CACHE/install-$s.log)" >&2
+          fi
           ( install_"$s" ) > "$CACHE/install-$s.log" 2>&1 &
           bg[$s]=$!
         fi ;;
@@ -841,8 +852,20 @@ EOF
   done
 }
 
+# one up/down at a time machine-wide (ports are global; several sessions may call this concurrently)
+take_lock() {
+  local lock=/run/lock/dedup-lab-services.lock
+  mkdir -p /run/lock 2>/dev/null || lock=/tmp/dedup-lab-services.lock
+  exec 9>"$lock"
+  if ! flock -n 9; then
+    warn "another services.sh up/down is running; waiting for it (up to 20 min, lock $lock)"
+    flock -w 1200 9 || die "timed out waiting for $ROOT/.services.lock"
+  fi
+}
+
 main() {
   local cmd=${1:-}; shift || true
+  case $cmd in up|down) need_root; take_lock ;; esac
   case $cmd in
     up) cmd_up "$@" ;;
     down) cmd_down "$@" ;;
