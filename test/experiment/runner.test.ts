@@ -185,4 +185,57 @@ describe('runner with the real sqlite adapter', () => {
     assert.equal(checkpoint?.status, 'failed');
     assert.equal(checkpoint?.error?.kind, 'stage_failed');
   });
+
+  it('flags every later result of a probe that does not shrink after the mid-cell reset', async () => {
+    const resultsDir = join(root, 'results-f');
+    const setup = await resolveRunSetup({ ...SMALL, grades: 'U0', systems: 'sqlite', dataDir }, config);
+    const target = setup.targets[0];
+    assert.ok(target);
+    const real = target.definition;
+    // A block-storage style metric: a high-water mark (of 16× the file size, so the growth clearly
+    // exceeds the 1 MiB tolerance on this small data) that never goes down after a reset.
+    const highWater: SystemDefinition = {
+      ...real,
+      create(instance, options, labName) {
+        const adapter = real.create(instance, options, labName);
+        let highest = 0;
+        const prototype = Object.getPrototypeOf(adapter) as SystemAdapter;
+        const copy: SystemAdapter = Object.assign(Object.create(prototype) as SystemAdapter, adapter, {
+          probes: (cell: Parameters<SystemAdapter['probes']>[0]) => {
+            const internal = prototype.probes.call(copy, cell).find((probe) => probe.name === 'internal');
+            assert.ok(internal);
+            return [
+              internal,
+              {
+                ...internal,
+                name: 'blockstore',
+                read: async () => {
+                  const reading = await internal.read();
+                  highest = Math.max(highest, (reading.bytes ?? 0) * 16);
+                  return { bytes: highest };
+                },
+              },
+            ];
+          },
+        });
+        return copy;
+      },
+    };
+    await runExperiment({
+      config, targets: [{ ...target, definition: highWater }], plan: setup.plan, datasets: setup.datasets, dataDir, resultsDir,
+      fresh: false, repeat: [], maxRetries: 0, keepLab: false, traceIntervalMs: 1000, signal: new AbortController().signal,
+      progress: silentProgress, argv: [], backoff: { baseMs: 1, maxMs: 2 },
+    });
+    const records = readRecords(resultsDir);
+    const probeOf = (stage: string, name: string) => records.find((record) => record.stage === stage)?.probes.find((probe) => probe.name === name);
+    assert.equal(probeOf('bulk_insert', 'blockstore')?.edrFlag.status, 'ok', 'before the reset the metric looks fine');
+    for (const stage of ['perfile_insert', 'perfile_delete', 'maintenance']) {
+      const flagged = probeOf(stage, 'blockstore');
+      assert.equal(flagged?.edrFlag.status, 'unmeasurable', stage);
+      assert.match(flagged?.edrFlag.reason ?? '', /probe did not shrink after reset/);
+      assert.equal(flagged?.edr, null);
+      assert.notEqual(probeOf(stage, 'internal')?.edrFlag.status, 'unmeasurable', `${stage}: the honest probe is not flagged`);
+    }
+    assert.equal(records.find((record) => record.stage === 'perfile_insert')?.edrFlag.status, 'ok', 'the primary (internal) EDR stays valid');
+  });
 });
