@@ -21,8 +21,8 @@ import { loadSystem } from '../src/systems/registry.js';
 import type { CellContext, LabFile, SystemAdapter } from '../src/systems/types.js';
 import { startTrace } from '../src/trace/index.js';
 
-const FILES = 400;
-const FILE_SIZE = 16 * 1024;
+const FILES = 2000; // ≈ 1 s per stage on a quiet machine: about ten samples at 100 ms
+const FILE_SIZE = 8 * 1024;
 const PAIRS = 10;
 const TICK_PROBES = 200;
 const INTERVAL_MS = 100;
