@@ -41,6 +41,10 @@ KAFKA_JARS="$CACHE/kafka-$KAFKA_VERSION/jars"
 SEAWEED_MODULE=github.com/seaweedfs/seaweedfs
 SEAWEED_VERSION="$(cat "$SVC_FILES/s3/SEAWEEDFS_VERSION")"
 WEED_BIN="$CACHE/seaweedfs-$SEAWEED_VERSION/weed"
+# Alternative S3 server (DEDUP_LAB_S3_SERVER=s3proxy): s3proxy from Maven Central, filesystem backend
+S3_SERVER="${DEDUP_LAB_S3_SERVER:-seaweedfs}"
+S3PROXY_VERSION="$(sed -n 's:.*<s3proxy.version>\(.*\)</s3proxy.version>.*:\1:p' "$SVC_FILES/s3proxy/pom.xml")"
+S3PROXY_JARS="$CACHE/s3proxy-$S3PROXY_VERSION/jars"
 
 export DEBIAN_FRONTEND=noninteractive
 umask 022
@@ -542,10 +546,32 @@ check_kafka() {
 }
 stop_kafka() { stop_pid kafka kafka.Kafka 90; }
 
-# ==== s3 (SeaweedFS) =================================================================================
+# ==== s3 (SeaweedFS by default, s3proxy with DEDUP_LAB_S3_SERVER=s3proxy) =============================
 S3_DIR=$(dir_of s3)
+case $S3_SERVER in
+  seaweedfs) S3_DATA=$S3_DIR/data S3_PATTERN=weed ;;
+  s3proxy) S3_DATA=$S3_DIR/s3proxy-data S3_PATTERN=org.gaul.s3proxy.Main ;;
+  *) die "DEDUP_LAB_S3_SERVER must be seaweedfs or s3proxy, not '$S3_SERVER'" ;;
+esac
+s3_installed() { if [[ $S3_SERVER == seaweedfs ]]; then [[ -x $WEED_BIN ]]; else [[ -f $S3PROXY_JARS/.complete ]]; fi; }
 install_s3() {
   command -v node >/dev/null || apt_install nodejs
+  if [[ $S3_SERVER == s3proxy ]]; then install_s3proxy; else install_seaweedfs; fi
+}
+install_s3proxy() {
+  java_ok || apt_install openjdk-17-jre-headless
+  [[ -f $S3PROXY_JARS/.complete ]] && return 0
+  command -v mvn >/dev/null || apt_install maven
+  say "fetching s3proxy $S3PROXY_VERSION jars from Maven Central into $S3PROXY_JARS" >&2
+  local tmp="$S3PROXY_JARS.tmp.$$"
+  rm -rf "$tmp"; mkdir -p "$tmp" "$CACHE/m2"
+  mvn -B -q -f "$SVC_FILES/s3proxy/pom.xml" -Dmaven.repo.local="$CACHE/m2" \
+    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" >"$CACHE/s3proxy-mvn.log" 2>&1 \
+    || { tail -n 30 "$CACHE/s3proxy-mvn.log" >&2; rm -rf "$tmp"; die "s3: mvn dependency:copy-dependencies (s3proxy) failed"; }
+  touch "$tmp/.complete"
+  rm -rf "$S3PROXY_JARS"; mv "$tmp" "$S3PROXY_JARS"
+}
+install_seaweedfs() {
   [[ -x $WEED_BIN ]] && return 0
   command -v go >/dev/null || [[ -x /usr/local/go/bin/go ]] || die "s3: Go toolchain not found (needed to build SeaweedFS)"
   local go=go; command -v go >/dev/null || go=/usr/local/go/bin/go
@@ -563,11 +589,27 @@ install_s3() {
   "$go" clean -cache -modcache >/dev/null 2>&1 || true
   rm -rf "$CACHE/go"
 }
-pid_s3() { pid_of s3 weed; }
+pid_s3() { pid_of s3 weed || pid_of s3 org.gaul.s3proxy.Main; }   # whichever of the two runs
 start_s3() {
   ensure_svc_user
   prep_dirs s3 "$SVC_USER"
-  mkdir -p "$S3_DIR/data"; chown "$SVC_USER:" "$S3_DIR/data"
+  mkdir -p "$S3_DATA"; chown "$SVC_USER:" "$S3_DATA"
+  if [[ $S3_SERVER == s3proxy ]]; then start_s3proxy; else start_seaweedfs; fi
+}
+start_s3proxy() {
+  # java properties file: backslashes must be doubled
+  local ak=${DEDUP_LAB_S3_ACCESS_KEY//\\/\\\\} sk=${DEDUP_LAB_S3_SECRET_KEY//\\/\\\\}
+  printf '%s\n' "# written by scripts/services.sh (rewritten on every start)" \
+    "s3proxy.endpoint=http://127.0.0.1:$S3_PORT" "s3proxy.authorization=aws-v2-or-v4" \
+    "s3proxy.identity=$ak" "s3proxy.credential=$sk" \
+    "jclouds.provider=filesystem" "jclouds.filesystem.basedir=$S3_DATA" > "$S3_DIR/s3proxy.conf"
+  chown "$SVC_USER:" "$S3_DIR/s3proxy.conf"; chmod 640 "$S3_DIR/s3proxy.conf"
+  port_free_or_die s3 "$S3_PORT" || return 1
+  spawn s3 "$SVC_USER" "$S3_DIR/log/s3proxy.log" java -Xms256m -Xmx512m -XX:+UseG1GC -Djava.awt.headless=true \
+    -Dlogback.configurationFile="$SVC_FILES/s3proxy/logback.xml" -cp "$S3PROXY_JARS/*" \
+    org.gaul.s3proxy.Main --properties "$S3_DIR/s3proxy.conf"
+}
+start_seaweedfs() {
   node -e '
     const [ak, sk] = process.argv.slice(1);
     process.stdout.write(JSON.stringify({ identities: [{ name: "dedup", credentials: [{ accessKey: ak, secretKey: sk }],
@@ -591,9 +633,10 @@ ready_s3() { s3_env node "$SVC_FILES/s3check.mjs" ping >/dev/null; }
 provision_s3() { :; }
 check_s3() {   # "version 30GB 4.53 linux amd64" -> seaweedfs-4.53
   ready_s3 || return 1
-  echo "seaweedfs-$("$WEED_BIN" version 2>/dev/null | grep -oE '[0-9]+\.[0-9]+' | head -n1)"
+  if pid_of s3 org.gaul.s3proxy.Main >/dev/null; then echo "s3proxy-$S3PROXY_VERSION"
+  else echo "seaweedfs-$("$WEED_BIN" version 2>/dev/null | grep -oE '[0-9]+\.[0-9]+' | head -n1)"; fi
 }
-stop_s3() { stop_pid s3 weed 60; }
+stop_s3() { if pid_of s3 weed >/dev/null; then stop_pid s3 weed 60; else stop_pid s3 org.gaul.s3proxy.Main 60; fi; }
 
 # ==== prometheus + pushgateway =======================================================================
 PROM_DIR=$(dir_of prometheus)
@@ -671,7 +714,7 @@ start_timeout() { case $1 in kafka) echo 180 ;; s3) echo 120 ;; clickhouse|maria
 pattern_of() {
   case $1 in
     postgresql) echo postgres ;; mariadb) echo mariadbd ;; clickhouse) echo clickhouse ;; redis) echo redis-server ;;
-    nats) echo nats-server ;; kafka) echo kafka.Kafka ;; s3) echo weed ;; prometheus) echo prometheus.yml ;;
+    nats) echo nats-server ;; kafka) echo kafka.Kafka ;; s3) echo "$S3_PATTERN" ;; prometheus) echo prometheus.yml ;;
     pushgateway) echo prometheus-pushgateway ;;
   esac
 }
@@ -684,7 +727,7 @@ print_env() {
   echo "export DEDUP_LAB_REDIS_URL_HOST=127.0.0.1 DEDUP_LAB_REDIS_PORT=$DEDUP_LAB_REDIS_PORT DEDUP_LAB_REDIS_PASSWORD=$(sq "$DEDUP_LAB_REDIS_PASSWORD")"
   echo "export DEDUP_LAB_NATS_SERVERS=127.0.0.1:$NATS_PORT DEDUP_LAB_NATS_USER=$(sq "$DEDUP_LAB_NATS_USER") DEDUP_LAB_NATS_PASSWORD=$(sq "$DEDUP_LAB_NATS_PASSWORD") DEDUP_LAB_NATS_DATA_DIR=$(sq "$r/nats/store") DEDUP_LAB_NATS_MONITOR_URL=http://127.0.0.1:$NATS_MON_PORT"
   echo "export DEDUP_LAB_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT DEDUP_LAB_KAFKA_DATA_DIR=$(sq "$r/kafka/data") DEDUP_LAB_KAFKA_RUN_CLASS=$(sq "$KAFKA_RUN_CLASS")"
-  echo "export DEDUP_LAB_S3_ENDPOINT=http://127.0.0.1:$S3_PORT DEDUP_LAB_S3_ACCESS_KEY=$(sq "$DEDUP_LAB_S3_ACCESS_KEY") DEDUP_LAB_S3_SECRET_KEY=$(sq "$DEDUP_LAB_S3_SECRET_KEY") DEDUP_LAB_S3_DATA_DIR=$(sq "$r/s3/data") DEDUP_LAB_S3_SERVER=seaweedfs DEDUP_LAB_S3_METRICS_URL=http://127.0.0.1:$SW_METRICS_PORT/metrics"
+  echo "export DEDUP_LAB_S3_ENDPOINT=http://127.0.0.1:$S3_PORT DEDUP_LAB_S3_ACCESS_KEY=$(sq "$DEDUP_LAB_S3_ACCESS_KEY") DEDUP_LAB_S3_SECRET_KEY=$(sq "$DEDUP_LAB_S3_SECRET_KEY") DEDUP_LAB_S3_DATA_DIR=$(sq "$S3_DATA") DEDUP_LAB_S3_SERVER=$S3_SERVER$([[ $S3_SERVER == seaweedfs ]] && echo " DEDUP_LAB_S3_METRICS_URL=http://127.0.0.1:$SW_METRICS_PORT/metrics")"
   echo "export DEDUP_LAB_PROMETHEUS_URL=http://127.0.0.1:$PROMETHEUS_PORT DEDUP_LAB_PUSHGATEWAY_URL=http://127.0.0.1:$PUSHGATEWAY_PORT"
 }
 
@@ -712,7 +755,10 @@ cmd_up() {
     case $s in
       postgresql) [[ -x $PG_BIN/postgres ]] || pkgs+=($(packages_for "$s")) ;;
       kafka) java_ok || pkgs+=(openjdk-17-jre-headless); [[ -f $KAFKA_JARS/.complete ]] || command -v mvn >/dev/null || pkgs+=(maven) ;;
-      s3) command -v node >/dev/null || pkgs+=(nodejs) ;;
+      s3) command -v node >/dev/null || pkgs+=(nodejs)
+          if [[ $S3_SERVER == s3proxy ]]; then
+            java_ok || pkgs+=(openjdk-17-jre-headless); s3_installed || command -v mvn >/dev/null || pkgs+=(maven)
+          fi ;;
       *) local p; for p in $(packages_for "$s"); do pkg_installed "$p" || pkgs+=("$p"); done ;;
     esac
   done
@@ -723,7 +769,7 @@ cmd_up() {
     case $s in
       kafka|s3)
         if ! pid_"$s" >/dev/null; then
-          if [[ $s == kafka && ! -f $KAFKA_JARS/.complete ]] || [[ $s == s3 && ! -x $WEED_BIN ]]; then
+          if [[ $s == kafka && ! -f $KAFKA_JARS/.complete ]] || [[ $s == s3 ]] && ! s3_installed; then
             say "$s: installing in the background (log: $CACHE/install-$s.log)" >&2
           fi
           ( install_"$s" ) > "$CACHE/install-$s.log" 2>&1 &
