@@ -40,12 +40,36 @@ export async function loadResults(resultsDir: string): Promise<StageRecord[]> {
   return keepFinalRecords(items);
 }
 
-export async function loadTrace(resultsDir: string): Promise<TraceEvent[]> {
+/** Most samples per system instance a report keeps (the charts cannot show more anyway). */
+export const MAX_TRACE_SAMPLES_PER_INSTANCE = 1500;
+
+/**
+ * trace.jsonl for the report, in two streaming passes so a long trace at 100 ms never has to fit
+ * in memory: the first counts samples per instance, the second keeps every k-th one (and the
+ * last) so at most MAX_TRACE_SAMPLES_PER_INSTANCE remain per instance. Stage events are all kept.
+ */
+export async function loadTrace(resultsDir: string, maxSamples = MAX_TRACE_SAMPLES_PER_INSTANCE): Promise<TraceEvent[]> {
   const path = join(resultsDir, 'trace.jsonl');
   if (!existsSync(path)) return [];
-  const { items, skipped } = await readTraceLines(path);
+  const keyOf = (event: TraceEvent) => `${event.system}\u0000${event.instance}`;
+  const counts = new Map<string, number>();
+  const first = await readTraceLines(path, (event) => {
+    if (event.kind === 'sample') counts.set(keyOf(event), (counts.get(keyOf(event)) ?? 0) + 1);
+  });
+  const seen = new Map<string, number>();
+  const kept: TraceEvent[] = [];
+  await readTraceLines(path, (event) => {
+    if (event.kind !== 'sample') return void kept.push(event);
+    const key = keyOf(event);
+    const total = counts.get(key) ?? 0;
+    const index = seen.get(key) ?? 0;
+    seen.set(key, index + 1);
+    const stride = Math.ceil(total / maxSamples);
+    if (index % stride === 0 || index === total - 1) kept.push(event);
+  });
+  const skipped = first.skipped;
   if (skipped.length > 0) log.warn(`${path}: ${skipped.length} unreadable line(s) skipped (first at line ${skipped[0]!.line}: ${skipped[0]!.reason})`);
-  return items;
+  return kept;
 }
 
 /** environment.json, secrets redacted again (it is shown in the report), or undefined when absent. */

@@ -81,8 +81,9 @@ export async function readResultLines(path: string): Promise<JsonLines<StageReco
   return { items: parsed.items.map((record) => redact(record)), skipped: parsed.skipped };
 }
 
-export async function readTraceLines(path: string): Promise<JsonLines<TraceEvent>> {
-  return readJsonLines<TraceEvent>(path, checkTraceShape);
+/** trace.jsonl lines; with `onEvent` they are handed over one by one instead of collected. */
+export async function readTraceLines(path: string, onEvent?: (event: TraceEvent) => void): Promise<JsonLines<TraceEvent>> {
+  return readJsonLines<TraceEvent>(path, checkTraceShape, onEvent);
 }
 
 /**

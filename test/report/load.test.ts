@@ -49,3 +49,22 @@ test('keepFinalRecords prefers a later run of the same cell even with a lower at
   // Idempotent: the kept set is already final.
   assert.deepEqual(keepFinalRecords(kept), kept);
 });
+
+test('loadTrace keeps every stage event and thins samples per instance to the limit, last one included', async () => {
+  const { loadTrace } = await import('../../src/report/index.js');
+  const dir = mkdtempSync(join(tmpdir(), 'dedup-lab-trace-load-'));
+  const lines: string[] = [];
+  for (let i = 0; i < 1000; i++) {
+    lines.push(JSON.stringify({ t: i, kind: 'sample', system: 'a', instance: 'a', metrics: { bytes: i } }));
+    if (i < 30) lines.push(JSON.stringify({ t: i, kind: 'sample', system: 'b', instance: 'b', metrics: { bytes: i } }));
+    if (i % 100 === 0) lines.push(JSON.stringify({ t: i, kind: 'stage_start', system: 'a', instance: 'a', cellId: 'c', stage: 'bulk_insert' }));
+  }
+  writeFileSync(join(dir, 'trace.jsonl'), `${lines.join('\n')}\n{"t":12`);
+  const events = await loadTrace(dir, 100);
+  const a = events.filter((e) => e.kind === 'sample' && e.system === 'a');
+  assert.ok(a.length >= 100 && a.length <= 101, `kept ${a.length}`);
+  assert.equal(a[0]!.t, 0);
+  assert.equal(a[a.length - 1]!.t, 999);
+  assert.equal(events.filter((e) => e.kind === 'sample' && e.system === 'b').length, 30);
+  assert.equal(events.filter((e) => e.kind === 'stage_start').length, 10);
+});
