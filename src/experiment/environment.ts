@@ -24,7 +24,7 @@ export interface Environment {
   systems: SystemEnvironment[];
 }
 
-export function describeEnvironment(config: Config, runId: string, argv: string[], systems: SystemEnvironment[]): Environment {
+export function describeEnvironment(config: Config, runId: string, argv: string[], systems: SystemEnvironment[], startedAt: Date = new Date()): Environment {
   const cpuList = cpus();
   return {
     tool: { name: 'dedup-lab', version: TOOL_VERSION },
@@ -38,7 +38,7 @@ export function describeEnvironment(config: Config, runId: string, argv: string[
       cpuModel: cpuList[0]?.model ?? 'unknown',
       memoryBytes: totalmem(),
     },
-    startedAt: new Date().toISOString(),
+    startedAt: startedAt.toISOString(),
     runId,
     argv: redact(argv),
     config: redact(config),

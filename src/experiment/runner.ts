@@ -87,7 +87,8 @@ export async function runExperiment(options: RunnerOptions): Promise<RunSummary>
   const { plan, resultsDir, signal, progress } = options;
   const clock = options.clock ?? realClock;
   const backoff = options.backoff ?? DEFAULT_BACKOFF;
-  const runId = newRunId();
+  const startedAt = new Date();
+  const runId = newRunId(startedAt);
   mkdirSync(resultsDir, { recursive: true });
   const dropped = compactResults(resultsDir);
   if (dropped > 0) progress.note(`dropped ${dropped} result lines of unfinished or superseded attempts`);
@@ -104,7 +105,7 @@ export async function runExperiment(options: RunnerOptions): Promise<RunSummary>
     reachable: [],
   };
   const systemsEnv: SystemEnvironment[] = [];
-  const saveEnvironment = () => writeEnvironment(resultsDir, describeEnvironment(options.config, runId, options.argv, systemsEnv));
+  const saveEnvironment = () => writeEnvironment(resultsDir, describeEnvironment(options.config, runId, options.argv, systemsEnv, startedAt));
   // A resume with nothing left to do keeps the environment of the run that produced the results.
   if (pending.length > 0 || !existsSync(join(resultsDir, 'environment.json'))) saveEnvironment();
 
