@@ -16,10 +16,10 @@ export class Xoshiro128 {
   private s3: number;
 
   constructor(key: Buffer) {
-    this.s0 = key.readUInt32LE(0);
-    this.s1 = key.readUInt32LE(4);
-    this.s2 = key.readUInt32LE(8);
-    this.s3 = key.readUInt32LE(12);
+    this.s0 = key.readInt32LE(0);
+    this.s1 = key.readInt32LE(4);
+    this.s2 = key.readInt32LE(8);
+    this.s3 = key.readInt32LE(12);
     // An all-zero state would only ever produce zeros.
     if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 0x9e3779b9;
   }

@@ -1,13 +1,17 @@
 /**
  * Synthetic payload generators (SPEC §3). Each turns a 32-byte content key and a size into
- * exactly `size` bytes, yielded in chunks of at most CHUNK_SIZE so memory never depends on the
- * file size. Same key → same bytes.
+ * exactly `size` bytes, yielded in chunks of about CHUNK_SIZE bytes (random data: RANDOM_CHUNK_SIZE)
+ * so memory never depends on the file size. Same key → same bytes.
+ *
+ * The structured types write their records byte by byte into the output chunk (see bytes.ts and
+ * frame.ts): pre-encoded field and word tables, digit tables for numbers, hex for UUIDs.
  */
 import { createCipheriv } from 'node:crypto';
 import { Xoshiro128 } from '../prng.js';
 import type { SyntheticType } from '../types.js';
+import { ascii, ByteTable, constant, EPOCH_2020, putFixed, putIsoTimestamp, putUint, putUuid } from './bytes.js';
+import { CHUNK_SIZE, framedRecords, type ByteFrame } from './frame.js';
 import {
-  CATEGORIES,
   CITIES,
   CURRENCIES,
   DOMAINS,
@@ -15,13 +19,14 @@ import {
   LAST_NAMES,
   MERCHANTS,
   ORDER_STATUSES,
+  PAYERS,
   STREETS,
   TAGS,
   WORDS,
 } from './vocabulary.js';
 
-/** Text payloads are assembled in 1 MiB chunks. */
-export const CHUNK_SIZE = 1 << 20;
+export { CHUNK_SIZE, EPOCH_2020 };
+
 /** Keystream chunks stay cache-sized: 64 KiB runs ~2x faster than 1 MiB (measured). */
 export const RANDOM_CHUNK_SIZE = 64 * 1024;
 
@@ -48,273 +53,331 @@ function zeroBuffer(): Buffer {
   return zeroChunk;
 }
 
-/**
- * Frame for text payloads: `opening`, then whole records while they fit in front of `closing`,
- * then `pad` bytes, then `closing`, so the file is exactly `size` bytes and stays valid (JSON
- * arrays padded with spaces, CSV and line files padded with empty lines). Records are ASCII.
- */
-interface TextFrame {
-  opening: string;
-  closing: string;
-  separator: string;
-  pad: string;
-  /** Files smaller than opening+closing get this many bytes of it instead (still valid where possible). */
-  tiny(size: number): string;
-  /** Text may be cut anywhere: the tail is a truncated record instead of padding. */
-  truncateLast?: boolean;
-}
+/** Timestamps fall within ~5 years from 2020-01-01. */
+export const TIMESTAMP_SPAN = 5 * 365 * 86400;
 
-function* framedText(size: number, frame: TextFrame, nextRecord: () => string): Iterable<Buffer> {
-  if (size < frame.opening.length + frame.closing.length || size < 1) {
-    yield Buffer.from(frame.tiny(size), 'latin1');
-    return;
-  }
-  // Records are gathered into a string batch and written to the chunk in one latin1 copy:
-  // far cheaper than one Buffer write per record.
-  const writer = new ChunkWriter(size);
-  let batch = frame.opening;
-  let remaining = size - frame.opening.length; // bytes still to be decided after the batch
-  let first = true;
-  for (;;) {
-    const record = (first ? '' : frame.separator) + nextRecord();
-    if (record.length + frame.closing.length > remaining) {
-      const room = remaining - frame.closing.length;
-      if (room > 0) batch += frame.truncateLast ? record.slice(0, room) : frame.pad.repeat(room);
-      batch += frame.closing;
-      break;
-    }
-    batch += record;
-    remaining -= record.length;
-    first = false;
-    if (batch.length >= BATCH_CHARS) {
-      writer.write(batch);
-      batch = '';
-      yield* writer.drain();
-    }
-  }
-  writer.write(batch);
-  yield* writer.drain();
-  yield* writer.finish();
-}
-
-const BATCH_CHARS = 32 * 1024;
-
-/** Fills fixed-size chunks from latin1 strings; full chunks are handed out by `drain`. */
-class ChunkWriter {
-  private chunk: Buffer;
-  private used = 0;
-  private remaining: number;
-  private readonly full: Buffer[] = [];
-
-  constructor(private readonly size: number) {
-    this.remaining = size;
-    this.chunk = Buffer.allocUnsafe(Math.min(CHUNK_SIZE, size));
-  }
-
-  write(text: string): void {
-    let offset = 0;
-    while (offset < text.length) {
-      if (this.used === this.chunk.length) {
-        this.full.push(this.chunk);
-        this.chunk = Buffer.allocUnsafe(Math.min(CHUNK_SIZE, this.remaining));
-        this.used = 0;
-      }
-      const part = offset === 0 && text.length <= this.chunk.length - this.used ? text : text.slice(offset, offset + this.chunk.length - this.used);
-      const written = this.chunk.write(part, this.used, 'latin1');
-      this.used += written;
-      offset += written;
-      this.remaining -= written;
-    }
-  }
-
-  *drain(): Iterable<Buffer> {
-    while (this.full.length > 0) yield this.full.shift() as Buffer;
-  }
-
-  *finish(): Iterable<Buffer> {
-    if (this.remaining !== 0) throw new Error(`internal: text payload is ${this.size - this.remaining} bytes, planned ${this.size}`);
-    if (this.used > 0) yield this.chunk.subarray(0, this.used);
-  }
-}
-
-const JSON_FRAME: TextFrame = {
-  opening: '[\n',
-  closing: '\n]\n',
-  separator: ',\n',
-  pad: ' ',
-  tiny: (size) => (size === 1 ? '0' : `[${' '.repeat(Math.max(0, size - 2))}]`),
+const JSON_FRAME: ByteFrame = {
+  opening: ascii('[\n'),
+  closing: ascii('\n]\n'),
+  separator: ascii(',\n'),
+  pad: 32,
+  tiny: (size) => Buffer.from(size === 1 ? '0' : `[${' '.repeat(Math.max(0, size - 2))}]`, 'latin1'),
+  truncateLast: false,
 };
 
-function csvFrame(header: string): TextFrame {
-  return { opening: header, closing: '', separator: '', pad: '\n', tiny: (size) => header.slice(0, size - 1) + '\n' };
+function csvFrame(header: string): ByteFrame {
+  return {
+    opening: ascii(header),
+    closing: new Uint8Array(0),
+    separator: new Uint8Array(0),
+    pad: 10,
+    tiny: (size) => Buffer.from(header.slice(0, size - 1) + '\n', 'latin1'),
+    truncateLast: false,
+  };
 }
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+const TEXT_FRAME: ByteFrame = {
+  opening: new Uint8Array(0),
+  closing: new Uint8Array(0),
+  separator: ascii('\n\n'),
+  pad: 32,
+  tiny: (size) => Buffer.alloc(size, 'a'),
+  truncateLast: true,
+};
 
-function hex32(x: number): string {
-  return (HEX[x >>> 24] as string) + HEX[(x >>> 16) & 255] + HEX[(x >>> 8) & 255] + HEX[x & 255];
+const LINES_FRAME: ByteFrame = {
+  opening: new Uint8Array(0),
+  closing: new Uint8Array(0),
+  separator: new Uint8Array(0),
+  pad: 10,
+  tiny: (size) => Buffer.alloc(size, '\n'),
+  truncateLast: false,
+};
+
+const capitalize = (word: string): string => word.charAt(0).toUpperCase() + word.slice(1);
+
+// Pre-encoded tables. Same index into a lower-case and a capitalized table gives the same name.
+const FIRST = new ByteTable(FIRST_NAMES);
+const FIRST_CAP = new ByteTable(FIRST_NAMES.map(capitalize));
+const LAST = new ByteTable(LAST_NAMES);
+const LAST_CAP = new ByteTable(LAST_NAMES.map(capitalize));
+const DOMAIN = new ByteTable(DOMAINS);
+const WORD = new ByteTable(WORDS);
+const WORD_CAP = new ByteTable(WORDS.map(capitalize));
+const SPACE_WORD = new ByteTable(WORDS, ' ');
+/** Odds of a comma before a word inside a sentence: 1 in COMMA_ODDS. */
+const COMMA_ODDS = 12;
+/**
+ * A word following another: ' word' in COMMA_ODDS − 1 of COMMA_ODDS copies, ', word' in one, so a
+ * single draw picks both the word and the comma (same distribution as two independent draws).
+ */
+const NEXT_WORD = new ByteTable([
+  ...Array.from({ length: COMMA_ODDS - 1 }, () => WORDS.map((word) => ` ${word}`)).flat(),
+  ...WORDS.map((word) => `, ${word}`),
+]);
+const TAG = new ByteTable(TAGS, '"', '"');
+const STREET = new ByteTable(STREETS);
+const STATUS = new ByteTable(ORDER_STATUSES);
+const CURRENCY = new ByteTable(CURRENCIES);
+/** `,merchant,category,` and `,payer,category,`: the counterparty decides the category. */
+const MERCHANT = new ByteTable(MERCHANTS.map(([name, category]) => `${name},${category}`), ',', ',');
+const PAYER = new ByteTable(PAYERS.map(([name, category]) => `${name},${category}`), ',', ',');
+
+const SPACE = 32;
+const COMMA = 44;
+const NEWLINE = 10;
+const QUOTE = 34;
+
+/** A sentence of `words` words from the vocabulary: capitalized, an occasional comma, '.' or '?'. */
+function putSentence(view: DataView, pos: number, rng: Xoshiro128, words: number): number {
+  pos = WORD_CAP.put(view, pos, rng.below(WORD.count));
+  for (let i = 1; i < words; i++) pos = NEXT_WORD.put(view, pos, rng.below(NEXT_WORD.count));
+  view.setUint8(pos, rng.below(10) === 0 ? 63 : 46);
+  return pos + 1;
 }
 
-/** RFC 4122 version-4 UUID text from four PRNG words. */
-export function uuidFrom(rng: Xoshiro128): string {
-  const a = rng.nextUint32();
-  const b = rng.nextUint32();
-  const c = rng.nextUint32();
-  const d = rng.nextUint32();
-  const bHex = hex32((b & 0xffff0fff) | 0x00004000);
-  const cHex = hex32((c & 0x3fffffff) | 0x80000000);
-  return `${hex32(a)}-${bHex.slice(0, 4)}-${bHex.slice(4)}-${cHex.slice(0, 4)}-${cHex.slice(4)}${hex32(d)}`;
+/** `first.last@domain` for the picked name indexes. */
+function putEmail(view: DataView, pos: number, rng: Xoshiro128, first: number, last: number): number {
+  pos = FIRST.put(view, pos, first);
+  view.setUint8(pos++, 46);
+  pos = LAST.put(view, pos, last);
+  view.setUint8(pos++, 64);
+  return DOMAIN.put(view, pos, rng.below(DOMAIN.count));
 }
 
-// Timestamps: seconds since 2020-01-01 within ~5 years, formatted without Date objects (hot path).
-const EPOCH_2020 = 1577836800;
-const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-function two(n: number): string {
-  return n < 10 ? `0${n}` : `${n}`;
-}
-export function isoTimestamp(secondsSince2020: number): string {
-  let days = Math.floor(secondsSince2020 / 86400);
-  let rest = secondsSince2020 - days * 86400;
-  let year = 2020;
-  for (;;) {
-    const yearDays = year % 4 === 0 ? 366 : 365;
-    if (days < yearDays) break;
-    days -= yearDays;
-    year += 1;
-  }
-  let month = 0;
-  for (;;) {
-    const monthDays = (MONTH_DAYS[month] as number) + (month === 1 && year % 4 === 0 ? 1 : 0);
-    if (days < monthDays) break;
-    days -= monthDays;
-    month += 1;
-  }
-  const hour = Math.floor(rest / 3600);
-  rest -= hour * 3600;
-  const minute = Math.floor(rest / 60);
-  return `${year}-${two(month + 1)}-${two(days + 1)}T${two(hour)}:${two(minute)}:${two(rest - minute * 60)}Z`;
-}
-export const TIMESTAMP_SPAN = 5 * 365 * 86400;
-export { EPOCH_2020 };
-
-/** Fixed-point decimal text of value/10^digits without float noise (e.g. -598.994). */
-function fixed(value: number, digits: 1 | 2 | 3): string {
-  const sign = value < 0 ? '-' : '';
-  const abs = Math.abs(value);
-  const scale = digits === 1 ? 10 : digits === 2 ? 100 : 1000;
-  const fraction = abs % scale;
-  const fractionText = `${fraction}`;
-  return `${sign}${(abs - fraction) / scale}.${'00'.slice(0, digits - fractionText.length)}${fractionText}`;
+/** `First Last` for the picked name indexes. */
+function putFullName(view: DataView, pos: number, first: number, last: number): number {
+  pos = FIRST_CAP.put(view, pos, first);
+  view.setUint8(pos++, SPACE);
+  return LAST_CAP.put(view, pos, last);
 }
 
-function cents(value: number): string {
-  const sign = value < 0 ? '-' : '';
-  const abs = Math.abs(value);
-  const fraction = abs % 100;
-  return `${sign}${(abs - fraction) / 100}.${fraction < 10 ? '0' : ''}${fraction}`;
-}
+// structured_json: one flat user record per line.
+const SJ_ID = constant('{"id":');
+const SJ_USERNAME = constant(',"username":"');
+const SJ_NAME = constant('","name":"');
+const SJ_EMAIL = constant('","email":"');
+const SJ_AGE = constant('","age":');
+const SJ_CITY = new ByteTable(CITIES.map(([city, country]) => `,"city":"${city}","country":"${country}","score":`));
+const SJ_ACTIVE = new ByteTable(['true', 'false'], ',"active":', ',"created_at":"');
+const SJ_TAGS = constant('","tags":[');
+const SJ_END = constant(']}');
 
-function sentence(rng: Xoshiro128, words: number): string {
-  const first = rng.pick(WORDS);
-  let text = first.charAt(0).toUpperCase() + first.slice(1);
-  for (let i = 1; i < words; i++) text += (rng.below(12) === 0 ? ', ' : ' ') + rng.pick(WORDS);
-  return text + (rng.below(10) === 0 ? '?' : '.');
-}
-
-export function* structuredJson(key: Buffer, size: number): Iterable<Buffer> {
+export function structuredJson(key: Buffer, size: number): Iterable<Buffer> {
   const rng = new Xoshiro128(key);
   let id = rng.below(1_000_000) * 1000;
-  yield* framedText(size, JSON_FRAME, () => {
+  return framedRecords(size, JSON_FRAME, (view, pos) => {
     id += 1 + rng.below(5);
-    const first = rng.pick(FIRST_NAMES);
-    const last = rng.pick(LAST_NAMES);
-    const [city, country] = rng.pick(CITIES);
-    const tags = rng.below(3) === 0 ? `"${rng.pick(TAGS)}"` : `"${rng.pick(TAGS)}","${rng.pick(TAGS)}"`;
-    return (
-      `{"id":${id},"username":"${first}.${last}${rng.below(100)}","name":"${capitalize(first)} ${capitalize(last)}",` +
-      `"email":"${first}.${last}@${rng.pick(DOMAINS)}","age":${18 + rng.below(70)},"city":"${city}","country":"${country}",` +
-      `"score":${rng.below(100000) / 100},"active":${rng.below(4) !== 0},"created_at":"${isoTimestamp(rng.below(TIMESTAMP_SPAN))}",` +
-      `"tags":[${tags}]}`
-    );
+    const first = rng.below(FIRST.count);
+    const last = rng.below(LAST.count);
+    pos = SJ_ID.put(view, pos, 0);
+    pos = putUint(view, pos, id);
+    pos = SJ_USERNAME.put(view, pos, 0);
+    pos = FIRST.put(view, pos, first);
+    view.setUint8(pos++, 46);
+    pos = LAST.put(view, pos, last);
+    pos = putUint(view, pos, rng.below(100));
+    pos = SJ_NAME.put(view, pos, 0);
+    pos = putFullName(view, pos, first, last);
+    pos = SJ_EMAIL.put(view, pos, 0);
+    pos = putEmail(view, pos, rng, first, last);
+    pos = SJ_AGE.put(view, pos, 0);
+    pos = putUint(view, pos, 18 + rng.below(70));
+    pos = SJ_CITY.put(view, pos, rng.below(SJ_CITY.count));
+    pos = putFixed(view, pos, rng.below(100_000), 2);
+    pos = SJ_ACTIVE.put(view, pos, rng.below(4) !== 0 ? 0 : 1);
+    pos = putIsoTimestamp(view, pos, rng.below(TIMESTAMP_SPAN));
+    pos = SJ_TAGS.put(view, pos, 0);
+    pos = TAG.put(view, pos, rng.below(TAG.count));
+    if (rng.below(3) !== 0) {
+      view.setUint8(pos++, COMMA);
+      pos = TAG.put(view, pos, rng.below(TAG.count));
+    }
+    return SJ_END.put(view, pos, 0);
   });
 }
 
-export function* jsonbDocuments(key: Buffer, size: number): Iterable<Buffer> {
+// jsonb_documents: nested order documents, one per line.
+const JD_ORDER = constant('{"order_id":"');
+const JD_STATUS = constant('","status":"');
+const JD_CREATED = constant('","created_at":"');
+const JD_CUSTOMER = constant('","customer":{"id":');
+const JD_NAME = constant(',"name":"');
+const JD_EMAIL = constant('","email":"');
+const JD_STREET = constant('","address":{"street":"');
+const JD_CITY = new ByteTable(CITIES.map(([city]) => `","city":"${city}","postal_code":"`));
+const JD_COUNTRY = new ByteTable(CITIES.map(([, country]) => `","country":"${country}"}},"items":[`));
+const JD_SKU = constant('{"sku":"SKU-');
+const JD_ITEM_NAME = constant('","name":"');
+const JD_QUANTITY = constant('","quantity":');
+const JD_PRICE = constant(',"price":');
+const JD_TOTAL = constant('],"total":');
+const JD_CURRENCY = constant(',"currency":"');
+const JD_NOTES = constant('","notes":');
+const JD_NULL_END = constant('null}');
+
+export function jsonbDocuments(key: Buffer, size: number): Iterable<Buffer> {
   const rng = new Xoshiro128(key);
-  yield* framedText(size, JSON_FRAME, () => {
-    const first = rng.pick(FIRST_NAMES);
-    const last = rng.pick(LAST_NAMES);
-    const [city, country] = rng.pick(CITIES);
+  return framedRecords(size, JSON_FRAME, (view, pos) => {
+    const first = rng.below(FIRST.count);
+    const last = rng.below(LAST.count);
+    const city = rng.below(CITIES.length);
+    pos = JD_ORDER.put(view, pos, 0);
+    pos = putUuid(view, pos, rng.nextUint32(), rng.nextUint32(), rng.nextUint32(), rng.nextUint32());
+    pos = JD_STATUS.put(view, pos, 0);
+    pos = STATUS.put(view, pos, rng.below(STATUS.count));
+    pos = JD_CREATED.put(view, pos, 0);
+    pos = putIsoTimestamp(view, pos, rng.below(TIMESTAMP_SPAN));
+    pos = JD_CUSTOMER.put(view, pos, 0);
+    pos = putUint(view, pos, rng.below(10_000_000));
+    pos = JD_NAME.put(view, pos, 0);
+    pos = putFullName(view, pos, first, last);
+    pos = JD_EMAIL.put(view, pos, 0);
+    pos = putEmail(view, pos, rng, first, last);
+    pos = JD_STREET.put(view, pos, 0);
+    pos = putUint(view, pos, 1 + rng.below(200));
+    view.setUint8(pos++, SPACE);
+    pos = STREET.put(view, pos, rng.below(STREET.count));
+    pos = JD_CITY.put(view, pos, city);
+    pos = putUint(view, pos, 10000 + rng.below(89999));
+    pos = JD_COUNTRY.put(view, pos, city);
     const itemCount = 1 + rng.below(4);
-    let items = '';
     let total = 0;
     for (let i = 0; i < itemCount; i++) {
       const price = 99 + rng.below(20000);
       const quantity = 1 + rng.below(3);
       total += price * quantity;
-      items += `${i ? ',' : ''}{"sku":"SKU-${10000 + rng.below(90000)}","name":"${rng.pick(WORDS)} ${rng.pick(WORDS)}","quantity":${quantity},"price":${cents(price)}}`;
+      if (i > 0) view.setUint8(pos++, COMMA);
+      pos = JD_SKU.put(view, pos, 0);
+      pos = putUint(view, pos, 10000 + rng.below(90000));
+      pos = JD_ITEM_NAME.put(view, pos, 0);
+      pos = WORD.put(view, pos, rng.below(WORD.count));
+      pos = SPACE_WORD.put(view, pos, rng.below(WORD.count));
+      pos = JD_QUANTITY.put(view, pos, 0);
+      pos = putUint(view, pos, quantity);
+      pos = JD_PRICE.put(view, pos, 0);
+      pos = putFixed(view, pos, price, 2);
+      view.setUint8(pos++, 125); // }
     }
-    return (
-      `{"order_id":"${uuidFrom(rng)}","status":"${rng.pick(ORDER_STATUSES)}","created_at":"${isoTimestamp(rng.below(TIMESTAMP_SPAN))}",` +
-      `"customer":{"id":${rng.below(10_000_000)},"name":"${capitalize(first)} ${capitalize(last)}","email":"${first}.${last}@${rng.pick(DOMAINS)}",` +
-      `"address":{"street":"${1 + rng.below(200)} ${rng.pick(STREETS)}","city":"${city}","postal_code":"${10000 + rng.below(89999)}","country":"${country}"}},` +
-      `"items":[${items}],"total":${cents(total)},"currency":"${rng.pick(CURRENCIES)}","notes":${rng.below(3) === 0 ? `"${sentence(rng, 4 + rng.below(10))}"` : 'null'}}`
-    );
+    pos = JD_TOTAL.put(view, pos, 0);
+    pos = putFixed(view, pos, total, 2);
+    pos = JD_CURRENCY.put(view, pos, 0);
+    pos = CURRENCY.put(view, pos, rng.below(CURRENCY.count));
+    pos = JD_NOTES.put(view, pos, 0);
+    if (rng.below(3) !== 0) return JD_NULL_END.put(view, pos, 0);
+    view.setUint8(pos++, QUOTE);
+    pos = putSentence(view, pos, rng, 4 + rng.below(10));
+    view.setUint8(pos++, QUOTE);
+    view.setUint8(pos++, 125);
+    return pos;
   });
 }
 
-const TEXT_FRAME: TextFrame = { opening: '', closing: '', separator: '\n\n', pad: ' ', tiny: (size) => 'a'.repeat(size), truncateLast: true };
-
-export function* textDocument(key: Buffer, size: number): Iterable<Buffer> {
+/** Prose: paragraphs of 2–7 sentences of 5–20 words, separated by blank lines. */
+export function textDocument(key: Buffer, size: number): Iterable<Buffer> {
   const rng = new Xoshiro128(key);
-  yield* framedText(size, TEXT_FRAME, () => {
+  return framedRecords(size, TEXT_FRAME, (view, pos) => {
     const sentences = 2 + rng.below(6);
-    let paragraph = sentence(rng, 5 + rng.below(16));
-    for (let i = 1; i < sentences; i++) paragraph += ' ' + sentence(rng, 5 + rng.below(16));
-    return paragraph;
+    pos = putSentence(view, pos, rng, 5 + rng.below(16));
+    for (let i = 1; i < sentences; i++) {
+      view.setUint8(pos++, SPACE);
+      pos = putSentence(view, pos, rng, 5 + rng.below(16));
+    }
+    return pos;
   });
 }
 
-const LINES_FRAME: TextFrame = { opening: '', closing: '', separator: '', pad: '\n', tiny: (size) => '\n'.repeat(size) };
-
-export function* uuidKeys(key: Buffer, size: number): Iterable<Buffer> {
+export function uuidKeys(key: Buffer, size: number): Iterable<Buffer> {
   const rng = new Xoshiro128(key);
-  yield* framedText(size, LINES_FRAME, () => `${uuidFrom(rng)}\n`);
+  return framedRecords(size, LINES_FRAME, (view, pos) => {
+    pos = putUuid(view, pos, rng.nextUint32(), rng.nextUint32(), rng.nextUint32(), rng.nextUint32());
+    view.setUint8(pos, NEWLINE);
+    return pos + 1;
+  });
 }
 
 export const NUMERIC_HEADER = 'id,x,y,z,temperature,pressure,count\n';
 
-export function* numericDataset(key: Buffer, size: number): Iterable<Buffer> {
+export function numericDataset(key: Buffer, size: number): Iterable<Buffer> {
   const rng = new Xoshiro128(key);
   let id = rng.below(1_000_000) * 1000;
-  yield* framedText(size, csvFrame(NUMERIC_HEADER), () => {
+  return framedRecords(size, csvFrame(NUMERIC_HEADER), (view, pos) => {
     id += 1;
-    return (
-      `${id},${fixed(rng.below(2_000_000) - 1_000_000, 3)},${fixed(rng.below(2_000_000) - 1_000_000, 3)},` +
-      `${fixed(rng.below(2_000_000) - 1_000_000, 3)},${fixed(rng.below(8000) - 2000, 2)},${fixed(950_000 + rng.below(100_000), 1)},${rng.below(1000)}\n`
-    );
+    pos = putUint(view, pos, id);
+    view.setUint8(pos++, COMMA);
+    pos = putFixed(view, pos, rng.below(2_000_000) - 1_000_000, 3);
+    view.setUint8(pos++, COMMA);
+    pos = putFixed(view, pos, rng.below(2_000_000) - 1_000_000, 3);
+    view.setUint8(pos++, COMMA);
+    pos = putFixed(view, pos, rng.below(2_000_000) - 1_000_000, 3);
+    view.setUint8(pos++, COMMA);
+    pos = putFixed(view, pos, rng.below(8000) - 2000, 2);
+    view.setUint8(pos++, COMMA);
+    pos = putFixed(view, pos, 950_000 + rng.below(100_000), 1);
+    view.setUint8(pos++, COMMA);
+    pos = putUint(view, pos, rng.below(1000));
+    view.setUint8(pos, NEWLINE);
+    return pos + 1;
   });
 }
 
 export const BANK_HEADER = 'transaction_id,account_iban,booked_at,amount,currency,counterparty,category,balance\n';
 
-export function* bankTransactions(key: Buffer, size: number): Iterable<Buffer> {
-  const rng = new Xoshiro128(key);
-  let id = rng.below(1_000_000) * 1000;
-  let balance = 100_000 + rng.below(1_000_000);
-  let time = rng.below(TIMESTAMP_SPAN - 86400 * 365);
-  const account = `DE${10 + rng.below(90)}${hex32(rng.nextUint32()).replace(/[a-f]/g, '7')}${1000000000 + rng.below(999999999)}`;
-  yield* framedText(size, csvFrame(BANK_HEADER), () => {
-    id += 1;
-    time += 60 + rng.below(86400);
-    const amount = rng.below(10) === 0 ? 50_000 + rng.below(300_000) : -(100 + rng.below(20_000));
-    balance += amount;
-    return `${id},${account},${isoTimestamp(time)},${cents(amount)},${rng.pick(CURRENCIES)},${rng.pick(MERCHANTS)},${rng.pick(CATEGORIES)},${cents(balance)}\n`;
-  });
+/** Transactions per account block: a file is an export of consecutive accounts. */
+const BANK_MIN_PER_ACCOUNT = 100;
+const BANK_EXTRA_PER_ACCOUNT = 900;
+/** Seconds between two bookings: 1 minute to 1 day. */
+const BANK_MAX_STEP = 86400;
+
+/**
+ * A German IBAN with valid ISO 13616 check digits (mod 97 = 1): DE, 2 check digits, 8-digit bank
+ * code, 10-digit account number.
+ */
+export function germanIban(bankCode: number, account: number): string {
+  const bban = String(bankCode).padStart(8, '0') + String(account).padStart(10, '0');
+  // Check digits: 98 − (BBAN ‖ "DE00" with letters as numbers, D=13 E=14) mod 97.
+  let remainder = 0;
+  for (const digit of `${bban}131400`) remainder = (remainder * 10 + Number(digit)) % 97;
+  const check = 98 - remainder;
+  return `DE${String(check).padStart(2, '0')}${bban}`;
 }
 
-function capitalize(word: string): string {
-  return word.charAt(0).toUpperCase() + word.slice(1);
+export function bankTransactions(key: Buffer, size: number): Iterable<Buffer> {
+  const rng = new Xoshiro128(key);
+  let id = rng.below(1_000_000) * 1000;
+  let left = 0; // transactions left in the current account block
+  let account = constant(',');
+  let balance = 0;
+  let time = 0;
+  let currency = 0;
+  return framedRecords(size, csvFrame(BANK_HEADER), (view, pos) => {
+    if (left === 0) {
+      // Next account: its own IBAN, currency, opening balance and start time (timestamps stay in 2020–2025).
+      left = BANK_MIN_PER_ACCOUNT + rng.below(BANK_EXTRA_PER_ACCOUNT);
+      account = constant(`,${germanIban(10_000_000 + rng.below(89_999_999), rng.below(2_000_000_000) + 1)},`);
+      balance = 100_000 + rng.below(1_000_000);
+      currency = rng.below(CURRENCY.count);
+      time = rng.below(TIMESTAMP_SPAN - (BANK_MIN_PER_ACCOUNT + BANK_EXTRA_PER_ACCOUNT) * (BANK_MAX_STEP + 60));
+    }
+    left -= 1;
+    id += 1;
+    time += 60 + rng.below(BANK_MAX_STEP);
+    // One booking in ten is money in (salary, refund, transfer), the rest card payments.
+    const incoming = rng.below(10) === 0;
+    const amount = incoming ? 50_000 + rng.below(300_000) : -(100 + rng.below(20_000));
+    balance += amount;
+    pos = putUint(view, pos, id);
+    pos = account.put(view, pos, 0);
+    pos = putIsoTimestamp(view, pos, time);
+    view.setUint8(pos++, COMMA);
+    pos = putFixed(view, pos, amount, 2);
+    view.setUint8(pos++, COMMA);
+    pos = CURRENCY.put(view, pos, currency);
+    pos = incoming ? PAYER.put(view, pos, rng.below(PAYER.count)) : MERCHANT.put(view, pos, rng.below(MERCHANT.count));
+    pos = putFixed(view, pos, balance, 2);
+    view.setUint8(pos, NEWLINE);
+    return pos + 1;
+  });
 }
 
 export const SYNTHETIC_GENERATORS: Record<SyntheticType, PayloadGenerator> = {

@@ -63,15 +63,46 @@ export const STREETS =
     '|',
   );
 
-export const MERCHANTS = (
-  'Rewe|Edeka|Lidl|Aldi|Amazon|Zalando|Deutsche Bahn|Lufthansa|Shell|Aral|Netflix|Spotify|Apple|Ikea|MediaMarkt|Saturn|DM Drogerie|' +
-  'Rossmann|Starbucks|McDonalds|Vodafone|Telekom|Stadtwerke|Allianz|Miete Hausverwaltung|Apotheke am Markt|Baeckerei Schmidt|Uber|Airbnb'
-).split('|');
+/** Counterparties of bank transactions with the category their bookings fall under. */
+export const MERCHANTS: readonly (readonly [string, string])[] = [
+  ['Rewe', 'groceries'],
+  ['Edeka', 'groceries'],
+  ['Lidl', 'groceries'],
+  ['Aldi', 'groceries'],
+  ['Amazon', 'shopping'],
+  ['Zalando', 'shopping'],
+  ['Deutsche Bahn', 'travel'],
+  ['Lufthansa', 'travel'],
+  ['Shell', 'fuel'],
+  ['Aral', 'fuel'],
+  ['Netflix', 'subscriptions'],
+  ['Spotify', 'subscriptions'],
+  ['Apple', 'electronics'],
+  ['Ikea', 'household'],
+  ['MediaMarkt', 'electronics'],
+  ['Saturn', 'electronics'],
+  ['DM Drogerie', 'household'],
+  ['Rossmann', 'household'],
+  ['Starbucks', 'dining'],
+  ['McDonalds', 'dining'],
+  ['Vodafone', 'utilities'],
+  ['Telekom', 'utilities'],
+  ['Stadtwerke', 'utilities'],
+  ['Allianz', 'insurance'],
+  ['Miete Hausverwaltung', 'rent'],
+  ['Apotheke am Markt', 'health'],
+  ['Baeckerei Schmidt', 'dining'],
+  ['Uber', 'transport'],
+  ['Airbnb', 'travel'],
+];
 
-export const CATEGORIES =
-  'groceries|shopping|travel|fuel|subscriptions|electronics|household|health|dining|utilities|insurance|rent|transport'.split(
-    '|',
-  );
+/** Who pays money in (salary, refunds, transfers) and its category. */
+export const PAYERS: readonly (readonly [string, string])[] = [
+  ['Gehalt Muster GmbH', 'salary'],
+  ['Finanzamt Erstattung', 'refund'],
+  ['Dauerauftrag Sparkonto', 'transfer'],
+  ['PayPal Europe', 'transfer'],
+];
 
 export const CURRENCIES = ['EUR', 'EUR', 'EUR', 'USD', 'GBP', 'CHF'];
 
