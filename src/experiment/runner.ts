@@ -116,9 +116,19 @@ export async function runExperiment(options: RunnerOptions): Promise<RunSummary>
     const key = datasetKey(params.payloadType, params.grade);
     if (!needed.has(key) || datasets.has(key)) continue;
     if (signal.aborted) break;
-    const { dir, manifest, generated } = await ensureDataset(params, options.dataDir, { signal });
-    if (generated) progress.note(`generated data set ${key} in ${dir}`);
-    datasets.set(key, { dir, manifest, compressibility: await compressibilityOf(dir, manifest) });
+    try {
+      const { dir, manifest, generated } = await ensureDataset(params, options.dataDir, { signal });
+      if (generated) progress.note(`generated data set ${key} in ${dir}`);
+      datasets.set(key, { dir, manifest, compressibility: await compressibilityOf(dir, manifest) });
+    } catch (error) {
+      // Interrupted while generating: nothing ran, exit like any interrupted run.
+      if (signal.aborted) break;
+      throw error;
+    }
+  }
+  if (signal.aborted) {
+    summary.interrupted = true;
+    return summary;
   }
 
   const tracer = await startTrace({ resultsDir, intervalMs: options.traceIntervalMs, sinks: options.config.trace });

@@ -15,10 +15,42 @@ import { embeddedConfig, runInProcess, silentProgress, stageKeys, tempDir } from
 
 const SMALL = { payloadTypes: 'random_binary', grades: 'U0,U50', files: '12', minSize: '4KiB', maxSize: '16KiB' };
 
+/** The real definition with some adapter methods replaced: fault injection around the real adapter. */
+function withFaults(real: SystemDefinition, overrides: (original: SystemAdapter) => Partial<SystemAdapter>): SystemDefinition {
+  return {
+    ...real,
+    create(instance, options, labName) {
+      const adapter = real.create(instance, options, labName);
+      const prototype = Object.getPrototypeOf(adapter) as Record<PropertyKey, unknown>;
+      const self = Object.assign(Object.create(prototype) as SystemAdapter, adapter);
+      // `original` calls the real methods on the same instance, whatever `overrides` replaced.
+      const original = new Proxy(self, {
+        get: (target, property) => {
+          const method = prototype[property];
+          return typeof method === 'function' ? method.bind(self) : Reflect.get(target, property);
+        },
+      });
+      return Object.assign(self, overrides(original));
+    },
+  };
+}
+
 describe('runner with the real sqlite adapter', () => {
   const root = tempDir('runner');
   const dataDir = join(root, 'data');
   const config = embeddedConfig(join(root, 'lab'), ['sqlite']);
+  const smallSetup = async (stages?: string) => {
+    const setup = await resolveRunSetup({ ...SMALL, grades: 'U0', systems: 'sqlite', dataDir, ...(stages ? { stages } : {}) }, config);
+    const target = setup.targets[0];
+    assert.ok(target);
+    return { ...setup, target };
+  };
+  const runWith = (setup: Awaited<ReturnType<typeof smallSetup>>, definition: SystemDefinition, resultsDir: string, maxRetries: number) =>
+    runExperiment({
+      config, targets: [{ ...setup.target, definition }], plan: setup.plan, datasets: setup.datasets, dataDir, resultsDir,
+      fresh: false, repeat: [], maxRetries, keepLab: false, traceIntervalMs: 1000, signal: new AbortController().signal,
+      progress: silentProgress, argv: [], backoff: { baseMs: 1, maxMs: 2 },
+    });
 
   it('writes every stage of every cell, checkpoints, environment and trace', async () => {
     const resultsDir = join(root, 'results-a');
@@ -97,55 +129,22 @@ describe('runner with the real sqlite adapter', () => {
 
   it('retries a cell after a failed stage (reconnect, reset) and keeps only the final attempt’s lines', async () => {
     const resultsDir = join(root, 'results-d');
-    const setup = await resolveRunSetup({ ...SMALL, grades: 'U0', systems: 'sqlite', dataDir }, config);
-    const target = setup.targets[0];
-    assert.ok(target);
-    const real = target.definition;
+    const setup = await smallSetup();
     let compactCalls = 0;
     let connects = 0;
-    // Fault injection around the real adapter: the first compaction fails as a lost connection would.
-    const flaky: SystemDefinition = {
-      ...real,
-      create(instance, options, labName) {
-        const adapter = real.create(instance, options, labName);
-        return new Proxy(adapter, {
-          get(object, property, receiver) {
-            if (property === 'compact') {
-              return async (...args: Parameters<SystemAdapter['compact']>) => {
-                compactCalls += 1;
-                if (compactCalls === 1) throw new Error('connection reset by peer');
-                return object.compact(...args);
-              };
-            }
-            if (property === 'connect') {
-              return async () => {
-                connects += 1;
-                return object.connect();
-              };
-            }
-            const value = Reflect.get(object, property, receiver);
-            return typeof value === 'function' ? value.bind(object) : value;
-          },
-        });
+    // The first compaction fails as a lost connection would.
+    const flaky = withFaults(setup.target.definition, (original) => ({
+      compact: async (cell) => {
+        compactCalls += 1;
+        if (compactCalls === 1) throw new Error('connection reset by peer');
+        return original.compact(cell);
       },
-    };
-    const summary = await runExperiment({
-      config,
-      targets: [{ ...target, definition: flaky }],
-      plan: setup.plan,
-      datasets: setup.datasets,
-      dataDir,
-      resultsDir,
-      fresh: false,
-      repeat: [],
-      maxRetries: 2,
-      keepLab: false,
-      traceIntervalMs: 1000,
-      signal: new AbortController().signal,
-      progress: silentProgress,
-      argv: [],
-      backoff: { baseMs: 1, maxMs: 2 },
-    });
+      connect: async () => {
+        connects += 1;
+        return original.connect();
+      },
+    }));
+    const summary = await runWith(setup, flaky, resultsDir, 2);
     assert.equal(summary.failedCells.length, 0);
     assert.equal(connects, 2, 'reconnected before the retry');
     const records = readRecords(resultsDir);
@@ -155,26 +154,13 @@ describe('runner with the real sqlite adapter', () => {
 
   it('gives up after --max-retries and records the cell as failed with its error', async () => {
     const resultsDir = join(root, 'results-e');
-    const setup = await resolveRunSetup({ ...SMALL, grades: 'U0', systems: 'sqlite', dataDir }, config);
-    const target = setup.targets[0];
-    assert.ok(target);
-    const real = target.definition;
-    const broken: SystemDefinition = {
-      ...real,
-      create(instance, options, labName) {
-        const adapter = real.create(instance, options, labName);
-        return Object.assign(Object.create(Object.getPrototypeOf(adapter) as object) as SystemAdapter, adapter, {
-          compact: async () => {
-            throw new Error('disk full');
-          },
-        });
+    const setup = await smallSetup();
+    const broken = withFaults(setup.target.definition, () => ({
+      compact: async () => {
+        throw new Error('disk full');
       },
-    };
-    const summary = await runExperiment({
-      config, targets: [{ ...target, definition: broken }], plan: setup.plan, datasets: setup.datasets, dataDir, resultsDir,
-      fresh: false, repeat: [], maxRetries: 1, keepLab: false, traceIntervalMs: 1000, signal: new AbortController().signal,
-      progress: silentProgress, argv: [], backoff: { baseMs: 1, maxMs: 2 },
-    });
+    }));
+    const summary = await runWith(setup, broken, resultsDir, 1);
     assert.equal(summary.failedCells.length, 1);
     assert.match(summary.failedCells[0]?.error ?? '', /compaction: disk full/);
     const records = readRecords(resultsDir);
@@ -188,44 +174,27 @@ describe('runner with the real sqlite adapter', () => {
 
   it('flags every later result of a probe that does not shrink after the mid-cell reset', async () => {
     const resultsDir = join(root, 'results-f');
-    const setup = await resolveRunSetup({ ...SMALL, grades: 'U0', systems: 'sqlite', dataDir }, config);
-    const target = setup.targets[0];
-    assert.ok(target);
-    const real = target.definition;
+    const setup = await smallSetup();
+    let highest = 0;
     // A block-storage style metric: a high-water mark (of 16× the file size, so the growth clearly
     // exceeds the 1 MiB tolerance on this small data) that never goes down after a reset.
-    const highWater: SystemDefinition = {
-      ...real,
-      create(instance, options, labName) {
-        const adapter = real.create(instance, options, labName);
-        let highest = 0;
-        const prototype = Object.getPrototypeOf(adapter) as SystemAdapter;
-        const copy: SystemAdapter = Object.assign(Object.create(prototype) as SystemAdapter, adapter, {
-          probes: (cell: Parameters<SystemAdapter['probes']>[0]) => {
-            const internal = prototype.probes.call(copy, cell).find((probe) => probe.name === 'internal');
-            assert.ok(internal);
-            return [
-              internal,
-              {
-                ...internal,
-                name: 'blockstore',
-                read: async () => {
-                  const reading = await internal.read();
-                  highest = Math.max(highest, (reading.bytes ?? 0) * 16);
-                  return { bytes: highest };
-                },
-              },
-            ];
+    const highWater = withFaults(setup.target.definition, (original) => ({
+      probes: (cell) => {
+        const internal = original.probes(cell).find((probe) => probe.name === 'internal');
+        assert.ok(internal);
+        const blockstore = {
+          ...internal,
+          name: 'blockstore',
+          read: async () => {
+            const reading = await internal.read();
+            highest = Math.max(highest, (reading.bytes ?? 0) * 16);
+            return { bytes: highest };
           },
-        });
-        return copy;
+        };
+        return [internal, blockstore];
       },
-    };
-    await runExperiment({
-      config, targets: [{ ...target, definition: highWater }], plan: setup.plan, datasets: setup.datasets, dataDir, resultsDir,
-      fresh: false, repeat: [], maxRetries: 0, keepLab: false, traceIntervalMs: 1000, signal: new AbortController().signal,
-      progress: silentProgress, argv: [], backoff: { baseMs: 1, maxMs: 2 },
-    });
+    }));
+    await runWith(setup, highWater, resultsDir, 0);
     const records = readRecords(resultsDir);
     const probeOf = (stage: string, name: string) => records.find((record) => record.stage === stage)?.probes.find((probe) => probe.name === name);
     assert.equal(probeOf('bulk_insert', 'blockstore')?.edrFlag.status, 'ok', 'before the reset the metric looks fine');
@@ -237,5 +206,42 @@ describe('runner with the real sqlite adapter', () => {
       assert.notEqual(probeOf(stage, 'internal')?.edrFlag.status, 'unmeasurable', `${stage}: the honest probe is not flagged`);
     }
     assert.equal(records.find((record) => record.stage === 'perfile_insert')?.edrFlag.status, 'ok', 'the primary (internal) EDR stays valid');
+  });
+
+  it('a write the system refuses is never counted: logical bytes and throughput come from acknowledged files only', async () => {
+    const resultsDir = join(root, 'results-g');
+    const setup = await smallSetup('perfile_insert');
+    const refusing = withFaults(setup.target.definition, (original) => ({
+      insertOne: async (file, cell) => {
+        if (file.id === 3) throw new Error('value too large');
+        return original.insertOne(file, cell);
+      },
+    }));
+    const summary = await runWith(setup, refusing, resultsDir, 0);
+    assert.equal(summary.failedCells.length, 1);
+    const manifest = JSON.parse(readFileSync(join(dataDir, 'random_binary', 'U0', 'manifest.json'), 'utf8'));
+    const refused = manifest.entries[3].size as number;
+    const [record] = readRecords(resultsDir);
+    assert.ok(record);
+    assert.equal(record.stage, 'perfile_insert');
+    assert.equal(record.files, 11);
+    assert.equal(record.logicalBytes, manifest.totals.logicalBytes - refused);
+    assert.equal(record.storedLogicalBytes, manifest.totals.logicalBytes - refused);
+    assert.equal(record.latencyUs?.count, 11);
+    assert.ok(record.throughputBytesPerSec !== null && Math.abs(record.throughputBytesPerSec - record.logicalBytes / (record.durationMs / 1000)) < 1e-6);
+    assert.deepEqual(record.error, { kind: 'write_failed', message: '1 of 12 writes failed; first (file 3): value too large' });
+  });
+
+  it('native mode runs typed records; native on a mixed set is recorded as not applicable', async () => {
+    const resultsDir = join(root, 'results-h');
+    const { summary, records } = await runInProcess({ config, cli: { systems: 'sqlite', mode: 'native', payloadTypes: 'bank_transactions,mixed', grades: 'U50', files: '8', minSize: '4KiB', maxSize: '8KiB' }, dataDir, resultsDir });
+    assert.deepEqual(summary.failedCells, []);
+    const bank = records.filter((record) => record.payloadType === 'bank_transactions');
+    assert.equal(bank.length, 5);
+    assert.ok(bank.every((record) => record.mode === 'native' && record.error === null));
+    assert.equal(bank.find((record) => record.stage === 'bulk_insert')?.files, 8);
+    const mixed = records.filter((record) => record.payloadType === 'mixed');
+    assert.equal(mixed.length, 5);
+    assert.ok(mixed.every((record) => record.edrFlag.status === 'not-applicable' && /mixed/.test(record.edrFlag.reason ?? '') && record.edr === null && record.files === 0));
   });
 });
