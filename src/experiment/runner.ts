@@ -223,10 +223,7 @@ export async function runExperiment(options: RunnerOptions): Promise<RunSummary>
     }
     if (entry.probes.prometheus) {
       // Loaded only when configured: the Prometheus probe lives with the reports/trace code.
-      const modulePath = '../measure/probes/prometheus.js';
-      const { prometheusProbe } = (await import(modulePath)) as {
-        prometheusProbe(config: NonNullable<SystemEntry['probes']['prometheus']>): Probe;
-      };
+      const { prometheusProbe } = await import('../measure/probes/prometheus.js');
       probes.push(prometheusProbe(entry.probes.prometheus));
     }
     return probes;
