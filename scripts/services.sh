@@ -86,7 +86,7 @@ packages_for() {
   case $1 in
     postgresql) echo postgresql-15 postgresql-client-15 ;;
     mariadb) echo mariadb-server mariadb-client ;;
-    clickhouse) echo clickhouse-server clickhouse-client ;;
+    clickhouse) echo clickhouse-server clickhouse-client curl ;;
     redis) echo redis-server redis-tools ;;
     nats) echo nats-server curl ;;
     kafka) echo openjdk-17-jre-headless maven ;;
@@ -282,7 +282,7 @@ stop_mariadb() { stop_pid mariadb mariadbd 120; }
 
 # ==== clickhouse =====================================================================================
 CH_DIR=$(dir_of clickhouse)
-install_clickhouse() { command -v clickhouse-server >/dev/null && command -v clickhouse-client >/dev/null || apt_install clickhouse-server clickhouse-client; }
+install_clickhouse() { command -v clickhouse-server >/dev/null && command -v clickhouse-client >/dev/null && command -v curl >/dev/null || apt_install clickhouse-server clickhouse-client curl; }
 pid_clickhouse() { pid_of clickhouse clickhouse; }
 write_clickhouse_config() {
   local hash; hash=$(printf '%s' "$DEDUP_LAB_CLICKHOUSE_PASSWORD" | sha256sum | cut -d' ' -f1)
@@ -573,7 +573,8 @@ install_s3proxy() {
 }
 install_seaweedfs() {
   [[ -x $WEED_BIN ]] && return 0
-  command -v go >/dev/null || [[ -x /usr/local/go/bin/go ]] || die "s3: Go toolchain not found (needed to build SeaweedFS)"
+  command -v go >/dev/null || [[ -x /usr/local/go/bin/go ]] \
+    || die "s3: Go toolchain (>= the version in SeaweedFS's go.mod) not found; install it or use DEDUP_LAB_S3_SERVER=s3proxy"
   local go=go; command -v go >/dev/null || go=/usr/local/go/bin/go
   say "building SeaweedFS ($SEAWEED_MODULE@$SEAWEED_VERSION) with Go into $WEED_BIN (takes a few minutes)" >&2
   export GOMODCACHE="$CACHE/go/mod" GOCACHE="$CACHE/go/build" GOFLAGS=-buildvcs=false GOTOOLCHAIN=local
@@ -583,7 +584,7 @@ install_seaweedfs() {
   mkdir -p "$(dirname "$WEED_BIN")"
   # build inside the module's own tree so its go.mod (with its replace directives) is the main module
   (cd "$src" && "$go" build -trimpath -ldflags='-s -w' -o "$WEED_BIN.tmp" ./weed) >"$CACHE/seaweedfs-build.log" 2>&1 \
-    || { tail -n 30 "$CACHE/seaweedfs-build.log" >&2; die "s3: building SeaweedFS failed"; }
+    || { tail -n 30 "$CACHE/seaweedfs-build.log" >&2; die "s3: building SeaweedFS failed (DEDUP_LAB_S3_SERVER=s3proxy is the quick alternative)"; }
   mv -f "$WEED_BIN.tmp" "$WEED_BIN"
   # the module and build caches (~4 GB) are useless once the binary exists
   "$go" clean -cache -modcache >/dev/null 2>&1 || true
@@ -769,7 +770,7 @@ cmd_up() {
     case $s in
       kafka|s3)
         if ! pid_"$s" >/dev/null; then
-          if [[ $s == kafka && ! -f $KAFKA_JARS/.complete ]] || [[ $s == s3 ]] && ! s3_installed; then
+          if { [[ $s == kafka && ! -f $KAFKA_JARS/.complete ]]; } || { [[ $s == s3 ]] && ! s3_installed; }; then
             say "$s: installing in the background (log: $CACHE/install-$s.log)" >&2
           fi
           ( install_"$s" ) > "$CACHE/install-$s.log" 2>&1 &
