@@ -439,7 +439,7 @@ server_name: dedup-lab
 listen: "127.0.0.1:$NATS_PORT"
 http: "127.0.0.1:$NATS_MON_PORT"
 pid_file: "$NATS_DIR/run/nats-server.real.pid"
-max_payload: 8MB
+max_payload: 16MB
 authorization {
   user: "$DEDUP_LAB_NATS_USER"
   password: "$pw"
