@@ -31,43 +31,70 @@ export function stageLine(record: StageRecord): string {
   return parts.join(' | ');
 }
 
+/** Remaining time from this run's own pace (cells resumed from checkpoints took no time here). */
+export function remainingText(elapsedMs: number, doneThisRun: number, left: number): string {
+  if (left <= 0) return '0s';
+  if (doneThisRun <= 0) return '?';
+  return formatDuration((elapsedMs / doneThisRun) * left);
+}
+
+export function formatDuration(ms: number): string {
+  const seconds = Math.round(ms / 1000);
+  if (seconds < 60) return `${seconds}s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes}m${String(seconds % 60).padStart(2, '0')}s`;
+  return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
+}
+
 export function createProgress(isTty: boolean = process.stderr.isTTY === true): RunProgress {
   if (!isTty || getVerbosity() === 'quiet') return plainProgress();
   const bar = new cliProgress.SingleBar(
     {
-      format: 'cells {bar} {value}/{total} | {stage} | elapsed {duration_formatted} | remaining {eta_formatted}',
+      format: 'cells {bar} {value}/{total} | {stage} | elapsed {duration_formatted} | remaining {remaining}',
       hideCursor: true,
-      etaBuffer: 20,
       stream: process.stderr,
     },
     cliProgress.Presets.shades_classic,
   );
+  let started = false;
+  let startedAt = 0;
   let done = 0;
-  // Print a line above the bar: clear the bar's line, write, and let the next update redraw it.
+  let doneAtStart = 0;
+  let total = 0;
+  const payload = (stage?: string) => ({
+    remaining: remainingText(performance.now() - startedAt, done - doneAtStart, total - done),
+    ...(stage === undefined ? {} : { stage }),
+  });
+  // Print a line above the bar: clear the bar's line, write, and let the bar redraw below it.
   const above = (message: string) => {
+    if (!started) return log.info(message);
     process.stderr.write(`\r\x1b[K${scrub(message)}\n`);
     bar.render();
   };
   return {
-    start(total, alreadyDone) {
-      done = alreadyDone;
-      bar.start(total, alreadyDone, { stage: 'starting' });
+    start(totalCells, alreadyDone) {
+      started = true;
+      startedAt = performance.now();
+      total = totalCells;
+      done = doneAtStart = alreadyDone;
+      bar.start(totalCells, alreadyDone, { stage: 'starting', remaining: '?' });
     },
     stageStart(cellId, stage) {
-      bar.update(done, { stage: `${cellId} ${stage}` });
+      bar.update(done, payload(`${cellId} ${stage}`));
     },
     stageEnd(record) {
       if (record.error) above(stageLine(record));
     },
     cellEnd() {
       done += 1;
-      bar.update(done);
+      bar.update(done, payload());
     },
     note(message) {
       above(message);
     },
     stop() {
-      bar.stop();
+      if (started) bar.stop();
+      started = false;
     },
   };
 }

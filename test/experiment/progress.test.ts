@@ -13,3 +13,12 @@ it('a finished stage is one plain line with the headline number, flags and error
   const na = { ...base, stage: 'compaction', edr: null, edrFlag: { status: 'not-applicable', reason: 'Redis has no compaction' } } as StageRecord;
   assert.match(stageLine(na), /not applicable: Redis has no compaction$/);
 });
+
+it('remaining time comes from this run’s pace and is unknown before the first cell', async () => {
+  const { remainingText, formatDuration } = await import('../../src/cli/progress.js');
+  assert.equal(remainingText(10_000, 0, 5), '?');
+  assert.equal(remainingText(10_000, 2, 3), '15s');
+  assert.equal(remainingText(10_000, 2, 0), '0s');
+  assert.equal(formatDuration(61_000), '1m01s');
+  assert.equal(formatDuration(3_720_000), '1h02m');
+});
