@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { buildManifest, DEFAULT_CDC, ensureDataset, estimateDataset, FastCdc, findDatasetDirs } from '../../src/dataset/index.js';
+import { buildManifest, DEFAULT_CDC, ensureDataset, estimateDataset, FastCdc, FixedBlocks, findDatasetDirs } from '../../src/dataset/index.js';
+import { Xoshiro128 } from '../../src/dataset/prng.js';
 import { params, withTempDir } from './helpers.js';
 
 function chunkLengths(data: Buffer, pieceSize: number): number[] {
@@ -23,6 +24,35 @@ test('FastCDC: chunks within min/max, average near the target, independent of ho
   assert.ok(whole.slice(0, -1).every((length) => length >= DEFAULT_CDC.min && length <= DEFAULT_CDC.max));
   const mean = data.length / whole.length;
   assert.ok(mean > 6000 && mean < 14000, `mean chunk ${mean}`);
+});
+
+/** Push `data` in seeded random pieces (1 byte … 200 KiB, so pieces shorter and longer than the 64 KiB max). */
+function pushInPieces(data: Buffer, push: (piece: Buffer) => void, seed: string): void {
+  const rng = Xoshiro128.from(seed);
+  for (let i = 0; i < data.length; ) {
+    const size = rng.below(4) === 0 ? 1 + rng.below(100) : 1 + rng.below(200 * 1024);
+    push(data.subarray(i, i + size));
+    i += size;
+  }
+}
+
+test('FastCDC and fixed blocks cut the same pieces whatever the read sizes', () => {
+  const data = randomBytes(3 << 20);
+  const whole = chunkLengths(data, data.length);
+  for (const seed of ['a', 'b', 'c']) {
+    const lengths: number[] = [];
+    const cdc = new FastCdc((chunk) => lengths.push(chunk.length));
+    pushInPieces(data, (piece) => cdc.push(piece), seed);
+    cdc.finish();
+    assert.deepEqual(lengths, whole, seed);
+
+    const blocks: Buffer[] = [];
+    const fixed = new FixedBlocks((block) => blocks.push(Buffer.from(block)), 4096);
+    pushInPieces(data, (piece) => fixed.push(piece), seed);
+    fixed.finish();
+    assert.equal(blocks.length, Math.ceil(data.length / 4096));
+    blocks.forEach((block, i) => assert.ok(block.equals(data.subarray(i * 4096, (i + 1) * 4096)), `block ${i}`));
+  }
 });
 
 test('FastCDC finds shifted content again where fixed blocks cannot', async () => {
