@@ -192,7 +192,8 @@ export async function runCell(run: CellRun): Promise<void> {
       if (error) readings.error = error;
       return probeResult(readings, outcome.measure, { storedLogicalBytes, idealEdr: dataset.manifest.totals.idealEdr, compressibility: dataset.compressibility });
     });
-    const primary = probeResults.find((probe) => probe.name === run.primaryProbe) ?? probeResults[0];
+    // The headline number is the configured primary probe's, never silently another probe's.
+    const primary = probeResults.find((probe) => probe.name === run.primaryProbe);
     const internal = probeResults.find((probe) => probe.name === 'internal');
     const record: StageRecord = {
       ...emptyStageRecord(run.runId, run.attempt, cell, stage, dataset.manifest.totals.idealEdr),
@@ -202,9 +203,9 @@ export async function runCell(run: CellRun): Promise<void> {
       logicalBytes: outcome.logicalBytes,
       storedLogicalBytes,
       probes: probeResults,
-      primaryProbe: primary?.name ?? run.primaryProbe,
+      primaryProbe: run.primaryProbe,
       edr: primary?.edr ?? null,
-      edrFlag: primary?.edrFlag ?? { status: 'unmeasurable', reason: `primary probe ${run.primaryProbe} is not available` },
+      edrFlag: primary?.edrFlag ?? { status: 'unmeasurable', reason: `primary probe ${run.primaryProbe} is not among this system's probes (${probes.map((probe) => probe.name).join(', ')})` },
       reclaimedBytes: primary?.reclaimedBytes ?? null,
       residualBytes: primary?.residualBytes ?? null,
       // Only stages that move payload have a throughput; compaction and maintenance move none.

@@ -244,4 +244,16 @@ describe('runner with the real sqlite adapter', () => {
     assert.equal(mixed.length, 5);
     assert.ok(mixed.every((record) => record.edrFlag.status === 'not-applicable' && /mixed/.test(record.edrFlag.reason ?? '') && record.edr === null && record.files === 0));
   });
+
+  it('a primary probe the system does not have gives no headline EDR, never another probe’s', async () => {
+    const resultsDir = join(root, 'results-i');
+    const wrongPrimary = parseConfig({ systems: [{ id: 'sqlite', options: { dataDir: join(root, 'lab-i') }, probes: { primary: 'prometheus' } }] });
+    const { records } = await runInProcess({ config: wrongPrimary, cli: { systems: 'sqlite', ...SMALL, grades: 'U0', stages: 'bulk_insert' }, dataDir, resultsDir });
+    const [record] = records;
+    assert.equal(record?.primaryProbe, 'prometheus');
+    assert.equal(record?.edr, null);
+    assert.equal(record?.edrFlag.status, 'unmeasurable');
+    assert.match(record?.edrFlag.reason ?? '', /primary probe prometheus is not among this system's probes \(internal, dbstat, fs\)/);
+    assert.ok(record?.probes.find((probe) => probe.name === 'internal')?.edr, 'the internal probe still has its EDR');
+  });
 });
