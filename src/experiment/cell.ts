@@ -5,6 +5,7 @@
  * Each stage reads every probe before, runs, lets the adapter settle, then reads every probe
  * settled-by-polling, and its record is handed to `onRecord` the moment it ends.
  */
+import { scrub } from '../config/secrets.js';
 import type { Manifest } from '../dataset/manifest.js';
 import { iterateLabFiles, nativeTableFor, parseRecords } from '../dataset/index.js';
 import { elapsedUs, summarizeLatencies } from '../measure/latency.js';
@@ -64,7 +65,7 @@ function isNotApplicable(value: unknown): value is NotApplicable {
 }
 
 function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return scrub(error instanceof Error ? error.message : String(error));
 }
 
 /** The CellContext adapters see. Native mode gets the typed table and the record parser. */

@@ -5,6 +5,7 @@
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { scrub } from '../config/secrets.js';
 import type { StageRecord } from './record.js';
 
 export const RESULTS_FILE = 'results.jsonl';
@@ -31,8 +32,9 @@ export function appendLineDurably(file: string, line: string): void {
   }
 }
 
+/** Secrets never reach results: adapter and probe error texts are scrubbed on the way out. */
 export function appendRecord(resultsDir: string, record: StageRecord): void {
-  appendLineDurably(join(resultsDir, RESULTS_FILE), JSON.stringify(record));
+  appendLineDurably(join(resultsDir, RESULTS_FILE), scrub(JSON.stringify(record)));
 }
 
 /** Write through a temp file: write, fsync, rename over the target, fsync the directory. */

@@ -77,3 +77,14 @@ describe('cellsToRun', () => {
     assert.deepEqual(cellsToRun(cells, checkpoints, false, ['pglite']).map((cell) => cell.cellId), ['b', 'c']);
   });
 });
+
+it('appendRecord scrubs registered secrets from result lines', async () => {
+  const { registerSecret } = await import('../../src/config/secrets.js');
+  const dir = mkdtempSync(join(tmpdir(), 'dedup-results-'));
+  registerSecret('s3cr3t-pass-word');
+  appendRecord(dir, { ...record('a', 'r', 1, 'bulk_insert'), error: { kind: 'stage_failed', message: 'auth failed for lab:s3cr3t-pass-word@db' } });
+  const text = readFileSync(join(dir, 'results.jsonl'), 'utf8');
+  assert.ok(!text.includes('s3cr3t-pass-word'));
+  assert.match(text, /lab:\*\*\*@db/);
+  rmSync(dir, { recursive: true, force: true });
+});
