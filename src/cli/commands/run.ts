@@ -7,6 +7,7 @@ import { addDatasetOptions, loadCommandConfig } from '../options.js';
 import { describePlan, resolveResultsDir, resolveRunSetup, splitList } from '../../experiment/setup.js';
 import { executeRun } from '../../experiment/execute.js';
 import { UsageError, invalidChoice } from '../errors.js';
+import { SYSTEM_ALIASES } from '../../systems/registry.js';
 
 /** The run flags shared by `run` (and the subset `demo` takes). */
 export function addRunOptions(cmd: Command): Command {
@@ -31,7 +32,7 @@ export const command: CommandModule = {
     const config = loadCommandConfig(options);
     const setup = await resolveRunSetup(options, config);
     const resultsDir = resolveResultsDir(options, config);
-    const repeat = splitList(options.repeat) ?? [];
+    const repeat = (splitList(options.repeat) ?? []).map((name) => SYSTEM_ALIASES[name] ?? name);
     const known = setup.targets.flatMap((target) => [target.instance, target.definition.id]);
     for (const name of repeat) if (!known.includes(name)) throw invalidChoice('--repeat system', name, [...new Set(known)]);
     if (options.fresh === true && repeat.length > 0) throw new UsageError('--fresh and --repeat exclude each other: --fresh already redoes every cell');
