@@ -208,10 +208,22 @@ export async function runExperiment(options: RunnerOptions): Promise<RunSummary>
 
   function failAll(cells: PlannedCell[], reason: string): void {
     for (const cell of cells) {
-      writeCheckpoint(resultsDir, { cellId: cell.cellId, status: 'failed', runId, attempt: 0, finishedAt: new Date().toISOString(), error: { kind: 'unreachable', message: reason } });
+      recordFailure(cell, 0, { kind: 'unreachable', message: reason });
       summary.failedCells.push({ cellId: cell.cellId, error: reason });
       progress.cellEnd(cell.cellId, 'failed');
     }
+  }
+
+  /**
+   * Checkpoint a finally failed cell — unless an earlier run completed it (--fresh / --repeat):
+   * a failed redo must not throw away a complete measurement, whose lines then stay the cell's.
+   */
+  function recordFailure(cell: PlannedCell, attempt: number, error: { kind: string; message: string }): void {
+    if (checkpoints.get(cell.cellId)?.status === 'complete') {
+      progress.note(`${cell.cellId}: the redo failed; the earlier complete result is kept`);
+      return;
+    }
+    writeCheckpoint(resultsDir, { cellId: cell.cellId, status: 'failed', runId, attempt, finishedAt: new Date().toISOString(), error });
   }
 
   async function extraProbesFor(entry: SystemEntry, adapter: SystemAdapter): Promise<Probe[]> {
@@ -273,7 +285,7 @@ export async function runExperiment(options: RunnerOptions): Promise<RunSummary>
         lastError = error instanceof StageFailedError ? messageOf(error) : `${messageOf(error)}`;
         progress.note(`${cell.cellId} attempt ${attempt} failed: ${lastError}`);
         if (attempt > options.maxRetries) {
-          writeCheckpoint(resultsDir, { cellId: cell.cellId, status: 'failed', runId, attempt, finishedAt: new Date().toISOString(), error: { kind: error instanceof StageFailedError ? error.kind : 'cell_failed', message: lastError } });
+          recordFailure(cell, attempt, { kind: error instanceof StageFailedError ? error.kind : 'cell_failed', message: lastError });
           break;
         }
         await clock.sleep(backoffDelayMs(attempt, backoff), signal);

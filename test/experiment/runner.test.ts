@@ -256,4 +256,25 @@ describe('runner with the real sqlite adapter', () => {
     assert.match(record?.edrFlag.reason ?? '', /primary probe prometheus is not among this system's probes \(internal, dbstat, fs\)/);
     assert.ok(record?.probes.find((probe) => probe.name === 'internal')?.edr, 'the internal probe still has its EDR');
   });
+
+  it('a failed redo (--fresh) keeps the earlier complete result of the cell', async () => {
+    const resultsDir = join(root, 'results-j');
+    const setup = await smallSetup('bulk_insert,compaction');
+    const good = await runWith(setup, setup.target.definition, resultsDir, 0);
+    assert.equal(good.failedCells.length, 0);
+    const before = readRecords(resultsDir);
+    const broken = withFaults(setup.target.definition, () => ({
+      compact: async () => {
+        throw new Error('disk full');
+      },
+    }));
+    const redo = await runExperiment({
+      config, targets: [{ ...setup.target, definition: broken }], plan: setup.plan, datasets: setup.datasets, dataDir, resultsDir,
+      fresh: true, repeat: [], maxRetries: 0, keepLab: false, traceIntervalMs: 1000, signal: new AbortController().signal,
+      progress: silentProgress, argv: [], backoff: { baseMs: 1, maxMs: 2 },
+    });
+    assert.equal(redo.failedCells.length, 1, 'the failure is reported');
+    assert.equal(readCheckpoints(resultsDir).get('sqlite.default.blob.random_binary.U0.r1')?.runId, good.runId);
+    assert.deepEqual(readRecords(resultsDir), before, 'the complete result and its lines are kept');
+  });
 });
