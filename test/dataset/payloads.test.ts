@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ByteTable, EPOCH_2020, putFixed, putIsoTimestamp, putUint, putUuid } from '../../src/dataset/payloads/bytes.js';
+import { ByteTable, EPOCH_2020, putFixed1, putFixed2, putFixed3, putIsoTimestamp, putUint, putUuid } from '../../src/dataset/payloads/bytes.js';
 import { CHUNK_SIZE } from '../../src/dataset/payloads/frame.js';
 import { BANK_HEADER, germanIban, NUMERIC_HEADER, SYNTHETIC_GENERATORS, TIMESTAMP_SPAN } from '../../src/dataset/payloads/synthetic.js';
 import { MERCHANTS, PAYERS, WORDS } from '../../src/dataset/payloads/vocabulary.js';
@@ -40,7 +40,10 @@ test('putUint writes the decimal text of any safe integer', () => {
   for (const n of values) assert.equal(written((view, pos) => putUint(view, pos, n)), String(n));
 });
 
-test('putFixed writes exact fixed-point decimals with sign', () => {
+const putFixed = (view: DataView, pos: number, value: number, decimals: 1 | 2 | 3): number =>
+  (decimals === 1 ? putFixed1 : decimals === 2 ? putFixed2 : putFixed3)(view, pos, value);
+
+test('putFixed1/2/3 write exact fixed-point decimals with sign', () => {
   const reference = (value: number, decimals: number): string => {
     const scale = 10 ** decimals;
     const magnitude = Math.abs(value);

@@ -90,13 +90,16 @@ const PADDED2 = Int16Array.from({ length: 100 }, (_, n) => int32Of(String(n).pad
 
 /**
  * Decimal text of a non-negative safe integer: table lookups of four digits at a time, one store
- * each (up to 3 bytes of overrun). No per-digit loop, so no length-dependent branches below 10^8.
+ * each (up to 3 bytes of overrun). No per-digit loop. The common case (< 10000) is kept small so
+ * that V8 inlines it into the record writers; longer numbers go to putLargeUint.
  */
 export function putUint(view: DataView, pos: number, n: number): number {
-  if (n < 10000) {
-    view.setInt32(pos, SMALL[n] as number, true);
-    return pos + (SMALL_LENGTH[n] as number);
-  }
+  if (n >= 10000) return putLargeUint(view, pos, n);
+  view.setInt32(pos, SMALL[n] as number, true);
+  return pos + (SMALL_LENGTH[n] as number);
+}
+
+function putLargeUint(view: DataView, pos: number, n: number): number {
   if (n < 100000000) {
     const high = (n / 10000) | 0;
     view.setInt32(pos, SMALL[high] as number, true);
@@ -120,22 +123,53 @@ export function put2(view: DataView, pos: number, n: number): number {
 }
 
 /** ".d", ".dd", ".ddd": the decimal point and zero-padded fraction, one store. */
-const FRACTIONS = [10, 100, 1000].map((scale, i) => Int32Array.from({ length: scale }, (_, n) => int32Of(`.${String(n).padStart(i + 1, '0')}`)));
+const FRACTION1 = Int32Array.from({ length: 10 }, (_, n) => int32Of(`.${n}`));
+const FRACTION2 = Int32Array.from({ length: 100 }, (_, n) => int32Of(`.${String(n).padStart(2, '0')}`));
+const FRACTION3 = Int32Array.from({ length: 1000 }, (_, n) => int32Of(`.${String(n).padStart(3, '0')}`));
+
+/**
+ * '-' for negative values, written without a branch (random signs would mispredict half the time):
+ * the byte is always stored and kept only when negative.
+ */
+function putSign(view: DataView, pos: number, value: number): number {
+  view.setUint8(pos, 45);
+  return pos + (value < 0 ? 1 : 0);
+}
+
+/** ⌊magnitude / scale⌋, in int32 arithmetic where it fits. */
+function wholePart(magnitude: number, scale: number): number {
+  return magnitude < 0x80000000 ? (magnitude / scale) | 0 : Math.floor(magnitude / scale);
+}
 
 /**
  * value / 10^decimals as fixed-point text without float noise, e.g. (-598994, 3) → "-598.994".
- * The sign is written without a branch: random signs would mispredict half the time.
+ * One small function per precision (constant divisor, small enough for V8 to inline).
  */
-export function putFixed(view: DataView, pos: number, value: number, decimals: 1 | 2 | 3): number {
-  const negative = value < 0 ? 1 : 0;
-  view.setUint8(pos, 45); // '-', kept only when negative
-  pos += negative;
+export function putFixed3(view: DataView, pos: number, value: number): number {
+  pos = putSign(view, pos, value);
   const magnitude = Math.abs(value);
-  const scale = decimals === 1 ? 10 : decimals === 2 ? 100 : 1000;
-  const whole = magnitude < 0x80000000 ? (magnitude / scale) | 0 : Math.floor(magnitude / scale);
+  const whole = wholePart(magnitude, 1000);
   pos = putUint(view, pos, whole);
-  view.setInt32(pos, (FRACTIONS[decimals - 1] as Int32Array)[magnitude - whole * scale] as number, true);
-  return pos + 1 + decimals;
+  view.setInt32(pos, FRACTION3[magnitude - whole * 1000] as number, true);
+  return pos + 4;
+}
+
+export function putFixed2(view: DataView, pos: number, value: number): number {
+  pos = putSign(view, pos, value);
+  const magnitude = Math.abs(value);
+  const whole = wholePart(magnitude, 100);
+  pos = putUint(view, pos, whole);
+  view.setInt32(pos, FRACTION2[magnitude - whole * 100] as number, true);
+  return pos + 3;
+}
+
+export function putFixed1(view: DataView, pos: number, value: number): number {
+  pos = putSign(view, pos, value);
+  const magnitude = Math.abs(value);
+  const whole = wholePart(magnitude, 10);
+  pos = putUint(view, pos, whole);
+  view.setInt32(pos, FRACTION1[magnitude - whole * 10] as number, true);
+  return pos + 2;
 }
 
 /** Two lowercase hex digits per byte value, as LE int16. */

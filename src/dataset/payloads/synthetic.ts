@@ -9,7 +9,7 @@
 import { createCipheriv } from 'node:crypto';
 import { Xoshiro128 } from '../prng.js';
 import type { SyntheticType } from '../types.js';
-import { ascii, ByteTable, constant, EPOCH_2020, putFixed, putIsoTimestamp, putUint, putUuid } from './bytes.js';
+import { ascii, ByteTable, constant, EPOCH_2020, putFixed1, putFixed2, putFixed3, putIsoTimestamp, putUint, putUuid } from './bytes.js';
 import { CHUNK_SIZE, framedRecords, type ByteFrame } from './frame.js';
 import {
   CITIES,
@@ -184,7 +184,7 @@ export function structuredJson(key: Buffer, size: number): Iterable<Buffer> {
     pos = SJ_AGE.put(view, pos, 0);
     pos = putUint(view, pos, 18 + rng.below(70));
     pos = SJ_CITY.put(view, pos, rng.below(SJ_CITY.count));
-    pos = putFixed(view, pos, rng.below(100_000), 2);
+    pos = putFixed2(view, pos, rng.below(100_000));
     pos = SJ_ACTIVE.put(view, pos, rng.below(4) !== 0 ? 0 : 1);
     pos = putIsoTimestamp(view, pos, rng.below(TIMESTAMP_SPAN));
     pos = SJ_TAGS.put(view, pos, 0);
@@ -256,11 +256,11 @@ export function jsonbDocuments(key: Buffer, size: number): Iterable<Buffer> {
       pos = JD_QUANTITY.put(view, pos, 0);
       pos = putUint(view, pos, quantity);
       pos = JD_PRICE.put(view, pos, 0);
-      pos = putFixed(view, pos, price, 2);
+      pos = putFixed2(view, pos, price);
       view.setUint8(pos++, 125); // }
     }
     pos = JD_TOTAL.put(view, pos, 0);
-    pos = putFixed(view, pos, total, 2);
+    pos = putFixed2(view, pos, total);
     pos = JD_CURRENCY.put(view, pos, 0);
     pos = CURRENCY.put(view, pos, rng.below(CURRENCY.count));
     pos = JD_NOTES.put(view, pos, 0);
@@ -305,15 +305,15 @@ export function numericDataset(key: Buffer, size: number): Iterable<Buffer> {
     id += 1;
     pos = putUint(view, pos, id);
     view.setUint8(pos++, COMMA);
-    pos = putFixed(view, pos, rng.below(2_000_000) - 1_000_000, 3);
+    pos = putFixed3(view, pos, rng.below(2_000_000) - 1_000_000);
     view.setUint8(pos++, COMMA);
-    pos = putFixed(view, pos, rng.below(2_000_000) - 1_000_000, 3);
+    pos = putFixed3(view, pos, rng.below(2_000_000) - 1_000_000);
     view.setUint8(pos++, COMMA);
-    pos = putFixed(view, pos, rng.below(2_000_000) - 1_000_000, 3);
+    pos = putFixed3(view, pos, rng.below(2_000_000) - 1_000_000);
     view.setUint8(pos++, COMMA);
-    pos = putFixed(view, pos, rng.below(8000) - 2000, 2);
+    pos = putFixed2(view, pos, rng.below(8000) - 2000);
     view.setUint8(pos++, COMMA);
-    pos = putFixed(view, pos, 950_000 + rng.below(100_000), 1);
+    pos = putFixed1(view, pos, 950_000 + rng.below(100_000));
     view.setUint8(pos++, COMMA);
     pos = putUint(view, pos, rng.below(1000));
     view.setUint8(pos, NEWLINE);
@@ -370,11 +370,11 @@ export function bankTransactions(key: Buffer, size: number): Iterable<Buffer> {
     pos = account.put(view, pos, 0);
     pos = putIsoTimestamp(view, pos, time);
     view.setUint8(pos++, COMMA);
-    pos = putFixed(view, pos, amount, 2);
+    pos = putFixed2(view, pos, amount);
     view.setUint8(pos++, COMMA);
     pos = CURRENCY.put(view, pos, currency);
     pos = incoming ? PAYER.put(view, pos, rng.below(PAYER.count)) : MERCHANT.put(view, pos, rng.below(MERCHANT.count));
-    pos = putFixed(view, pos, balance, 2);
+    pos = putFixed2(view, pos, balance);
     view.setUint8(pos, NEWLINE);
     return pos + 1;
   });
