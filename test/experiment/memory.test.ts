@@ -7,7 +7,7 @@ import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCli, tempDir } from '../experiment/helpers.js';
+import { runCli, tempDir } from './helpers.js';
 
 function highWaterKiB(pid: number): number | null {
   try {
