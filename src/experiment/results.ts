@@ -19,6 +19,11 @@ export interface Checkpoint {
   attempt: number;
   finishedAt: string;
   error: { kind: string; message: string } | null;
+  /**
+   * What the cell measured (data-set parameters and stages). A resume skips a complete cell only
+   * when this still matches, so changed --files/--seed/--stages never leave old numbers standing.
+   */
+  fingerprint?: string;
 }
 
 /** Append one line and fsync it before returning: a crash right after loses nothing recorded. */

@@ -4,7 +4,7 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { ensureDataset } from '../dataset/index.js';
 import type { DatasetParameters } from '../dataset/manifest.js';
 import type { Config, SystemEntry } from '../config/schema.js';
@@ -70,12 +70,24 @@ export function datasetKey(payloadType: string, grade: string): string {
   return `${payloadType}/${grade}`;
 }
 
+/** Hash of what a cell measures: its data set's parameters and the stages. */
+export function cellFingerprint(params: DatasetParameters | undefined, stages: readonly StageName[]): string {
+  return createHash('sha256').update(JSON.stringify({ params: params ?? null, stages })).digest('hex').slice(0, 16);
+}
+
 /** Which planned cells still have to run, given checkpoints, --fresh and --repeat. */
-export function cellsToRun(cells: readonly PlannedCell[], checkpoints: ReadonlyMap<string, Checkpoint>, fresh: boolean, repeat: readonly string[]): PlannedCell[] {
+export function cellsToRun(
+  cells: readonly PlannedCell[],
+  checkpoints: ReadonlyMap<string, Checkpoint>,
+  fresh: boolean,
+  repeat: readonly string[],
+  fingerprintOf: (cell: PlannedCell) => string,
+): PlannedCell[] {
   return cells.filter((cell) => {
     if (fresh || repeat.includes(cell.instance) || repeat.includes(cell.systemId)) return true;
-    // Failed cells run again on resume; only complete ones are skipped.
-    return checkpoints.get(cell.cellId)?.status !== 'complete';
+    // Failed cells run again on resume; complete ones are skipped if they measured the same thing.
+    const checkpoint = checkpoints.get(cell.cellId);
+    return checkpoint?.status !== 'complete' || checkpoint.fingerprint !== fingerprintOf(cell);
   });
 }
 
@@ -93,7 +105,11 @@ export async function runExperiment(options: RunnerOptions): Promise<RunSummary>
   const dropped = compactResults(resultsDir);
   if (dropped > 0) progress.note(`dropped ${dropped} result lines of unfinished or superseded attempts`);
   const checkpoints = readCheckpoints(resultsDir);
-  const pending = cellsToRun(plan.cells, checkpoints, options.fresh, options.repeat);
+  const paramsOf = new Map(options.datasets.map((params) => [datasetKey(params.payloadType, params.grade), params]));
+  const fingerprintOf = (cell: PlannedCell) => cellFingerprint(paramsOf.get(datasetKey(cell.payloadType, cell.grade)), plan.stages);
+  const pending = cellsToRun(plan.cells, checkpoints, options.fresh, options.repeat, fingerprintOf);
+  const changed = pending.filter((cell) => checkpoints.get(cell.cellId)?.status === 'complete' && !options.fresh && !options.repeat.includes(cell.instance) && !options.repeat.includes(cell.systemId));
+  if (changed.length > 0) progress.note(`${changed.length} complete cells are redone: their data-set parameters or stages changed since they ran`);
   const summary: RunSummary = {
     runId,
     totalCells: plan.cells.length,
@@ -276,7 +292,7 @@ export async function runExperiment(options: RunnerOptions): Promise<RunSummary>
             tracer.stage({ kind: phase === 'start' ? 'stage_start' : 'stage_end', system: cell.systemId, instance: cell.instance, cellId: cell.cellId, stage, ...(ok === undefined ? {} : { ok }) });
           },
         });
-        writeCheckpoint(resultsDir, { cellId: cell.cellId, status: 'complete', runId, attempt, finishedAt: new Date().toISOString(), error: null });
+        writeCheckpoint(resultsDir, { cellId: cell.cellId, status: 'complete', runId, attempt, finishedAt: new Date().toISOString(), error: null, fingerprint: fingerprintOf(cell) });
         summary.completedCells += 1;
         progress.cellEnd(cell.cellId, 'complete');
         return adapter;
@@ -313,7 +329,7 @@ export async function runExperiment(options: RunnerOptions): Promise<RunSummary>
     for (const stage of plan.stages) {
       appendRecord(resultsDir, notApplicableRecord(runId, cell, stage, dataset.manifest.totals.idealEdr, reason));
     }
-    writeCheckpoint(resultsDir, { cellId: cell.cellId, status: 'complete', runId, attempt: 1, finishedAt: new Date().toISOString(), error: null });
+    writeCheckpoint(resultsDir, { cellId: cell.cellId, status: 'complete', runId, attempt: 1, finishedAt: new Date().toISOString(), error: null, fingerprint: fingerprintOf(cell) });
     summary.completedCells += 1;
     progress.cellEnd(cell.cellId, 'complete');
   }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { appendRecord, compactResults, finalRecords, parseRecordLines, readCheckpoints, readRecords, writeCheckpoint, type Checkpoint } from '../../src/experiment/results.js';
 import type { StageRecord } from '../../src/experiment/record.js';
-import { cellsToRun } from '../../src/experiment/runner.js';
+import { cellFingerprint, cellsToRun } from '../../src/experiment/runner.js';
 import type { PlannedCell } from '../../src/experiment/plan.js';
 
 function record(cellId: string, runId: string, attempt: number, stage: StageRecord['stage']): StageRecord {
@@ -64,17 +64,30 @@ describe('results files', () => {
 
 describe('cellsToRun', () => {
   const cells = ['a', 'b', 'c'].map((cellId, index) => ({ cellId, instance: index === 2 ? 'pglite' : 'sqlite', systemId: index === 2 ? 'pglite' : 'sqlite' }) as PlannedCell);
+  const done = (cellId: string, status: Checkpoint['status'] = 'complete') => ({ ...checkpoint(cellId, 'r', 1, status), fingerprint: 'same' });
   const checkpoints = new Map([
-    ['a', checkpoint('a', 'r', 1)],
-    ['b', checkpoint('b', 'r', 3, 'failed')],
-    ['c', checkpoint('c', 'r', 1)],
+    ['a', done('a')],
+    ['b', done('b', 'failed')],
+    ['c', done('c')],
   ]);
+  const same = () => 'same';
   it('resume skips complete cells and retries failed ones', () => {
-    assert.deepEqual(cellsToRun(cells, checkpoints, false, []).map((cell) => cell.cellId), ['b']);
+    assert.deepEqual(cellsToRun(cells, checkpoints, false, [], same).map((cell) => cell.cellId), ['b']);
   });
   it('--fresh redoes everything, --repeat redoes one system’s cells', () => {
-    assert.equal(cellsToRun(cells, checkpoints, true, []).length, 3);
-    assert.deepEqual(cellsToRun(cells, checkpoints, false, ['pglite']).map((cell) => cell.cellId), ['b', 'c']);
+    assert.equal(cellsToRun(cells, checkpoints, true, [], same).length, 3);
+    assert.deepEqual(cellsToRun(cells, checkpoints, false, ['pglite'], same).map((cell) => cell.cellId), ['b', 'c']);
+  });
+  it('a complete cell that measured other data or stages runs again', () => {
+    assert.deepEqual(cellsToRun(cells, checkpoints, false, [], (cell) => (cell.cellId === 'c' ? 'changed' : 'same')).map((cell) => cell.cellId), ['b', 'c']);
+  });
+  it('the fingerprint changes with the data-set parameters and the stages', () => {
+    const params = { payloadType: 'random_binary', grade: 'U0', files: 10, minSize: 1, maxSize: 2, seed: 42, dupDistribution: 'uniform' as const, source: null };
+    const base = cellFingerprint(params, ['bulk_insert']);
+    assert.equal(cellFingerprint({ ...params }, ['bulk_insert']), base);
+    assert.notEqual(cellFingerprint({ ...params, files: 11 }, ['bulk_insert']), base);
+    assert.notEqual(cellFingerprint({ ...params, seed: 1 }, ['bulk_insert']), base);
+    assert.notEqual(cellFingerprint(params, ['bulk_insert', 'compaction']), base);
   });
 });
 

@@ -101,6 +101,10 @@ describe('runner with the real sqlite adapter', () => {
     assert.ok(fresh.records.every((record) => record.runId === fresh.summary.runId), 'old lines of redone cells are gone');
     assert.notEqual(fresh.summary.runId, firstRun);
 
+    const changed = await runInProcess({ config, cli: { ...cli, files: '13' }, dataDir, resultsDir });
+    assert.equal(changed.summary.completedCells, 2, 'changed data-set parameters redo the complete cells');
+    assert.ok(changed.records.every((record) => record.runId === changed.summary.runId && (record.stage === 'compaction' || record.stage === 'maintenance' || record.files === 13)));
+
     const repeated = await runInProcess({ config, cli, dataDir, resultsDir, repeat: ['sqlite'] });
     assert.equal(repeated.summary.completedCells, 2);
     assert.deepEqual(stageKeys(repeated.records), stageKeys(first.records));
