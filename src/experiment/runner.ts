@@ -95,6 +95,14 @@ function messageOf(error: unknown): string {
   return scrub(error instanceof Error ? error.message : String(error));
 }
 
+/** Cell ids a run in `resultsDir` would skip (read-only: used by --dry-run). */
+export function completeCells(plan: Plan, datasets: readonly DatasetParameters[], resultsDir: string, fresh: boolean, repeat: readonly string[]): Set<string> {
+  const checkpoints = readCheckpoints(resultsDir);
+  const paramsOf = new Map(datasets.map((params) => [datasetKey(params.payloadType, params.grade), params]));
+  const pending = new Set(cellsToRun(plan.cells, checkpoints, fresh, repeat, (cell) => cellFingerprint(paramsOf.get(datasetKey(cell.payloadType, cell.grade)), plan.stages)).map((cell) => cell.cellId));
+  return new Set(plan.cells.filter((cell) => !pending.has(cell.cellId)).map((cell) => cell.cellId));
+}
+
 export async function runExperiment(options: RunnerOptions): Promise<RunSummary> {
   const { plan, resultsDir, signal, progress } = options;
   const clock = options.clock ?? realClock;

@@ -99,7 +99,8 @@ export function resolveResultsDir(cliOptions: Record<string, unknown>, config: C
 }
 
 /** The plan as text for --dry-run and check: systems, cells, and which data sets exist or will be generated. */
-export async function describePlan(setup: RunSetup): Promise<string> {
+/** `skip` marks cells a run would skip (complete in the results dir); omitted = none. */
+export async function describePlan(setup: RunSetup, skip: ReadonlySet<string> = new Set()): Promise<string> {
   const lines: string[] = [];
   const { plan } = setup;
   lines.push(`systems: ${setup.targets.map((target) => (target.instance === target.definition.id ? target.instance : `${target.definition.id}@${target.instance}`)).join(', ')}`);
@@ -116,7 +117,10 @@ export async function describePlan(setup: RunSetup): Promise<string> {
     }
     lines.push(`  ${params.payloadType}/${params.grade}: ${params.files} files, ${params.minSize}–${params.maxSize} bytes, seed ${params.seed}: ${state}`);
   }
-  lines.push(`cells (${plan.cells.length}):`);
-  for (const cell of plan.cells) lines.push(`  ${cell.cellId}${cell.notApplicable ? ` (not applicable: ${cell.notApplicable})` : ''}`);
+  lines.push(`cells (${plan.cells.length}${skip.size > 0 ? `, ${skip.size} already complete` : ''}):`);
+  for (const cell of plan.cells) {
+    const notes = [cell.notApplicable ? `not applicable: ${cell.notApplicable}` : '', skip.has(cell.cellId) ? 'complete — skipped' : ''].filter(Boolean);
+    lines.push(`  ${cell.cellId}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}`);
+  }
   return lines.join('\n');
 }

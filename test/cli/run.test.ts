@@ -98,6 +98,11 @@ describe('dedup-lab run (CLI)', () => {
     assert.ok(!checkpoints.has('sqlite.default.blob.random_binary.U10.r1'), 'the interrupted cell is not checkpointed');
     assert.ok([...checkpoints.values()].every((checkpoint) => checkpoint.status === 'complete'));
 
+    const dryRun = await runCli([...args, '--dry-run'], { cwd: dir });
+    assert.match(dryRun.stdout, /cells \(6, 1 already complete\)/);
+    assert.match(dryRun.stdout, /random_binary\.U0\.r1 \(complete — skipped\)/);
+    assert.match(dryRun.stdout, /\(exists: resumes\)/);
+
     const resumed = await runCli(args, { cwd: dir });
     assert.equal(resumed.code, 0, resumed.stderr);
     const records = readRecords(join(dir, 'r'));

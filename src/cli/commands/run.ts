@@ -6,6 +6,8 @@ import { log } from '../log.js';
 import { addDatasetOptions, loadCommandConfig } from '../options.js';
 import { describePlan, resolveResultsDir, resolveRunSetup, splitList } from '../../experiment/setup.js';
 import { executeRun } from '../../experiment/execute.js';
+import { completeCells } from '../../experiment/runner.js';
+import { existsSync } from 'node:fs';
 import { UsageError, invalidChoice } from '../errors.js';
 import { SYSTEM_ALIASES } from '../../systems/registry.js';
 
@@ -37,7 +39,8 @@ export const command: CommandModule = {
     for (const name of repeat) if (!known.includes(name)) throw invalidChoice('--repeat system', name, [...new Set(known)]);
     if (options.fresh === true && repeat.length > 0) throw new UsageError('--fresh and --repeat exclude each other: --fresh already redoes every cell');
     if (options.dryRun === true) {
-      process.stdout.write(`${await describePlan(setup)}\nresults dir: ${resultsDir} (not created: dry run)\n`);
+      const skip = completeCells(setup.plan, setup.datasets, resultsDir, options.fresh === true, repeat);
+      process.stdout.write(`${await describePlan(setup, skip)}\nresults dir: ${resultsDir}${existsSync(resultsDir) ? ' (exists: resumes)' : ' (not created: dry run)'}\n`);
       return EXIT.ok;
     }
     log.info(`results: ${resultsDir}`);
