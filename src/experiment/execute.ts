@@ -34,7 +34,11 @@ export async function executeRun(options: ExecuteOptions): Promise<number> {
   const { setup, resultsDir } = options;
   const abort = new AbortController();
   const stop = (signal: NodeJS.Signals) => {
-    if (abort.signal.aborted) return;
+    if (abort.signal.aborted) {
+      // A second signal means "now": checkpoints are atomic, so nothing half-written is marked complete.
+      log.warn(`${signal} again: exiting immediately`);
+      process.exit(EXIT_INTERRUPTED);
+    }
     log.warn(`${signal}: stopping after the current operation (finished stages stay recorded; the unfinished cell is not checkpointed)`);
     abort.abort();
   };
