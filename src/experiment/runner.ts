@@ -95,11 +95,15 @@ function messageOf(error: unknown): string {
   return scrub(error instanceof Error ? error.message : String(error));
 }
 
+/** Fingerprint function for the cells of one plan. */
+function fingerprinter(datasets: readonly DatasetParameters[], stages: readonly StageName[]): (cell: PlannedCell) => string {
+  const paramsOf = new Map(datasets.map((params) => [datasetKey(params.payloadType, params.grade), params]));
+  return (cell) => cellFingerprint(paramsOf.get(datasetKey(cell.payloadType, cell.grade)), stages);
+}
+
 /** Cell ids a run in `resultsDir` would skip (read-only: used by --dry-run). */
 export function completeCells(plan: Plan, datasets: readonly DatasetParameters[], resultsDir: string, fresh: boolean, repeat: readonly string[]): Set<string> {
-  const checkpoints = readCheckpoints(resultsDir);
-  const paramsOf = new Map(datasets.map((params) => [datasetKey(params.payloadType, params.grade), params]));
-  const pending = new Set(cellsToRun(plan.cells, checkpoints, fresh, repeat, (cell) => cellFingerprint(paramsOf.get(datasetKey(cell.payloadType, cell.grade)), plan.stages)).map((cell) => cell.cellId));
+  const pending = new Set(cellsToRun(plan.cells, readCheckpoints(resultsDir), fresh, repeat, fingerprinter(datasets, plan.stages)).map((cell) => cell.cellId));
   return new Set(plan.cells.filter((cell) => !pending.has(cell.cellId)).map((cell) => cell.cellId));
 }
 
@@ -113,8 +117,7 @@ export async function runExperiment(options: RunnerOptions): Promise<RunSummary>
   const dropped = compactResults(resultsDir);
   if (dropped > 0) progress.note(`dropped ${dropped} result lines of unfinished or superseded attempts`);
   const checkpoints = readCheckpoints(resultsDir);
-  const paramsOf = new Map(options.datasets.map((params) => [datasetKey(params.payloadType, params.grade), params]));
-  const fingerprintOf = (cell: PlannedCell) => cellFingerprint(paramsOf.get(datasetKey(cell.payloadType, cell.grade)), plan.stages);
+  const fingerprintOf = fingerprinter(options.datasets, plan.stages);
   const pending = cellsToRun(plan.cells, checkpoints, options.fresh, options.repeat, fingerprintOf);
   const changed = pending.filter((cell) => checkpoints.get(cell.cellId)?.status === 'complete' && !options.fresh && !options.repeat.includes(cell.instance) && !options.repeat.includes(cell.systemId));
   if (changed.length > 0) progress.note(`${changed.length} complete cells are redone: their data-set parameters or stages changed since they ran`);
