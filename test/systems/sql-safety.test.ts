@@ -14,6 +14,15 @@ import { varUInt } from '../../src/systems/clickhouse.js';
 import { runCli } from '../experiment/helpers.js';
 import { clickhouseAdmin, mariadbAdmin, pgAdmin, requireEnv } from './sql-helpers.js';
 
+/** PostgreSQL connection options as `${ENV}` references, as a user would write them (no password in the file). */
+const PG_ENV_OPTIONS = {
+  host: '${DEDUP_LAB_PG_URL_HOST}',
+  port: '${DEDUP_LAB_PG_PORT}',
+  user: '${DEDUP_LAB_PG_USER}',
+  password: '${DEDUP_LAB_PG_PASSWORD}',
+  database: '${DEDUP_LAB_PG_DATABASE}',
+};
+
 const dir = mkdtempSync(join(tmpdir(), 'dedup-sql-safety-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -26,16 +35,7 @@ function runWithLab(labName: string): { status: number | null; output: string } 
       dataDir: join(dir, 'data'),
       dataset: { grades: ['U0'], files: 2, minSize: 4096, maxSize: 4096 },
       systems: [
-        {
-          id: 'postgresql',
-          options: {
-            host: '${DEDUP_LAB_PG_URL_HOST}',
-            port: '${DEDUP_LAB_PG_PORT}',
-            user: '${DEDUP_LAB_PG_USER}',
-            password: '${DEDUP_LAB_PG_PASSWORD}',
-            database: '${DEDUP_LAB_PG_DATABASE}',
-          },
-        },
+        { id: 'postgresql', options: PG_ENV_OPTIONS },
       ],
     }),
   );
@@ -141,17 +141,7 @@ describe('SQL servers through the CLI: canaries survive run and cleanup, no pass
       JSON.stringify({
         labName: CLI_LAB,
         systems: [
-          {
-            id: 'postgresql',
-            options: {
-              host: '${DEDUP_LAB_PG_URL_HOST}',
-              port: '${DEDUP_LAB_PG_PORT}',
-              user: '${DEDUP_LAB_PG_USER}',
-              password: '${DEDUP_LAB_PG_PASSWORD}',
-              database: '${DEDUP_LAB_PG_DATABASE}',
-              dataDir: '${DEDUP_LAB_PG_DATA_DIR}',
-            },
-          },
+          { id: 'postgresql', options: { ...PG_ENV_OPTIONS, dataDir: '${DEDUP_LAB_PG_DATA_DIR}' } },
           {
             id: 'mariadb',
             options: {
