@@ -3,6 +3,7 @@
  * the shared contract suite plus LOAD DATA escaping, page compression, OPTIMIZE reclamation.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { checkOptimizeResult, definition, escapeLoadDataField, toMariadbDatetime } from '../../src/systems/mariadb.js';
 import type { SystemAdapter } from '../../src/systems/types.js';
@@ -75,18 +76,29 @@ describe('mariadb server', () => {
     await adapter.close();
   });
 
-  test('LOAD DATA round-trips every byte value, including 1 MiB+ files', async () => {
-    const cell = blobCell('default');
-    await adapter.resetLab(cell);
-    const files = labFiles({ count: 3, size: 1_200_000, duplicates: 1, kind: 'random' });
-    const outcome = await adapter.bulkInsert(streamOf(files), cell);
-    assert.deepEqual(outcome, { acknowledged: [0, 1, 2], failed: [] });
-    const rows = await mariadbAdmin<{ id: number; h: string; n: number }[]>(`SELECT id, SHA2(content, 256) AS h, LENGTH(content) AS n FROM ${LAB}.blobs ORDER BY id`);
-    assert.deepEqual(
-      rows.map((row) => [row.id, row.h, row.n]),
-      files.map((file) => [file.id, file.sha256, file.size]),
-    );
-  });
+  // Both blob bulk paths; batchBytes below the file size sends one batch per file.
+  for (const extra of [{ blobBulk: 'batch' }, { blobBulk: 'batch', batchBytes: 1_000_000 }, { blobBulk: 'load-data' }]) {
+    test(`bulk ${JSON.stringify(extra)} round-trips every byte value, including 1 MiB+ files`, async () => {
+      const bulk = definition.create('mariadb', definition.parseOptions({ ...mariadbOptionsFromEnv(), ...extra }), LAB);
+      await bulk.connect();
+      try {
+        const cell = blobCell('default');
+        await bulk.resetLab(cell);
+        const files = labFiles({ count: 3, size: 1_200_000, duplicates: 1, kind: 'random' });
+        const everyByte = Buffer.from(Array.from({ length: 4096 }, (_, i) => i % 256)); // tabs, newlines, backslashes, NULs
+        files.push({ id: 3, name: '00003.bin', size: everyByte.length, sha256: createHash('sha256').update(everyByte).digest('hex'), payloadType: 'random_binary', content: everyByte });
+        const outcome = await bulk.bulkInsert(streamOf(files), cell);
+        assert.deepEqual(outcome, { acknowledged: [0, 1, 2, 3], failed: [] });
+        const rows = await mariadbAdmin<{ id: number; h: string; n: number }[]>(`SELECT id, SHA2(content, 256) AS h, LENGTH(content) AS n FROM ${LAB}.blobs ORDER BY id`);
+        assert.deepEqual(
+          rows.map((row) => [row.id, row.h, row.n]),
+          files.map((file) => [file.id, file.sha256, file.size]),
+        );
+      } finally {
+        await bulk.close();
+      }
+    });
+  }
 
   test('page-compressed allocates less than default on compressible data; OPTIMIZE reclaims after deletes', async () => {
     const files = labFiles({ count: 24, size: 64 * 1024, duplicates: 0, kind: 'text' });
