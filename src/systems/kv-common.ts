@@ -44,21 +44,26 @@ export function makeProbe(
 }
 
 /**
- * Run `work` over a stream of files with at most `concurrency` in flight, collecting the
- * acknowledged and failed ids. `work` resolves when the system acknowledged the file; a rejection
- * is a failed write with the system's error text. Files are pulled lazily, so at most
- * `concurrency` files are held in memory at once.
+ * Run `work` over a stream of files with at most `limit` files (and, when given, `limit.bytes`
+ * bytes of files) in flight, collecting the acknowledged and failed ids. `work` resolves when the
+ * system acknowledged the file; a rejection is a failed write with the system's error text. Files
+ * are pulled lazily, so only the files in flight are held in memory (a file bigger than the byte
+ * limit goes alone).
  */
 export async function forEachFileLimited(
   files: AsyncIterable<LabFile>,
-  concurrency: number,
+  limit: number | { files: number; bytes: number },
   signal: AbortSignal,
   work: (file: LabFile) => Promise<void>,
 ): Promise<WriteOutcome> {
+  const maxFiles = typeof limit === 'number' ? limit : limit.files;
+  const maxBytes = typeof limit === 'number' ? Number.POSITIVE_INFINITY : limit.bytes;
   const outcome: WriteOutcome = { acknowledged: [], failed: [] };
   const inFlight = new Set<Promise<void>>();
+  let bytesInFlight = 0;
   for await (const file of files) {
     if (signal.aborted) break;
+    bytesInFlight += file.size;
     const task: Promise<void> = work(file).then(
       () => {
         outcome.acknowledged.push(file.id);
@@ -67,9 +72,12 @@ export async function forEachFileLimited(
         outcome.failed.push({ id: file.id, error: errorText(error) });
       },
     );
-    const tracked = task.finally(() => inFlight.delete(tracked));
+    const tracked = task.finally(() => {
+      inFlight.delete(tracked);
+      bytesInFlight -= file.size;
+    });
     inFlight.add(tracked);
-    if (inFlight.size >= concurrency) await Promise.race(inFlight);
+    while (inFlight.size > 0 && (inFlight.size >= maxFiles || bytesInFlight >= maxBytes)) await Promise.race(inFlight);
   }
   await Promise.all(inFlight);
   outcome.acknowledged.sort((a, b) => a - b);
