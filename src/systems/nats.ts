@@ -12,6 +12,10 @@
  *   the server and a per-file delete removes the content only when no other stored file references
  *   it. A duplicate acknowledged against a message that was already deleted is a failed write
  *   (the server dropped the bytes), never counted as stored.
+ *   The file → content map used by deletes is a cache of those reference messages: a process
+ *   that did not create the stream (a restart, a reconnect) rebuilds it from the stream's
+ *   `r.<fileId>` subjects, and each delete reads the content sequence from the file's own
+ *   reference message on the server.
  *
  * Probes: `internal` = stream info `state.bytes` (message payload + subject + headers, as JetStream
  * accounts them); the runner's `fs` probe reads the JetStream store directory (`dataDir`).
@@ -66,12 +70,22 @@ function asVariant(variant: string): NatsVariant {
   return variant as NatsVariant;
 }
 
-/** msg-id bookkeeping of one cell: which files reference which content message. */
+/**
+ * msg-id bookkeeping of one cell: which files reference which content message (file id →
+ * sequence of the content message). A cache of what the reference messages on the server say:
+ * built empty with a new stream, rebuilt from the stream's reference subjects by a process that
+ * did not create it (after a restart or reconnect), kept up to date by our own publishes/deletes.
+ */
 interface RefState {
-  /** file id → sequence of the content message. */
   contentSeq: Map<number, number>;
-  /** file id → sequence of its reference message. */
-  refSeq: Map<number, number>;
+}
+
+/** Payload of a reference message: the sequence of the content message, in decimal. */
+export function parseRefPayload(data: Uint8Array): number {
+  const text = Buffer.from(data).toString('latin1');
+  const seq = Number(text);
+  if (!/^[1-9][0-9]*$/.test(text) || !Number.isSafeInteger(seq)) throw new Error(`nats: reference message holds ${JSON.stringify(text.slice(0, 40))}, not a sequence`);
+  return seq;
 }
 
 class NatsAdapter implements SystemAdapter {
@@ -80,7 +94,7 @@ class NatsAdapter implements SystemAdapter {
   private js: JetStreamClient | null = null;
   private jsm: JetStreamManager | null = null;
   private readonly lab: string;
-  private readonly refs = new Map<string, RefState>();
+  private readonly refs = new Map<string, Promise<RefState>>();
   private currentStream: string | null = null;
 
   constructor(
@@ -135,6 +149,8 @@ class NatsAdapter implements SystemAdapter {
   }
 
   async close(): Promise<void> {
+    // The server is the truth: a later connect() rebuilds the reference cache from it.
+    this.refs.clear();
     const nc = this.nc;
     this.nc = null;
     this.js = null;
@@ -183,21 +199,37 @@ class NatsAdapter implements SystemAdapter {
       duplicate_window: nanos(variant === 'msg-id' ? this.options.duplicateWindowMs : 120_000),
     });
     this.currentStream = name;
-    this.refs.set(name, { contentSeq: new Map(), refSeq: new Map() });
+    this.refs.set(name, Promise.resolve({ contentSeq: new Map() }));
   }
 
   async dropLab(): Promise<void> {
     await this.deleteStreams();
   }
 
-  private refState(cell: CellContext): RefState {
+  private refState(cell: CellContext): Promise<RefState> {
     const name = this.streamOf(cell);
     let state = this.refs.get(name);
     if (!state) {
-      state = { contentSeq: new Map(), refSeq: new Map() };
+      state = this.loadRefState(cell);
       this.refs.set(name, state);
+      state.catch(() => this.refs.delete(name)); // a failed rebuild is retried by the next caller
     }
     return state;
+  }
+
+  /** Rebuild the file → content map from the last reference message of every `<base>.r.<id>`. */
+  private async loadRefState(cell: CellContext): Promise<RefState> {
+    const stream = this.streamOf(cell);
+    const prefix = `${this.subjectBase(cell)}.r.`;
+    const info = await this.manager.streams.info(stream, { subjects_filter: `${prefix}>` });
+    const contentSeq = new Map<number, number>();
+    for (const subject of Object.keys(info.state.subjects ?? {})) {
+      const id = Number(subject.slice(prefix.length));
+      if (!Number.isSafeInteger(id) || id < 0) throw new Error(`nats: unexpected reference subject ${subject} in ${stream}`);
+      const message = await this.manager.streams.getMessage(stream, { last_by_subj: subject });
+      if (message) contentSeq.set(id, parseRefPayload(message.data));
+    }
+    return { contentSeq };
   }
 
   /** Publish one file and wait for its ack; resolves only when the server holds the file. */
@@ -210,7 +242,7 @@ class NatsAdapter implements SystemAdapter {
       if (ack.duplicate) throw new Error(`nats: file ${file.id} acknowledged as a duplicate in a plain stream`);
       return;
     }
-    const state = this.refState(cell);
+    const state = await this.refState(cell);
     const ack = await this.client.publish(`${base}.f.${file.id}`, file.content, {
       msgID: file.sha256,
       expect: { streamName: stream },
@@ -228,11 +260,10 @@ class NatsAdapter implements SystemAdapter {
         );
       }
     }
-    const refAck = await this.client.publish(`${base}.r.${file.id}`, Buffer.from(String(ack.seq)), {
+    await this.client.publish(`${base}.r.${file.id}`, Buffer.from(String(ack.seq)), {
       expect: { streamName: stream },
     });
     state.contentSeq.set(file.id, ack.seq);
-    state.refSeq.set(file.id, refAck.seq);
   }
 
   async bulkInsert(files: AsyncIterable<LabFile>, cell: CellContext): Promise<WriteOutcome> {
@@ -254,10 +285,10 @@ class NatsAdapter implements SystemAdapter {
     return this.publishFile(file, cell);
   }
 
-  private async lastSeqOn(stream: string, subject: string): Promise<number | null> {
+  private async lastOn(stream: string, subject: string): Promise<{ seq: number; data: Uint8Array } | null> {
     try {
       const message = await this.manager.streams.getMessage(stream, { last_by_subj: subject });
-      return message ? message.seq : null;
+      return message ? { seq: message.seq, data: message.data } : null;
     } catch (error) {
       if (/no message found|not found/i.test(errorText(error))) return null;
       throw error;
@@ -275,19 +306,17 @@ class NatsAdapter implements SystemAdapter {
     const stream = this.streamOf(cell);
     const base = this.subjectBase(cell);
     if (variant === 'plain') {
-      const seq = await this.lastSeqOn(stream, `${base}.f.${file.id}`);
-      if (seq === null) throw new Error(`nats: delete of file ${file.id} did nothing (not stored in ${stream})`);
-      await this.deleteSeq(stream, seq);
+      const message = await this.lastOn(stream, `${base}.f.${file.id}`);
+      if (message === null) throw new Error(`nats: delete of file ${file.id} did nothing (not stored in ${stream})`);
+      await this.deleteSeq(stream, message.seq);
       return;
     }
-    const state = this.refState(cell);
-    const refSeq = await this.lastSeqOn(stream, `${base}.r.${file.id}`);
-    const contentSeq = state.contentSeq.get(file.id);
-    if (refSeq === null || contentSeq === undefined) {
-      throw new Error(`nats: delete of file ${file.id} did nothing (not stored in ${stream})`);
-    }
-    await this.deleteSeq(stream, refSeq);
-    state.refSeq.delete(file.id);
+    const state = await this.refState(cell);
+    const ref = await this.lastOn(stream, `${base}.r.${file.id}`);
+    if (ref === null) throw new Error(`nats: delete of file ${file.id} did nothing (not stored in ${stream})`);
+    // The server's reference message says which content this file holds.
+    const contentSeq = parseRefPayload(ref.data);
+    await this.deleteSeq(stream, ref.seq);
     state.contentSeq.delete(file.id);
     if (![...state.contentSeq.values()].includes(contentSeq)) await this.deleteSeq(stream, contentSeq);
   }

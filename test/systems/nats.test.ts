@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { definition } from '../../src/systems/nats.js';
+import { definition, parseRefPayload } from '../../src/systems/nats.js';
 import type { SystemAdapter } from '../../src/systems/types.js';
 import { runContractSuite } from './contract.js';
 import { iterate, makeCell, makeLabFiles, pseudoRandomBytes } from './fixtures.js';
@@ -84,5 +84,42 @@ describe('nats specifics', () => {
     const files = [0, 1, 2].map((id) => ({ id, name: `${id}`, size: content.length, sha256: sha256(content), payloadType: 'random_binary', content }));
     await adapter.bulkInsert(iterate(files), cell);
     assert.ok((await adapter.probes(cell)[0]!.read()).bytes! >= 30_000);
+  });
+
+  test('reference payloads: only a decimal sequence is accepted', () => {
+    assert.equal(parseRefPayload(Buffer.from('42')), 42);
+    for (const bad of ['', '0', '-1', '4x', ' 4', '1e3', '99999999999999999999']) assert.throws(() => parseRefPayload(Buffer.from(bad)), /not a sequence/);
+  });
+
+  test('msg-id: per-file deletes by a new process rebuild the references from the server', async () => {
+    const cell = makeCell({ variant: 'msg-id', mode: 'blob' });
+    await adapter.resetLab(cell);
+    // Files 0..5: 2 and 3 copy 0 (content A), 5 copies 1 (content B), 4 is unique.
+    const files = makeLabFiles({ count: 6, size: 20_000, duplicates: { 2: 0, 3: 0, 5: 1 }, seed: 'nats-reconnect' });
+    assert.deepEqual((await adapter.bulkInsert(iterate(files), cell)).failed, []);
+    const internal = (a: SystemAdapter): Promise<number | null> => a.probes(cell)[0]!.read().then((reading) => reading.bytes);
+    const loaded = (await internal(adapter))!;
+    await adapter.close();
+
+    // Another adapter object = another process: it holds no memory of the inserts.
+    const fresh = definition.create('nats', definition.parseOptions(natsOptionsFromEnv()), `${LAB}_x`);
+    await fresh.connect();
+    try {
+      assert.equal(await fresh.countStored(cell), 6);
+      await fresh.deleteOne(files[0]!, cell); // copies 2 and 3 still reference content A
+      await fresh.deleteOne(files[5]!, cell); // file 1 still references content B
+      assert.equal(await fresh.countStored(cell), 4);
+      const afterShared = (await internal(fresh))!;
+      assert.ok(loaded - afterShared < 1000, `content still referenced was deleted: ${loaded} → ${afterShared} bytes`);
+      await fresh.close(); // and once more, mid-way
+      await fresh.connect();
+      for (const id of [2, 1, 3, 4]) await fresh.deleteOne(files[id]!, cell);
+      assert.equal(await fresh.countStored(cell), 0);
+      assert.equal(await internal(fresh), 0, 'contents left after their last reference was deleted');
+      await assert.rejects(fresh.deleteOne(files[4]!, cell), /did nothing/);
+    } finally {
+      await fresh.close();
+      await adapter.connect();
+    }
   });
 });
