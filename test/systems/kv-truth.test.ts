@@ -6,12 +6,16 @@
  * `computeEdr` from acknowledged logical bytes and the settled internal probe.
  */
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { parseConfig } from '../../src/config/load.js';
+import { runInProcess, tempDir } from '../experiment/helpers.js';
 import { computeEdr } from '../../src/measure/edr.js';
 import { loadSystem } from '../../src/systems/registry.js';
 import type { LabFile, SystemAdapter } from '../../src/systems/types.js';
 import { iterate, makeCell, pseudoRandomBytes, sha256Hex } from './fixtures.js';
-import { kafkaOptionsFromEnv, natsOptionsFromEnv, redisOptionsFromEnv, s3OptionsFromEnv } from './kv-helpers.js';
+import { kafkaOptionsFromEnv, natsOptionsFromEnv, redisOptionsFromEnv, requireEnv, s3OptionsFromEnv } from './kv-helpers.js';
 
 const LAB = 'dedup_kv_truth';
 const FILES = 50;
@@ -130,5 +134,47 @@ describe('kv truth: EDR on random data against the real servers', () => {
         }
       });
     }
+  }
+});
+
+/**
+ * The `fs` probe of a real run (runner + adapter's `localDataPaths()`): after `bulk_insert` of
+ * 24 random files (1.5 MiB) its delta is positive and of the order of the payload. These
+ * directories belong to the whole server (every topic / bucket / stream, the server's own
+ * metadata), so the bounds leave room for the server's own writes meanwhile.
+ */
+describe('kv truth: the fs probe of a run measures the server data directory', () => {
+  const FS_CASES: [string, string, Record<string, string>][] = [
+    ['nats', 'plain', { ...natsOptionsFromEnv(), dataDir: requireEnv('DEDUP_LAB_NATS_DATA_DIR') } as Record<string, string>],
+    ['kafka', 'delete', { ...kafkaOptionsFromEnv(), dataDir: requireEnv('DEDUP_LAB_KAFKA_DATA_DIR') } as Record<string, string>],
+    ['minio', 'by-id', { ...s3OptionsFromEnv(), dataDir: requireEnv('DEDUP_LAB_S3_DATA_DIR') } as Record<string, string>],
+  ];
+  for (const [system, variant, options] of FS_CASES) {
+    test(`${system} ${variant}: bulk_insert carries an fs probe with a positive delta near the payload`, async (t) => {
+      const dir = tempDir(`kv-fs-${system}`);
+      try {
+        const config = parseConfig({ labName: 'dedup_kv_fs', systems: [{ id: system, options }] });
+        const run = await runInProcess({
+          config,
+          cli: { systems: system, variants: `${system}:${variant}`, stages: 'bulk_insert', payloadTypes: 'random_binary', grades: 'U0', files: '24', fileSize: '64KiB' },
+          dataDir: join(dir, 'data'),
+          resultsDir: join(dir, 'results'),
+        });
+        const record = run.records.find((r) => r.stage === 'bulk_insert');
+        assert.ok(record, `no bulk_insert record: ${JSON.stringify(run.summary)}`);
+        assert.equal(record.error, null, JSON.stringify(record.error));
+        const fs = record.probes.find((p) => p.name === 'fs');
+        assert.ok(fs, `no fs probe among ${record.probes.map((p) => p.name).join(', ')}`);
+        assert.equal(fs.replicas, 1);
+        assert.ok(fs.delta !== null && fs.delta !== undefined, `fs delta missing: ${JSON.stringify(fs)}`);
+        const logical = record.logicalBytes;
+        assert.equal(logical, 24 * 65_536);
+        t.diagnostic(`${system} fs delta ${fs.delta} bytes for ${logical} logical bytes (internal delta ${record.probes.find((p) => p.name === 'internal')?.delta})`);
+        // Random data cannot shrink; the server's own metadata/index files may add some.
+        assert.ok(fs.delta >= 0.9 * logical && fs.delta <= 3 * logical + 8 * 1024 * 1024, `fs delta ${fs.delta} for ${logical} logical bytes`);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
   }
 });
