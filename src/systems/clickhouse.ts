@@ -17,15 +17,25 @@
  * mutations (`ALTER TABLE … DELETE`) and merges are waited for in `system.mutations` /
  * `system.merges`. 18.16 has no query parameters, so values are either validated numbers / hex
  * hashes or string literals escaped by `chString`; identifiers are validated and back-quoted.
- * Blob mode only (see docs/systems-sql.md).
+ *
+ * Native mode (SPEC §5.4): `<lab>.n_<type> (file_id UInt32, file_sha256 String, row_no UInt32,
+ * <typed columns>)`, each typed column `Nullable` of its 18.16 type (CLICKHOUSE_NATIVE_TYPES), rows
+ * sent as one streamed `INSERT … FORMAT TabSeparated` whose text the server parses into the types.
+ * `mergetree` orders by (file_id, row_no); `replacing` by (file_sha256, row_no) with the same
+ * `file_refs` table as blob mode, so the rows of duplicate files collapse at merge exactly like
+ * blob rows do. Timestamps are Int64 milliseconds since the epoch (UTC): 18.16 has no DateTime64
+ * and its DateTime holds whole seconds in 1970–2106 only. Values a column cannot hold exactly
+ * (decimals beyond Decimal(18, 4), non-integers in Int64 …) are refused with an error, never rounded.
  */
 import { Readable } from 'node:stream';
 import { z } from 'zod';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { assertIdentifier } from './shared/identifiers.js';
+import type { ColumnType, NativeTable } from '../dataset/records.js';
 import { BLOB_TABLE } from './shared/layout.js';
+import { checkRowWidth, FILE_ID_COLUMN, nativeTableName, type NativeTypeMap } from './shared/native.js';
 import { parseSystemOptions } from './shared/options.js';
-import { DeleteDidNothingError, throwIfAborted } from './shared/stages.js';
+import { DeleteDidNothingError, requireNative, throwIfAborted } from './shared/stages.js';
 import { checkVariant, numberOf, safeRead } from './postgresql.js';
 import {
   assertLabName,
@@ -100,6 +110,117 @@ export function clickhouseBlobTableDdl(lab: string, variant: ClickhouseVariant):
     `CREATE TABLE ${chQualified(lab, BLOB_TABLE)} ${columns} ENGINE = ReplacingMergeTree() ORDER BY sha256`,
     `CREATE TABLE ${chQualified(lab, REFS_TABLE)} (id UInt32, sha256 String) ENGINE = MergeTree() ORDER BY id`,
   ];
+}
+
+/** Portable native column types → ClickHouse 18.16 types (each column is made `Nullable`). */
+export const CLICKHOUSE_NATIVE_TYPES: NativeTypeMap = {
+  text: 'String',
+  int: 'Int64',
+  float: 'Float64',
+  decimal: 'Decimal(18, 4)', // Decimal exists in 18.16; values with more digits are refused
+  // Milliseconds since 1970-01-01 UTC: 18.16 has no DateTime64, and its DateTime holds only whole
+  // seconds from 1970 to 2106 — Int64 milliseconds keep every ISO 8601 timestamp exactly.
+  timestamp: 'Int64',
+  uuid: 'UUID',
+  json: 'String', // 18.16 has no JSON type
+  bytes: 'String', // ClickHouse strings hold arbitrary bytes
+  bool: 'UInt8',
+};
+
+/** Column holding the content hash of the file a native row came from (the replacing key). */
+export const FILE_SHA_COLUMN = 'file_sha256';
+/** Row number inside its file: with the file hash it is the replacing variant's sorting key. */
+export const ROW_NO_COLUMN = 'row_no';
+
+export function clickhouseNativeTableDdl(lab: string, table: NativeTable, variant: ClickhouseVariant): string[] {
+  const names = new Set([FILE_ID_COLUMN, FILE_SHA_COLUMN, ROW_NO_COLUMN]);
+  const typed = table.columns.map((column) => {
+    if (names.has(column.name)) throw new Error(`native table ${table.name}: column ${column.name} clashes with a lab column`);
+    names.add(column.name);
+    return `${chIdent(column.name, 'native column name')} Nullable(${CLICKHOUSE_NATIVE_TYPES[column.type]})`;
+  });
+  const columns = [`${FILE_ID_COLUMN} UInt32`, `${FILE_SHA_COLUMN} String`, `${ROW_NO_COLUMN} UInt32`, ...typed].join(', ');
+  const name = chQualified(lab, nativeTableName(table));
+  if (variant === 'mergetree') return [`CREATE TABLE ${name} (${columns}) ENGINE = MergeTree() ORDER BY (${FILE_ID_COLUMN}, ${ROW_NO_COLUMN})`];
+  return [
+    `CREATE TABLE ${name} (${columns}) ENGINE = ReplacingMergeTree() ORDER BY (${FILE_SHA_COLUMN}, ${ROW_NO_COLUMN})`,
+    `CREATE TABLE ${chQualified(lab, REFS_TABLE)} (id UInt32, sha256 String) ENGINE = MergeTree() ORDER BY id`,
+  ];
+}
+
+const TSV_ESCAPES: Record<number, number> = { 0x5c: 0x5c, 0x09: 0x74, 0x0a: 0x6e, 0x0d: 0x72 };
+
+/** TabSeparated escaping: backslash, tab, newline and carriage return get a backslash escape. */
+export function tsvEscape(bytes: Buffer): Buffer {
+  let specials = 0;
+  for (const byte of bytes) if (TSV_ESCAPES[byte] !== undefined) specials += 1;
+  if (specials === 0) return bytes;
+  const out = Buffer.allocUnsafe(bytes.length + specials);
+  let at = 0;
+  for (const byte of bytes) {
+    const escape = TSV_ESCAPES[byte];
+    if (escape === undefined) out[at++] = byte;
+    else {
+      out[at++] = 0x5c;
+      out[at++] = escape;
+    }
+  }
+  return out;
+}
+
+const DECIMAL_18_4 = /^-?\d{1,14}(\.\d{1,4})?$/;
+const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** One native value as TabSeparated text for its 18.16 column; anything not held exactly throws. */
+export function clickhouseNativeText(type: ColumnType, value: unknown): Buffer {
+  if (value === null || value === undefined) return Buffer.from('\\N');
+  const refuse = (why: string) => new Error(`clickhouse native ${type}: ${JSON.stringify(String(value)).slice(0, 80)} ${why}`);
+  switch (type) {
+    case 'int':
+      if (typeof value === 'bigint') return Buffer.from(value.toString());
+      if (typeof value !== 'number' || !Number.isSafeInteger(value)) throw refuse('is not an integer');
+      return Buffer.from(String(value));
+    case 'float':
+      if (typeof value !== 'number') throw refuse('is not a number');
+      return Buffer.from(Number.isNaN(value) ? 'nan' : value === Infinity ? 'inf' : value === -Infinity ? '-inf' : String(value));
+    case 'decimal':
+      if (!DECIMAL_18_4.test(String(value))) throw refuse('does not fit Decimal(18, 4) exactly');
+      return Buffer.from(String(value));
+    case 'timestamp': {
+      const ms = new Date(String(value)).getTime();
+      if (Number.isNaN(ms)) throw refuse('is not a timestamp');
+      return Buffer.from(String(ms));
+    }
+    case 'uuid':
+      if (!UUID_TEXT.test(String(value))) throw refuse('is not a UUID');
+      return Buffer.from(String(value).toLowerCase());
+    case 'bool':
+      if (typeof value !== 'boolean') throw refuse('is not a boolean');
+      return Buffer.from(value ? '1' : '0');
+    case 'bytes':
+      if (!Buffer.isBuffer(value)) throw refuse('is not bytes');
+      return tsvEscape(value);
+    case 'text':
+    case 'json':
+      return tsvEscape(Buffer.from(String(value), 'utf8'));
+  }
+}
+
+const TAB = Buffer.from('\t');
+const NEWLINE = Buffer.from('\n');
+
+/** TabSeparated text of one file's rows (file_id, file_sha256, row_no, typed values …). */
+export async function* clickhouseNativeLines(file: LabFile, table: NativeTable, parse: (file: LabFile) => AsyncIterable<unknown[]>): AsyncIterable<Buffer> {
+  const head = `${assertFileId(file.id)}\t${assertSha256(file.sha256)}\t`;
+  let rowNo = 0;
+  for await (const row of parse(file)) {
+    checkRowWidth(table, row, file.name);
+    const parts: Buffer[] = [Buffer.from(`${head}${rowNo}`)];
+    row.forEach((value, index) => parts.push(TAB, clickhouseNativeText(table.columns[index]!.type, value)));
+    parts.push(NEWLINE);
+    yield Buffer.concat(parts);
+    rowNo += 1;
+  }
 }
 
 /** Unsigned LEB128, the length prefix of RowBinary strings. */
@@ -197,45 +318,110 @@ class ClickhouseAdapter implements SystemAdapter {
   }
 
   private variantOf(cell: CellContext): ClickhouseVariant {
-    if (cell.mode !== 'blob') throw new Error('clickhouse supports blob mode only');
     return checkVariant(CLICKHOUSE_VARIANTS, cell.variant, 'clickhouse');
+  }
+
+  /** The cell's content table: `blobs`, or `n_<type>` in native mode. */
+  private tableOf(cell: CellContext): string {
+    return cell.mode === 'blob' ? BLOB_TABLE : nativeTableName(requireNative(cell).table);
+  }
+
+  private idColumn(cell: CellContext): string {
+    return cell.mode === 'blob' ? 'id' : FILE_ID_COLUMN;
+  }
+
+  private shaColumn(cell: CellContext): string {
+    return cell.mode === 'blob' ? 'sha256' : FILE_SHA_COLUMN;
   }
 
   async resetLab(cell: CellContext): Promise<void> {
     const variant = this.variantOf(cell);
     await this.command(`DROP DATABASE IF EXISTS ${chIdent(this.lab, 'database name')}`);
     await this.command(`CREATE DATABASE ${chIdent(this.lab, 'database name')}`);
-    for (const statement of clickhouseBlobTableDdl(this.lab, variant)) await this.command(statement);
+    const ddl = cell.mode === 'blob' ? clickhouseBlobTableDdl(this.lab, variant) : clickhouseNativeTableDdl(this.lab, requireNative(cell).table, variant);
+    for (const statement of ddl) await this.command(statement);
   }
 
   async dropLab(): Promise<void> {
     await this.command(`DROP DATABASE IF EXISTS ${chIdent(this.lab, 'database name')}`);
   }
 
-  /** One streamed `INSERT … FORMAT RowBinary`; the server answers 200 only when every row is written. */
-  private async insertStream(table: string, rows: AsyncIterable<Buffer>): Promise<void> {
+  /** One streamed `INSERT … FORMAT …`; the server answers 200 only when every row is written. */
+  private async insertStream(table: string, rows: AsyncIterable<Buffer>, format: 'RowBinary' | 'TabSeparated' = 'RowBinary'): Promise<void> {
     const result = await this.ch.exec({
-      query: `INSERT INTO ${chQualified(this.lab, table)} FORMAT RowBinary`,
+      query: `INSERT INTO ${chQualified(this.lab, table)} FORMAT ${format}`,
       values: Readable.from(rows, { objectMode: false }),
     });
     // Drain the (empty) answer so the connection returns to the pool.
     for await (const _chunk of result.stream) void _chunk;
   }
 
+  /** The cell's rows of `files`: RowBinary blob rows or TabSeparated native rows. */
+  /**
+   * The cell's rows of `files`: RowBinary blob rows, or TabSeparated native rows. A native file is
+   * parsed whole before any of its rows is sent: a file that fails to parse is skipped (listed in
+   * `unparsable`) and the INSERT goes on cleanly — cutting the stream short would not help, as
+   * ClickHouse may still write the rows it had received after the client has seen the error.
+   * (So native mode holds one file's rows in memory at a time.)
+   */
+  private rowsOf(
+    files: AsyncIterable<LabFile>,
+    cell: CellContext,
+    seen: { id: number; sha256: string }[],
+    unparsable: { id: number; error: string }[],
+  ): AsyncIterable<Buffer> {
+    const native = cell.mode === 'native' ? requireNative(cell) : null;
+    return (async function* () {
+      for await (const file of files) {
+        throwIfAborted(cell.signal);
+        const sha256 = assertSha256(file.sha256);
+        if (!native) {
+          seen.push({ id: file.id, sha256 });
+          yield* rowBinaryBlobRow(file);
+          continue;
+        }
+        const lines: Buffer[] = [];
+        try {
+          for await (const line of clickhouseNativeLines(file, native.table, native.parse)) lines.push(line);
+        } catch (error) {
+          unparsable.push({ id: file.id, error: error instanceof Error ? error.message : String(error) });
+          continue;
+        }
+        seen.push({ id: file.id, sha256 });
+        yield Buffer.concat(lines);
+      }
+    })();
+  }
+
+  private formatOf(cell: CellContext): 'RowBinary' | 'TabSeparated' {
+    return cell.mode === 'blob' ? 'RowBinary' : 'TabSeparated';
+  }
+
+  /**
+   * After a failed INSERT nothing of it may stay: a stream cut short (a parse error, a lost
+   * connection) can still leave blocks the server had already written. Remove the rows of the
+   * files sent; in `replacing`, only contents that no stored file references.
+   */
+  private async removePartial(cell: CellContext, sent: { id: number; sha256: string }[]): Promise<void> {
+    if (sent.length === 0) return;
+    const table = this.tableOf(cell);
+    if (this.variantOf(cell) === 'mergetree') {
+      const ids = sent.map((file) => assertFileId(file.id)).join(', ');
+      if ((await this.count(table, `${this.idColumn(cell)} IN (${ids})`)) > 0) await this.mutateDelete(table, `${this.idColumn(cell)} IN (${ids})`, cell.signal);
+      return;
+    }
+    for (const sha of new Set(sent.map((file) => chString(assertSha256(file.sha256))))) {
+      const where = `${this.shaColumn(cell)} = ${sha}`;
+      if ((await this.count(REFS_TABLE, `sha256 = ${sha}`)) === 0 && (await this.count(table, where)) > 0) await this.mutateDelete(table, where, cell.signal);
+    }
+  }
+
   async bulkInsert(files: AsyncIterable<LabFile>, cell: CellContext): Promise<WriteOutcome> {
     const variant = this.variantOf(cell);
     const seen: { id: number; sha256: string }[] = [];
+    const unparsable: { id: number; error: string }[] = [];
     try {
-      await this.insertStream(
-        BLOB_TABLE,
-        (async function* () {
-          for await (const file of files) {
-            throwIfAborted(cell.signal);
-            seen.push({ id: file.id, sha256: assertSha256(file.sha256) });
-            yield* rowBinaryBlobRow(file);
-          }
-        })(),
-      );
+      await this.insertStream(this.tableOf(cell), this.rowsOf(files, cell, seen, unparsable), this.formatOf(cell));
       if (variant === 'replacing') {
         await this.insertStream(
           REFS_TABLE,
@@ -244,23 +430,41 @@ class ClickhouseAdapter implements SystemAdapter {
           })(),
         );
       }
-      return { acknowledged: seen.map((file) => file.id), failed: [] };
+      return { acknowledged: seen.map((file) => file.id), failed: unparsable };
     } catch (error) {
       if (cell.signal.aborted) throw error;
-      const message = error instanceof Error ? error.message : String(error);
-      return { acknowledged: [], failed: seen.map((file) => ({ id: file.id, error: message })) };
+      let message = error instanceof Error ? error.message : String(error);
+      // A failed clean-up (e.g. the table itself is gone) is reported with the write's own error.
+      await this.removePartial(cell, seen).catch((cleanup: unknown) => {
+        message += `; removing the partial insert failed too: ${cleanup instanceof Error ? cleanup.message : String(cleanup)}`;
+      });
+      return { acknowledged: [], failed: [...unparsable, ...seen.map((file) => ({ id: file.id, error: message }))] };
     }
   }
 
   async insertOne(file: LabFile, cell: CellContext): Promise<void> {
     const variant = this.variantOf(cell);
-    assertSha256(file.sha256);
-    await this.insertStream(
-      BLOB_TABLE,
-      (async function* () {
-        yield* rowBinaryBlobRow(file);
-      })(),
-    );
+    const sent: { id: number; sha256: string }[] = [];
+    const unparsable: { id: number; error: string }[] = [];
+    try {
+      await this.insertStream(
+        this.tableOf(cell),
+        this.rowsOf(
+          (async function* () {
+            yield file;
+          })(),
+          cell,
+          sent,
+          unparsable,
+        ),
+        this.formatOf(cell),
+      );
+      if (unparsable[0]) throw new Error(unparsable[0].error);
+    } catch (error) {
+      // The write's own error is the one to report; a failed clean-up cannot make it succeed.
+      if (!cell.signal.aborted) await this.removePartial(cell, sent).catch(() => undefined);
+      throw error;
+    }
     if (variant === 'replacing') {
       await this.insertStream(
         REFS_TABLE,
@@ -284,10 +488,12 @@ class ClickhouseAdapter implements SystemAdapter {
   async deleteOne(file: LabFile, cell: CellContext): Promise<void> {
     const variant = this.variantOf(cell);
     const id = assertFileId(file.id);
+    const table = this.tableOf(cell);
     if (variant === 'mergetree') {
-      if ((await this.count(BLOB_TABLE, `id = ${id}`)) === 0) throw this.notStored(file);
-      await this.mutateDelete(BLOB_TABLE, `id = ${id}`, cell.signal);
-      const left = await this.count(BLOB_TABLE, `id = ${id}`);
+      const where = `${this.idColumn(cell)} = ${id}`;
+      if ((await this.count(table, where)) === 0) throw this.notStored(file);
+      await this.mutateDelete(table, where, cell.signal);
+      const left = await this.count(table, where);
       if (left !== 0) throw new Error(`delete of file ${id} left ${left} rows after its mutation finished`);
       return;
     }
@@ -298,8 +504,10 @@ class ClickhouseAdapter implements SystemAdapter {
     if ((await this.count(REFS_TABLE, `id = ${id}`)) !== 0) throw new Error(`delete of file ${id}: its reference survived the mutation`);
     // The content goes only when no other stored file references it (a duplicate may still be held).
     if ((await this.count(REFS_TABLE, `sha256 = ${sha}`)) === 0) {
-      await this.mutateDelete(BLOB_TABLE, `sha256 = ${sha}`, cell.signal);
-      if ((await this.count(BLOB_TABLE, `sha256 = ${sha}`)) !== 0) throw new Error(`delete of file ${id}: its content survived the mutation`);
+      const where = `${this.shaColumn(cell)} = ${sha}`;
+      // A file that parsed into no rows has no content rows to delete.
+      if ((await this.count(table, where)) > 0) await this.mutateDelete(table, where, cell.signal);
+      if ((await this.count(table, where)) !== 0) throw new Error(`delete of file ${id}: its content survived the mutation`);
     }
   }
 
@@ -308,7 +516,9 @@ class ClickhouseAdapter implements SystemAdapter {
   }
 
   async countStored(cell: CellContext): Promise<number> {
-    return this.variantOf(cell) === 'replacing' ? this.count(REFS_TABLE) : this.count(BLOB_TABLE);
+    if (this.variantOf(cell) === 'replacing') return this.count(REFS_TABLE);
+    if (cell.mode === 'blob') return this.count(BLOB_TABLE);
+    return numberOf(await this.scalar(`SELECT uniqExact(${FILE_ID_COLUMN}) FROM ${chQualified(this.lab, this.tableOf(cell))}`));
   }
 
   /** Rows physically present in the content table (the replacing variant's dedup shows here). */
@@ -328,7 +538,7 @@ class ClickhouseAdapter implements SystemAdapter {
   private async optimizeFinal(cell: CellContext): Promise<void> {
     const variant = this.variantOf(cell);
     await this.waitUntilIdle(cell.signal);
-    for (const table of variant === 'replacing' ? [BLOB_TABLE, REFS_TABLE] : [BLOB_TABLE]) {
+    for (const table of variant === 'replacing' ? [this.tableOf(cell), REFS_TABLE] : [this.tableOf(cell)]) {
       const parts = numberOf(
         await this.scalar(`SELECT count() FROM system.parts WHERE active AND database = ${chString(this.lab)} AND table = ${chString(table)}`),
       );
@@ -399,7 +609,7 @@ export const definition: SystemDefinition<ClickhouseOptions> = {
   id: 'clickhouse',
   kind: 'server',
   variants: CLICKHOUSE_VARIANTS,
-  modes: ['blob'],
+  modes: ['blob', 'native'],
   parseOptions: (raw) => parseSystemOptions('clickhouse', clickhouseOptionsSchema, raw),
   create: (instance, options, labName) => new ClickhouseAdapter(instance, options, assertLabName(labName)),
 };

@@ -5,10 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { chString, definition, rowBinaryBlobRow, varUInt } from '../../src/systems/clickhouse.js';
+import { chString, clickhouseNativeText, definition, rowBinaryBlobRow, tsvEscape, varUInt } from '../../src/systems/clickhouse.js';
 import type { SystemAdapter } from '../../src/systems/types.js';
 import { runContractSuite } from './contract.js';
-import { blobCell, clickhouseAdmin, clickhouseOptionsFromEnv, labFiles, streamOf } from './sql-helpers.js';
+import { blobCell, clickhouseAdmin, clickhouseOptionsFromEnv, labFiles, nativeCell, streamOf } from './sql-helpers.js';
 
 const CONTRACT_LAB = 'dedup_contract_ch';
 const LAB = 'dedup_lab_chtest';
@@ -41,6 +41,16 @@ describe('clickhouse encodings (pure)', () => {
     assert.deepEqual([...varUInt(300)], [0xac, 0x02]);
     const parts = rowBinaryBlobRow({ id: 1, name: 'a', sha256: 'ff', size: 2, content: Buffer.from([7, 8]) });
     assert.deepEqual([...Buffer.concat(parts)], [1, 0, 0, 0, 1, 0x61, 2, 0x66, 0x66, 2, 0, 0, 0, 0, 0, 0, 0, 2, 7, 8]);
+  });
+  test('native values: exact text for each 18.16 type, refusals instead of rounding', () => {
+    assert.equal(clickhouseNativeText('timestamp', '2024-01-02T03:04:05.678Z').toString(), String(Date.UTC(2024, 0, 2, 3, 4, 5, 678)));
+    assert.equal(clickhouseNativeText('decimal', '-12345678901234.5678').toString(), '-12345678901234.5678');
+    assert.throws(() => clickhouseNativeText('decimal', '1.23456'), /Decimal\(18, 4\)/);
+    assert.throws(() => clickhouseNativeText('int', 1.5), /not an integer/);
+    assert.throws(() => clickhouseNativeText('uuid', 'nope'), /not a UUID/);
+    assert.equal(clickhouseNativeText('bool', true).toString(), '1');
+    assert.equal(clickhouseNativeText('text', null).toString(), '\\N');
+    assert.deepEqual(tsvEscape(Buffer.from('a\tb\nc\\d\re')), Buffer.from('a\\tb\\nc\\\\d\\re'));
   });
   test('string literals escape quotes and backslashes', () => {
     assert.equal(chString("a'b\\c"), "'a\\'b\\\\c'");
@@ -107,6 +117,32 @@ describe('clickhouse server', () => {
     assert.equal(await clickhouseAdmin(`SELECT count() FROM system.mutations WHERE database = ${chString(LAB)} AND is_done = 0`), '0');
     assert.equal(await adapter.countStored(cell), 1);
     await assert.rejects(adapter.deleteOne(files[0]!, cell), /delete did nothing/);
+  });
+
+  test('native mode: typed columns, every value read back exactly', async () => {
+    const cell = nativeCell('mergetree');
+    await adapter.resetLab(cell);
+    const files = labFiles({ count: 2, size: 1000, duplicates: 0, kind: 'random' });
+    assert.deepEqual(await adapter.bulkInsert(streamOf(files), cell), { acknowledged: [0, 1], failed: [] });
+    // 18.16's system.columns has no position column; DESCRIBE lists columns in table order.
+    const described = await clickhouseAdmin(`DESCRIBE TABLE ${LAB}.n_fixture_rows FORMAT TabSeparated`);
+    const types = described
+      .split('\n')
+      .map((line) => line.split('\t').slice(0, 2).join('\t'))
+      .join('\n');
+    assert.match(types, /^file_id\tUInt32\nfile_sha256\tString\nrow_no\tUInt32\nline_no\tNullable\(Int64\)\nword\tNullable\(String\)\namount\tNullable\(Decimal\(18, 4\)\)\nratio\tNullable\(Float64\)\nat\tNullable\(Int64\)\nkey\tNullable\(UUID\)\ndoc\tNullable\(String\)\nflag\tNullable\(UInt8\)\nraw\tNullable\(String\)$/);
+    const expected: string[] = [];
+    for (const file of files) {
+      let row = 0;
+      for await (const values of cell.parseRecords!(file)) {
+        const [lineNo, word, amount, ratio, at, key, doc, flag, raw] = values as [number, string, string, number, string, string, string, boolean, Buffer];
+        expected.push([file.id, row++, lineNo, word, Number(amount).toFixed(4), ratio, Date.parse(at), key, doc, flag ? 1 : 0, raw.toString('hex').toUpperCase()].join('|'));
+      }
+    }
+    const read = await clickhouseAdmin(
+      `SELECT concat(toString(file_id), '|', toString(row_no), '|', toString(line_no), '|', word, '|', toString(amount), '|', toString(ratio), '|', toString(at), '|', toString(key), '|', doc, '|', toString(flag), '|', hex(raw)) FROM ${LAB}.n_fixture_rows ORDER BY file_id, row_no FORMAT TSVRaw`,
+    );
+    assert.deepEqual(read.split('\n'), expected);
   });
 
   test('server errors are errors: a write to a missing table is not acknowledged, a read throws', async () => {
