@@ -68,8 +68,8 @@ function run(command: string, args: string[], options: { env?: NodeJS.ProcessEnv
     const child = spawn(command, args, { env: { ...process.env, ...options.env }, stdio: [stdin, 'pipe', 'pipe'] });
     if (typeof stdin === 'number') closeSync(stdin); // the child holds its own copy
     let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.on('error', reject);
     child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${command} exited ${code}: ${out.slice(-500)}`))));
   });
@@ -86,8 +86,11 @@ function resp(args: (string | Buffer)[]): Buffer {
 
 async function writeLines(file: string, lines: Iterable<Buffer | string>): Promise<void> {
   const stream = createWriteStream(file);
-  for (const line of lines) if (!stream.write(line)) await new Promise((resolve) => stream.once('drain', resolve));
-  await new Promise<void>((resolve, reject) => stream.end((error?: Error | null) => (error ? reject(error) : resolve())));
+  for (const line of lines) if (!stream.write(line)) await new Promise<void>((resolve) => stream.once('drain', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    stream.once('error', reject);
+    stream.end(() => resolve());
+  });
 }
 
 /** MB/s (10^6 bytes) of one timed bulk stage into an emptied lab. */
