@@ -9,13 +9,21 @@
  * Variants: default (pglz), uncompressed (STORAGE EXTERNAL), hash-index — no lz4: PGlite is
  * built without it ("compression method lz4 not supported").
  *
- * One PGlite instance per data dir per process, shared by reference count: opening the same
- * data dir twice in one process would corrupt it, and WASM start-up costs seconds.
+ * PGlite runs in a child process (`pglite-host.ts`), not in the dedup-lab process: its WASM
+ * PostgreSQL alone takes 400–950 MiB RSS, and SPEC §10 allows the tool 256 MiB. The host is the
+ * database engine beside the tool, like a server; a crashed host is a lost connection (every
+ * pending and later call rejects; `connect()` after `close()` starts a fresh host).
+ *
+ * One host per data dir per process, shared by reference count: opening the same data dir twice
+ * would corrupt it, and WASM start-up costs seconds.
  */
-import { mkdirSync } from 'node:fs';
-import type { PGlite, Transaction } from '@electric-sql/pglite';
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { CellContext, LabFile, Probe, SystemAdapter, SystemDefinition, WriteOutcome } from './types.js';
 import { assertLabName, MODES } from './types.js';
+import { HOST_FLAG, type HostError, type HostHello, type HostQueryResult, type HostRequest, type HostResponse } from './pglite-host.js';
 import { parseEmbeddedOptions, type EmbeddedOptions } from './shared/options.js';
 import {
   PG_COPY_BINARY_HEADER,
@@ -39,65 +47,306 @@ import {
   type PgExecute,
 } from './shared/pgCommon.js';
 import { labTableName } from './shared/layout.js';
-import { sizeProbe } from './shared/probes.js';
+import { EMBEDDED_POLL_INTERVAL_MS, sizeProbe } from './shared/probes.js';
 import { checkRowWidth } from './shared/native.js';
 import { requireNative, throwIfAborted, transactionalBulk, type RunInTransaction } from './shared/stages.js';
 
 export const PGLITE_VARIANTS = ['default', 'uncompressed', 'hash-index'] as const;
 
-/** Anything that can run a query: the instance or an open transaction. */
-type Queryable = Pick<PGlite | Transaction, 'query'>;
-
-// ---- one shared instance per data dir ---------------------------------------------------------
-
-interface SharedInstance {
-  db: PGlite;
-  refs: number;
+/** `<dataDir>/base/<oid of the current database>`: where PostgreSQL keeps that database's relation files. */
+async function pgliteDatabaseDir(db: PgliteQueryable, dataDir: string): Promise<string> {
+  const result = await db.query<{ oid: number | string }>('SELECT oid FROM pg_database WHERE datname = current_database()');
+  const oid = Number(result.rows[0]?.oid);
+  if (!Number.isInteger(oid) || oid <= 0) throw new Error(`PGlite returned no oid for the current database (${JSON.stringify(result.rows)})`);
+  return join(dataDir, 'base', String(oid));
 }
-const instances = new Map<string, Promise<SharedInstance>>();
+
+// ---- the host process and its client ------------------------------------------------------------
+
+/** An error PostgreSQL (or the host) raised, with its SQLSTATE when there is one. */
+export class PgliteError extends Error {
+  readonly code: string | undefined;
+  readonly detail: string | undefined;
+  constructor(error: HostError) {
+    super(error.message);
+    this.name = error.name === 'Error' ? 'PgliteError' : error.name;
+    this.code = error.code;
+    this.detail = error.detail;
+  }
+}
+
+/** The host is gone (crashed, killed or closed): a lost connection, retried by the runner. */
+export class PgliteHostLostError extends Error {}
+
+/** Anything that can run a statement: the client or an open transaction. */
+export interface PgliteQueryable {
+  query<Row = Record<string, unknown>>(sql: string, params?: readonly unknown[], options?: { blobParts?: Uint8Array[] }): Promise<{ rows: Row[]; affectedRows: number }>;
+  /** Several statements without parameters (simple query protocol). */
+  exec(sql: string): Promise<HostQueryResult[]>;
+}
+
+export interface PgliteClient extends PgliteQueryable {
+  /** BEGIN; body; COMMIT — or ROLLBACK and rethrow when the body throws. */
+  transaction<T>(body: (tx: PgliteQueryable) => Promise<T>): Promise<T>;
+  /** Process id of the host (the process that holds PGlite's memory). */
+  readonly pid: number;
+  /** Resident and peak resident bytes of the host, from /proc/<pid>/status (null once it exited). */
+  memory(): { rssBytes: number; peakRssBytes: number } | null;
+}
+
+/** The host module beside this file: `.ts` run through tsx from source, `.js` once built. */
+function hostEntry(): { file: string; execArgv: string[] } {
+  const typescript = import.meta.url.endsWith('.ts');
+  const file = fileURLToPath(new URL(typescript ? './pglite-host.ts' : './pglite-host.js', import.meta.url));
+  // Resolved here, not by the child: the child's cwd (the user's) need not see our node_modules.
+  return { file, execArgv: typescript ? ['--import', import.meta.resolve('tsx')] : [] };
+}
+
+/** VmRSS / VmHWM of a process in bytes, or null when it is gone (Linux /proc). */
+export function processMemory(pid: number): { rssBytes: number; peakRssBytes: number } | null {
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return null;
+  }
+  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  const rssBytes = kib('VmRSS');
+  const peakRssBytes = kib('VmHWM');
+  return Number.isFinite(rssBytes) && Number.isFinite(peakRssBytes) ? { rssBytes, peakRssBytes } : null;
+}
+
+/** How much of the host's stdout/stderr to keep for the error message when it dies. */
+const HOST_OUTPUT_TAIL = 4096;
+
+class HostClient implements PgliteClient {
+  private nextId = 1;
+  private nextTxId = 1;
+  private readonly pending = new Map<number, { resolve: (response: HostResponse) => void; reject: (error: Error) => void }>();
+  private lost: PgliteHostLostError | null = null;
+  private output = '';
+  private closing = false;
+  /** Resolves when the host process has ended (a new host may open the data dir only then). */
+  readonly exited: Promise<void>;
+
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly dataDir: string,
+  ) {
+    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    const keep = (chunk: Buffer) => (this.output = (this.output + chunk.toString('utf8')).slice(-HOST_OUTPUT_TAIL));
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    child.on('message', (message: HostResponse) => {
+      const waiting = this.pending.get(message.id);
+      if (!waiting) return;
+      this.pending.delete(message.id);
+      this.updateRef();
+      waiting.resolve(message);
+    });
+    child.on('exit', (code, signal) => {
+      const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+      const tail = this.output.trim() ? `; its last output: ${this.output.trim().slice(-500)}` : '';
+      this.markLost(new PgliteHostLostError(`PGlite host process ${child.pid} for ${this.dataDir} ${how} — connection lost${tail}`));
+    });
+    child.on('error', (error) => this.markLost(new PgliteHostLostError(`PGlite host process for ${this.dataDir} failed: ${error.message}`)));
+  }
+
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  /** Fork a host for `dataDir` and wait until PGlite inside it is ready. */
+  static start(dataDir: string): Promise<HostClient> {
+    const entry = hostEntry();
+    const child = fork(entry.file, [HOST_FLAG, dataDir], {
+      execArgv: entry.execArgv,
+      serialization: 'advanced',
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    const client = new HostClient(child, dataDir);
+    return new Promise<HostClient>((resolve, reject) => {
+      const onHello = (message: HostHello | HostResponse) => {
+        if (!('hello' in message)) return;
+        child.off('message', onHello);
+        child.off('exit', onExit);
+        if (message.hello === 'ready') {
+          client.updateRef();
+          resolve(client);
+        } else {
+          reject(new PgliteError({ ...message.error, message: `PGlite could not open ${dataDir}: ${message.error.message}` }));
+        }
+      };
+      const onExit = () => {
+        child.off('message', onHello);
+        reject(client.lost ?? new PgliteHostLostError(`PGlite host for ${dataDir} exited during start-up`));
+      };
+      child.on('message', onHello);
+      child.once('exit', onExit);
+    });
+  }
+
+  query<Row = Record<string, unknown>>(sql: string, params?: readonly unknown[], options?: { blobParts?: Uint8Array[] }): Promise<{ rows: Row[]; affectedRows: number }> {
+    return this.queryIn(undefined, sql, params, options) as Promise<{ rows: Row[]; affectedRows: number }>;
+  }
+
+  exec(sql: string): Promise<HostQueryResult[]> {
+    return this.execIn(undefined, sql);
+  }
+
+  async transaction<T>(body: (tx: PgliteQueryable) => Promise<T>): Promise<T> {
+    const txId = this.nextTxId++;
+    await this.request({ op: 'begin', txId });
+    const tx: PgliteQueryable = {
+      query: (sql, params, options) => this.queryIn(txId, sql, params, options) as never,
+      exec: (sql) => this.execIn(txId, sql),
+    };
+    let result: T;
+    try {
+      result = await body(tx);
+    } catch (error) {
+      // A lost host has no transaction left to roll back; the original error is what counts.
+      await this.request({ op: 'rollback', txId }).catch(() => {});
+      throw error;
+    }
+    await this.request({ op: 'commit', txId });
+    return result;
+  }
+
+  memory(): { rssBytes: number; peakRssBytes: number } | null {
+    return this.lost || this.child.pid === undefined ? null : processMemory(this.child.pid);
+  }
+
+  get alive(): boolean {
+    return this.lost === null;
+  }
+
+  /** Close PGlite cleanly and wait for the host to exit (a lost host is already gone). */
+  async close(): Promise<void> {
+    if (this.lost) return;
+    // Waiting for the exit must keep the event loop alive (see updateRef).
+    this.closing = true;
+    this.updateRef();
+    try {
+      await this.request({ op: 'close' });
+    } catch (error) {
+      if (!(error instanceof PgliteHostLostError)) throw error;
+    }
+    await this.exited;
+  }
+
+  private async queryIn(txId: number | undefined, sql: string, params?: readonly unknown[], options?: { blobParts?: Uint8Array[] }): Promise<HostQueryResult> {
+    const result = await this.request({
+      op: 'query',
+      sql,
+      ...(params ? { params: [...params] } : {}),
+      ...(txId !== undefined ? { txId } : {}),
+      ...(options?.blobParts ? { blobParts: options.blobParts } : {}),
+    });
+    return result as HostQueryResult;
+  }
+
+  private async execIn(txId: number | undefined, sql: string): Promise<HostQueryResult[]> {
+    return (await this.request({ op: 'exec', sql, ...(txId !== undefined ? { txId } : {}) })) as HostQueryResult[];
+  }
+
+  // Omit<> over a union must distribute, or the op-specific fields are lost.
+  private request(request: HostRequest extends infer R ? (R extends HostRequest ? Omit<R, 'id'> : never) : never): Promise<HostQueryResult | HostQueryResult[] | undefined> {
+    if (this.lost) return Promise.reject(this.lost);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, {
+        resolve: (response) => (response.ok ? resolve(response.result) : reject(new PgliteError(response.error))),
+        reject,
+      });
+      this.updateRef();
+      this.child.send({ ...request, id } as HostRequest, (error) => {
+        if (error) this.markLost(new PgliteHostLostError(`PGlite host process ${this.child.pid} for ${this.dataDir} cannot be reached: ${error.message}`));
+      });
+    });
+  }
+
+  /**
+   * The IPC channel keeps the event loop alive only while a request is waiting: an idle host must
+   * not keep a finished dedup-lab (or a test) from exiting — it follows on `disconnect`.
+   */
+  private updateRef(): void {
+    const channel = this.child.channel as { ref(): void; unref(): void } | null | undefined;
+    if (this.pending.size > 0 || (this.closing && this.child.exitCode === null && this.child.signalCode === null)) {
+      this.child.ref();
+      channel?.ref();
+    } else {
+      this.child.unref();
+      channel?.unref();
+    }
+  }
+
+  private markLost(error: PgliteHostLostError): void {
+    this.lost ??= error;
+    // Unreachable but maybe still running: end it, so a fresh host never shares the data dir with it.
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    for (const waiting of this.pending.values()) waiting.reject(this.lost);
+    this.pending.clear();
+    this.updateRef();
+  }
+}
+
+// ---- one shared host per data dir ---------------------------------------------------------------
+
+interface SharedHost {
+  client: HostClient;
+  refs: number;
+  /** The map entry this host was registered under (to remove exactly it). */
+  entry: Promise<SharedHost>;
+}
+const hosts = new Map<string, Promise<SharedHost>>();
 
 export interface PgliteHandle {
-  db: PGlite;
-  /** Drop this reference; the instance closes when the last one is released. */
+  db: PgliteClient;
+  /** Drop this reference; the host closes when the last one is released. */
   release(): Promise<void>;
 }
 
-/** Open (or join) the process-wide PGlite instance of a data dir. Tests use it for canaries. */
+/** Open (or join) this process's PGlite host of a data dir. Tests use it for canaries. */
 export async function acquirePglite(dataDir: string): Promise<PgliteHandle> {
-  let pending = instances.get(dataDir);
-  if (!pending) {
-    pending = (async () => {
-      mkdirSync(dataDir, { recursive: true });
-      const { PGlite } = await import('@electric-sql/pglite');
-      const db = new PGlite(dataDir);
-      await db.waitReady;
-      return { db, refs: 0 };
-    })();
-    instances.set(dataDir, pending);
-    pending.catch(() => instances.delete(dataDir));
-  }
-  const shared = await pending;
+  const shared = await sharedHost(dataDir);
   shared.refs++;
   let released = false;
   return {
-    db: shared.db,
+    db: shared.client,
     async release() {
       if (released) return;
       released = true;
       shared.refs--;
       if (shared.refs === 0) {
-        instances.delete(dataDir);
-        await shared.db.close();
+        if (hosts.get(dataDir) === shared.entry) hosts.delete(dataDir);
+        await shared.client.close();
       }
     },
   };
 }
 
-function executor(target: Queryable): PgExecute {
-  return async (sql, params) => {
-    const result = await target.query<Record<string, unknown>>(sql, params ? [...params] : undefined);
-    return { rows: result.rows, affectedRows: result.affectedRows ?? 0 };
-  };
+async function sharedHost(dataDir: string): Promise<SharedHost> {
+  for (;;) {
+    const entry = hosts.get(dataDir);
+    if (!entry) break;
+    const shared = await entry.catch(() => null);
+    if (shared?.client.alive) return shared;
+    // A host that died is a lost connection: forget it, wait until it is really gone, start afresh.
+    if (hosts.get(dataDir) === entry) hosts.delete(dataDir);
+    await shared?.client.exited;
+  }
+  mkdirSync(dataDir, { recursive: true });
+  const entry: Promise<SharedHost> = HostClient.start(dataDir).then((client) => ({ client, refs: 0, entry }));
+  hosts.set(dataDir, entry);
+  entry.catch(() => {
+    if (hosts.get(dataDir) === entry) hosts.delete(dataDir);
+  });
+  return entry;
+}
+
+function executor(target: PgliteQueryable): PgExecute {
+  return (sql, params) => target.query(sql, params);
 }
 
 /** Buffers rows and writes them in bounded batches (COPY for blobs, multi-row INSERT for native). */
@@ -110,7 +359,7 @@ class BatchWriter {
   constructor(
     private readonly schema: string,
     private readonly cell: CellContext,
-    private readonly target: () => Queryable,
+    private readonly target: () => PgliteQueryable,
   ) {}
 
   async add(file: LabFile): Promise<void> {
@@ -136,9 +385,9 @@ class BatchWriter {
     if (this.rows === 0) return;
     const target = this.target();
     if (this.cell.mode === 'blob') {
-      // Node Buffers are typed as possibly SharedArrayBuffer-backed; ours never are.
-      const blob = new Blob([PG_COPY_BINARY_HEADER, ...this.parts, PG_COPY_BINARY_TRAILER] as BlobPart[]);
-      const result = await target.query(pgCopyBlobSql(this.schema, "'/dev/blob'"), [], { blob });
+      // The parts cross to the host as they are; it joins them into the Blob `/dev/blob` reads.
+      const blobParts = [PG_COPY_BINARY_HEADER, ...this.parts, PG_COPY_BINARY_TRAILER];
+      const result = await target.query(pgCopyBlobSql(this.schema, "'/dev/blob'"), [], { blobParts });
       if (result.affectedRows !== this.rows) throw new Error(`COPY stored ${result.affectedRows} rows, expected ${this.rows}`);
     } else {
       const { table } = requireNative(this.cell);
@@ -161,6 +410,8 @@ class BatchWriter {
 class PgliteAdapter implements SystemAdapter {
   readonly id = 'pglite';
   private handle: PgliteHandle | null = null;
+  /** `<dataDir>/base/<database oid>`: the relation files of the database the lab lives in. */
+  private databaseDir: string | null = null;
 
   constructor(
     readonly instance: string,
@@ -169,7 +420,12 @@ class PgliteAdapter implements SystemAdapter {
   ) {}
 
   async connect(): Promise<void> {
-    if (!this.handle) this.handle = await acquirePglite(this.options.dataDir);
+    // A handle whose host died is a lost connection: drop it and start (or join) a fresh host.
+    if (this.handle && !(this.handle.db as HostClient).alive) await this.close();
+    if (!this.handle) {
+      this.handle = await acquirePglite(this.options.dataDir);
+      this.databaseDir = await pgliteDatabaseDir(this.handle.db, this.options.dataDir);
+    }
   }
 
   async close(): Promise<void> {
@@ -199,7 +455,7 @@ class PgliteAdapter implements SystemAdapter {
   }
 
   async bulkInsert(files: AsyncIterable<LabFile>, cell: CellContext): Promise<WriteOutcome> {
-    let tx: Transaction | null = null;
+    let tx: PgliteQueryable | null = null;
     const writer = new BatchWriter(this.schema, cell, () => tx ?? this.db());
     const inTransaction: RunInTransaction = (body) =>
       this.db().transaction(async (open) => {
@@ -245,24 +501,35 @@ class PgliteAdapter implements SystemAdapter {
   }
 
   probes(_cell: CellContext): Probe[] {
-    return [sizeProbe('internal', () => pgLabSize(this.execute(), this.schema), { settleTimeoutMs: 10_000, pollIntervalMs: 100 })];
+    // settle() ran CHECKPOINT, so the catalog numbers are final; a short poll just confirms it.
+    return [sizeProbe('internal', () => pgLabSize(this.execute(), this.schema), { settleTimeoutMs: 10_000, pollIntervalMs: EMBEDDED_POLL_INTERVAL_MS })];
   }
 
   localDataPaths(): string[] {
-    // The whole PGlite cluster directory (catalog and WAL included); the runner subtracts the
-    // empty baseline, so only what a stage adds or frees shows in the delta.
-    return [this.options.dataDir];
+    // The database's own directory `base/<oid>` (every relation file of the lab schema lives
+    // there), not the whole cluster: pg_wal would add a whole new 16 MiB WAL segment whenever
+    // PostgreSQL starts one, which has nothing to do with the stage and can trip the runner's
+    // "probe did not shrink after reset" check. Before connect the oid is unknown: whole cluster.
+    return [this.databaseDir ?? this.options.dataDir];
   }
 
   async sampleMetrics(): Promise<Record<string, number>> {
-    // One catalog query on the shared in-process instance; PGlite serialises it between the
-    // work's statements (it never runs inside the work's transaction).
     if (!this.handle) return {};
-    try {
-      return { internalBytes: await pgLabSize(this.execute(), this.schema) };
-    } catch {
-      return {};
+    const metrics: Record<string, number> = {};
+    // The PGlite host's memory (a separate process: the engine, not the tool) — read from /proc,
+    // so it never waits for the work.
+    const memory = this.handle.db.memory();
+    if (memory) {
+      metrics.pgliteHostRssBytes = memory.rssBytes;
+      metrics.pgliteHostPeakRssBytes = memory.peakRssBytes;
     }
+    try {
+      // One catalog query; the host runs it between the work's statements, never inside its transaction.
+      metrics.internalBytes = await pgLabSize(this.execute(), this.schema);
+    } catch {
+      // A failed sample is simply absent from the trace.
+    }
+    return metrics;
   }
 
   private async vacuumFull(cell: CellContext): Promise<void> {
@@ -270,7 +537,7 @@ class PgliteAdapter implements SystemAdapter {
     await this.db().query('CHECKPOINT');
   }
 
-  private db(): PGlite {
+  private db(): PgliteClient {
     if (!this.handle) throw new Error('pglite adapter is not connected (call connect first)');
     return this.handle.db;
   }

@@ -1,10 +1,12 @@
 /** pglite adapter: the shared contract suite plus PGlite/PostgreSQL-specific behaviour, on a real PGlite data dir. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { acquirePglite, definition, type PgliteHandle } from '../../src/systems/pglite.js';
+import { acquirePglite, definition, PgliteHostLostError, type PgliteHandle } from '../../src/systems/pglite.js';
+import { pgliteTemplateDir } from '../../src/systems/pglite-host.js';
 import { InvalidLabNameError, type SystemAdapter } from '../../src/systems/types.js';
 import {
   PG_COPY_BINARY_HEADER,
@@ -19,6 +21,10 @@ import { FIXTURE_NATIVE_TABLE, iterate, makeCell, makeLabFiles } from './fixture
 
 const dataDir = mkdtempSync(join(tmpdir(), 'dedup-pglite-'));
 const LAB = 'dedup_contract';
+// A private template cache: this file's first host builds the template (initdb), later new
+// data dirs are copies of it — both paths run here. Forked hosts inherit the variable.
+const cacheDir = mkdtempSync(join(tmpdir(), 'dedup-pglite-cache-'));
+process.env.XDG_CACHE_HOME = cacheDir;
 // One handle for the whole file keeps the WASM instance open (start-up costs seconds); the
 // adapters under test join the same instance through the same reference-counted registry.
 let handle: PgliteHandle | null = null;
@@ -26,6 +32,7 @@ const db = async () => (handle ??= await acquirePglite(dataDir)).db;
 after(async () => {
   await handle?.release();
   rmSync(dataDir, { recursive: true, force: true });
+  rmSync(cacheDir, { recursive: true, force: true });
 });
 
 runContractSuite({
@@ -205,5 +212,76 @@ describe('pglite specifics', () => {
     const row = (await (await db()).query<{ n: number; nested: number }>("SELECT count(*)::int AS n, max((doc->'nested'->>'n')::int) AS nested FROM dedup_native.n_fixture_rows")).rows[0]!;
     assert.equal(row.n, 3);
     assert.equal(typeof row.nested, 'number');
+  });
+});
+
+describe('pglite host process', () => {
+  const scratch = mkdtempSync(join(tmpdir(), 'dedup-pglite-host-'));
+  after(() => rmSync(scratch, { recursive: true, force: true }));
+
+  it('a new data dir is a copy of the template cluster (built once per PGlite version)', async () => {
+    await db();
+    const template = pgliteTemplateDir({ XDG_CACHE_HOME: cacheDir });
+    assert.ok(existsSync(join(template, 'PG_VERSION')), template);
+    assert.equal(readFileSync(join(dataDir, 'PG_VERSION'), 'utf8'), readFileSync(join(template, 'PG_VERSION'), 'utf8'));
+    const fresh = join(scratch, 'seeded');
+    const seeded = await acquirePglite(fresh);
+    try {
+      for (const name of readdirSync(template)) assert.ok(existsSync(join(fresh, name)), `${name} copied`);
+      assert.deepEqual((await seeded.db.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = $1', ['public'])).rows, [{ n: 1 }]);
+    } finally {
+      await seeded.release();
+    }
+  });
+
+  it('a killed host is a lost connection: calls reject, and connect() after close() starts a fresh host with the committed data', async () => {
+    const adapter = definition.create('pglite', definition.parseOptions({ dataDir: join(scratch, 'crash') }), 'dedup_crash');
+    await adapter.connect();
+    const cell = makeCell({ variant: 'default', mode: 'blob' });
+    await adapter.resetLab(cell);
+    await adapter.bulkInsert(iterate(makeLabFiles({ count: 3, size: 4096, seed: 'crash' })), cell);
+    const joined = await acquirePglite(join(scratch, 'crash'));
+    const killedPid = joined.db.pid;
+    await joined.release();
+    process.kill(killedPid, 'SIGKILL');
+    await assert.rejects(adapter.countStored(cell), (error: unknown) => error instanceof PgliteHostLostError && /connection lost/.test(error.message));
+    await assert.rejects(adapter.version(), PgliteHostLostError);
+    await adapter.close();
+    await adapter.connect();
+    assert.equal(await adapter.countStored(cell), 3);
+    const again = await acquirePglite(join(scratch, 'crash'));
+    assert.notEqual(again.db.pid, killedPid);
+    await again.release();
+    await adapter.dropLab();
+    await adapter.close();
+  });
+
+  it('PostgreSQL errors keep their message and SQLSTATE across the process boundary', async () => {
+    const pg = await db();
+    await assert.rejects(pg.query('SELECT * FROM no_such_table_here'), (error: unknown) => {
+      const fields = error as { message: string; code?: string };
+      return /no_such_table_here/.test(fields.message) && fields.code === '42P01';
+    });
+  });
+
+  it('the host exits when the dedup-lab process dies', async () => {
+    const script = join(scratch, 'parent.mts');
+    const moduleUrl = new URL('../../src/systems/pglite.ts', import.meta.url).href;
+    writeFileSync(script, `import { acquirePglite } from ${JSON.stringify(moduleUrl)};
+const handle = await acquirePglite(${JSON.stringify(join(scratch, 'orphan'))});
+process.stdout.write(String(handle.db.pid) + '\\n');
+setInterval(() => {}, 1000);
+`);
+    const parent = spawn(process.execPath, ['--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const hostPid = await new Promise<number>((resolve, reject) => {
+      parent.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
+      parent.once('exit', (code) => reject(new Error(`parent exited early (${code})`)));
+    });
+    assert.ok(hostPid > 0 && existsSync(`/proc/${hostPid}`));
+    parent.kill('SIGKILL');
+    const gone = () => !existsSync(`/proc/${hostPid}`) || /State:\s+Z/.test(readFileSync(`/proc/${hostPid}/status`, 'utf8'));
+    const deadline = Date.now() + 15_000;
+    while (!gone() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok(gone(), `host ${hostPid} outlived its parent`);
   });
 });

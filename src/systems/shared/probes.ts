@@ -2,6 +2,12 @@
 import type { Probe, ProbeReading } from '../types.js';
 import { errorMessage } from '../../cli/errors.js';
 
+/**
+ * Settle poll interval of embedded engines' probes: their settle() checkpoints synchronously,
+ * after which the numbers cannot move, so the runner's two equal reads come back-to-back.
+ */
+export const EMBEDDED_POLL_INTERVAL_MS = 10;
+
 export interface ProbeTimings {
   settleTimeoutMs: number;
   pollIntervalMs: number;

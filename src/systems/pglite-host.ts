@@ -1,0 +1,261 @@
+/**
+ * The PGlite host: a child process that owns one PGlite (WASM PostgreSQL) instance for one data
+ * dir and answers the `pglite` adapter's requests over Node's IPC channel.
+ *
+ * Why a separate process: PGlite's WASM heap and compiled module take 400–950 MiB RSS, far above
+ * SPEC §10's 256 MiB for the dedup-lab process. Here it is the "database engine" beside the tool,
+ * like a server, and the tool's own RSS stays small. Started by `src/systems/pglite.ts` with
+ * `child_process.fork(…, { serialization: 'advanced' })`, so Uint8Array values (bytea, COPY
+ * payloads) cross without base64.
+ *
+ * Lifetime: exits after `close`, and when the parent goes away (IPC `disconnect`), so a killed
+ * dedup-lab never leaves an orphan holding the data dir. SIGINT/SIGTERM are ignored: a Ctrl-C in
+ * the terminal reaches the whole process group, and the tool's rule is "finish the current
+ * operation, then close" — the parent closes this host (or disconnects) when it is done.
+ *
+ * Protocol: one request → one response, matched by `id`. Transactions are held open here through
+ * PGlite's own `transaction()` (so queries outside the transaction — e.g. the trace sampler's —
+ * wait for it instead of running inside it).
+ */
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { PGlite, Transaction } from '@electric-sql/pglite';
+
+export type HostRequest =
+  | { id: number; op: 'query'; sql: string; params?: unknown[]; txId?: number; blobParts?: Uint8Array[] }
+  | { id: number; op: 'exec'; sql: string; txId?: number }
+  | { id: number; op: 'begin'; txId: number }
+  | { id: number; op: 'commit'; txId: number }
+  | { id: number; op: 'rollback'; txId: number }
+  | { id: number; op: 'close' };
+
+export interface HostQueryResult {
+  rows: Record<string, unknown>[];
+  affectedRows: number;
+}
+
+/** A PostgreSQL error as it crossed the process boundary: message and SQLSTATE preserved. */
+export interface HostError {
+  message: string;
+  name: string;
+  code?: string;
+  detail?: string;
+  hint?: string;
+}
+
+export type HostResponse =
+  | { id: number; ok: true; result?: HostQueryResult | HostQueryResult[] }
+  | { id: number; ok: false; error: HostError };
+
+/** First message after start-up: ready (with the pid whose RSS the adapter reports) or failed. */
+export type HostHello = { hello: 'ready' } | { hello: 'failed'; error: HostError };
+
+interface OpenTransaction {
+  tx: Transaction;
+  /** Set when a statement inside failed: PostgreSQL would turn a later COMMIT into a silent ROLLBACK. */
+  failed: string | null;
+  decide(action: 'commit' | 'rollback'): void;
+  finished: Promise<void>;
+}
+
+function toHostError(error: unknown): HostError {
+  if (!(error instanceof Error)) return { message: String(error), name: 'Error' };
+  const fields = error as Error & { code?: unknown; detail?: unknown; hint?: unknown };
+  return {
+    message: error.message,
+    name: error.name,
+    ...(typeof fields.code === 'string' ? { code: fields.code } : {}),
+    ...(typeof fields.detail === 'string' ? { detail: fields.detail } : {}),
+    ...(typeof fields.hint === 'string' ? { hint: fields.hint } : {}),
+  };
+}
+
+function plain(result: { rows: unknown[]; affectedRows?: number }): HostQueryResult {
+  return { rows: result.rows as Record<string, unknown>[], affectedRows: result.affectedRows ?? 0 };
+}
+
+class Host {
+  private readonly transactions = new Map<number, OpenTransaction>();
+  private closing = false;
+
+  constructor(private readonly db: PGlite) {}
+
+  async handle(request: HostRequest): Promise<HostQueryResult | HostQueryResult[] | undefined> {
+    switch (request.op) {
+      case 'query': {
+        // A Blob cannot cross the IPC channel; the COPY payload arrives as parts and becomes one here.
+        const options = request.blobParts ? { blob: new Blob(request.blobParts as BlobPart[]) } : undefined;
+        return this.inTransactionOrNot(request.txId, async (target) => plain(await target.query(request.sql, request.params, options)));
+      }
+      case 'exec':
+        return this.inTransactionOrNot(request.txId, async (target) => (await target.exec(request.sql)).map(plain));
+      case 'begin':
+        await this.begin(request.txId);
+        return undefined;
+      case 'commit':
+        await this.finish(request.txId, 'commit');
+        return undefined;
+      case 'rollback':
+        await this.finish(request.txId, 'rollback');
+        return undefined;
+      case 'close':
+        await this.close();
+        return undefined;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    for (const open of this.transactions.values()) open.decide('rollback');
+    await Promise.allSettled([...this.transactions.values()].map((open) => open.finished));
+    await this.db.close();
+  }
+
+  private async inTransactionOrNot<T>(txId: number | undefined, run: (target: PGlite | Transaction) => Promise<T>): Promise<T> {
+    if (txId === undefined) return run(this.db);
+    const open = this.transactions.get(txId);
+    if (!open) throw new Error(`PGlite host: transaction ${txId} is not open`);
+    try {
+      return await run(open.tx);
+    } catch (error) {
+      open.failed ??= error instanceof Error ? error.message : String(error);
+      throw error;
+    }
+  }
+
+  /** Resolves once BEGIN ran and the transaction accepts statements; it stays open until finish(). */
+  private begin(txId: number): Promise<void> {
+    if (this.transactions.has(txId)) return Promise.reject(new Error(`PGlite host: transaction ${txId} is already open`));
+    return new Promise<void>((started, failedToStart) => {
+      let decide!: (action: 'commit' | 'rollback') => void;
+      const decision = new Promise<'commit' | 'rollback'>((resolve) => (decide = resolve));
+      let opened = false;
+      const finished = this.db.transaction(async (tx) => {
+        this.transactions.set(txId, { tx, failed: null, decide, finished });
+        opened = true;
+        started();
+        if ((await decision) === 'rollback') await tx.rollback();
+      });
+      finished.catch((error: unknown) => {
+        if (!opened) failedToStart(error);
+      });
+    });
+  }
+
+  private async finish(txId: number, action: 'commit' | 'rollback'): Promise<void> {
+    const open = this.transactions.get(txId);
+    if (!open) throw new Error(`PGlite host: transaction ${txId} is not open`);
+    const failed = open.failed;
+    // A COMMIT after a failed statement would be a silent ROLLBACK in PostgreSQL: refuse it loudly.
+    open.decide(failed !== null ? 'rollback' : action);
+    try {
+      await open.finished;
+    } finally {
+      this.transactions.delete(txId);
+    }
+    if (action === 'commit' && failed !== null) throw new Error(`transaction rolled back: a statement in it failed (${failed})`);
+  }
+}
+
+/**
+ * Where the template cluster of this PGlite version lives: `$XDG_CACHE_HOME/dedup-lab/` (default
+ * `~/.cache/dedup-lab/`), keyed by the package version so an upgrade never reuses an old cluster.
+ */
+export function pgliteTemplateDir(env: NodeJS.ProcessEnv = process.env): string {
+  const packageJson = join(dirname(fileURLToPath(import.meta.resolve('@electric-sql/pglite'))), '..', 'package.json');
+  const version = (JSON.parse(readFileSync(packageJson, 'utf8')) as { version: string }).version;
+  const cacheRoot = env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  return join(cacheRoot, 'dedup-lab', `pglite-${version}-template`);
+}
+
+/**
+ * A new data dir starts as a copy of a cleanly closed, freshly initialised cluster instead of
+ * running PGlite's initdb (6–20 s and ~500 MiB more peak memory on every new data dir; a copy
+ * takes milliseconds). The copy is byte-for-byte what initdb would write, so results do not
+ * change. The template is built once per PGlite version, in a private folder renamed into
+ * place, so concurrent processes never see half of one. Any failure: plain initdb, as before.
+ */
+async function seedFromTemplate(PGliteClass: typeof PGlite, dataDir: string): Promise<void> {
+  // Only an empty folder is seeded: an existing cluster (or anything else) is left as it is.
+  if (readdirSync(dataDir).length > 0) return;
+  let template: string;
+  try {
+    template = pgliteTemplateDir();
+    if (!existsSync(join(template, 'PG_VERSION'))) await buildTemplate(PGliteClass, template);
+  } catch (error) {
+    return noTemplate(error);
+  }
+  try {
+    cpSync(template, dataDir, { recursive: true });
+  } catch (error) {
+    // The folder was empty before: everything in it now is our partial copy, which must not be opened.
+    for (const entry of readdirSync(dataDir)) rmSync(join(dataDir, entry), { recursive: true, force: true });
+    noTemplate(error);
+  }
+}
+
+async function buildTemplate(PGliteClass: typeof PGlite, template: string): Promise<void> {
+  const building = `${template}.building-${process.pid}`;
+  rmSync(building, { recursive: true, force: true });
+  mkdirSync(building, { recursive: true });
+  const db = new PGliteClass(building);
+  await db.waitReady;
+  await db.close();
+  try {
+    renameSync(building, template);
+  } catch (error) {
+    rmSync(building, { recursive: true, force: true });
+    // Another process was faster: its template is as good as ours.
+    if (!existsSync(join(template, 'PG_VERSION'))) throw error;
+  }
+}
+
+function noTemplate(error: unknown): void {
+  process.stderr.write(`pglite template not used (${error instanceof Error ? error.message : String(error)}); running initdb\n`);
+}
+
+async function main(dataDir: string): Promise<void> {
+  const send = (message: HostResponse | HostHello, then?: () => void): void => {
+    // The parent may be gone already; then there is nobody to answer.
+    if (process.connected) process.send?.(message, undefined, undefined, () => then?.());
+    else then?.();
+  };
+  process.on('SIGINT', () => {});
+  process.on('SIGTERM', () => {});
+  let host: Host | null = null;
+  process.on('disconnect', () => {
+    void (host?.close() ?? Promise.resolve()).finally(() => process.exit());
+  });
+  try {
+    const { PGlite } = await import('@electric-sql/pglite');
+    await seedFromTemplate(PGlite, dataDir);
+    const db = new PGlite(dataDir);
+    await db.waitReady;
+    host = new Host(db);
+  } catch (error) {
+    process.exitCode = 1;
+    send({ hello: 'failed', error: toHostError(error) }, () => process.disconnect());
+    return;
+  }
+  const ready = host;
+  process.on('message', (request: HostRequest) => {
+    ready.handle(request).then(
+      (result) => {
+        const response: HostResponse = result === undefined ? { id: request.id, ok: true } : { id: request.id, ok: true, result };
+        // After `close` the answer goes out first, then the channel closes and the process ends.
+        send(response, request.op === 'close' ? () => process.disconnect() : undefined);
+      },
+      (error: unknown) => send({ id: request.id, ok: false, error: toHostError(error) }),
+    );
+  });
+  send({ hello: 'ready' });
+}
+
+/** First argument of a forked host; nothing else starts the host's main loop. */
+export const HOST_FLAG = '--dedup-lab-pglite-host';
+
+// Runs only as the forked host: importing this module (types, the template path) starts nothing.
+if (process.send && process.argv[2] === HOST_FLAG && process.argv[3]) void main(process.argv[3]);
