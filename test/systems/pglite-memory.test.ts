@@ -6,7 +6,7 @@
  */
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli, tempDir } from '../experiment/helpers.js';
 import { processMemory } from '../../src/systems/pglite.js';
@@ -60,5 +60,6 @@ it('with pglite in the run, the dedup-lab process peaks below 256 MiB; PGlite ru
 
   assert.ok(children.size > 0, 'the PGlite host ran as a child of dedup-lab');
   for (const pid of children) assert.ok(!existsSync(`/proc/${pid}`) || /State:\s+Z/.test(readFileSync(`/proc/${pid}/status`, 'utf8')), `child ${pid} still running after the run`);
+  rmSync(dir, { recursive: true, force: true });
   process.stderr.write(`dedup-lab peak RSS ${(toolPeakKiB / 1024).toFixed(0)} MiB; PGlite host peak RSS ${hostPeakMiB.toFixed(0)} MiB\n`);
 });
