@@ -21,8 +21,8 @@ export const DEMO_DATASET = {
   payloadTypes: ['random_binary', 'text_document'],
   grades: ['U0', 'U50', 'U90'],
   files: 30,
-  minSize: 4 * 1024,
-  maxSize: 64 * 1024,
+  minSize: 16 * 1024,
+  maxSize: 128 * 1024,
   seed: 42,
 } as const;
 
