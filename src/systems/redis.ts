@@ -17,6 +17,7 @@ import { z } from 'zod';
 import type { Redis as RedisClient } from 'ioredis';
 import { registerSecret } from '../config/secrets.js';
 import { errorText, forEachFileLimited, makeProbe } from './kv-common.js';
+import { pipeSet, type PipeConnection } from './redis-pipe.js';
 import { parseSystemOptions } from './shared/options.js';
 import { notApplicable, throwIfAborted } from './shared/stages.js';
 import {
@@ -209,14 +210,28 @@ class RedisAdapter implements SystemAdapter {
   async bulkInsert(files: AsyncIterable<LabFile>, cell: CellContext): Promise<WriteOutcome> {
     const variant = asVariant(cell.variant);
     throwIfAborted(cell.signal);
-    const outcome = await forEachFileLimited(
-      files,
-      { files: this.options.inFlightFiles, bytes: this.options.inFlightBytes },
-      cell.signal,
-      (file) => this.writeFile(file, variant),
-    );
+    // by-id is plain SETs: a raw RESP pipeline like redis-cli --pipe (see redis-pipe.ts). by-content
+    // also runs a reference-counting script per file, so it keeps the client's pipelining.
+    const outcome =
+      variant === 'by-id'
+        ? await pipeSet(this.pipeConnection(), this.keyed(files, variant), this.options.inFlightBytes, cell.signal)
+        : await forEachFileLimited(
+            files,
+            { files: this.options.inFlightFiles, bytes: this.options.inFlightBytes },
+            cell.signal,
+            (file) => this.writeFile(file, variant),
+          );
     throwIfAborted(cell.signal);
     return outcome;
+  }
+
+  private pipeConnection(): PipeConnection {
+    const { host, port, username, password, db, connectTimeoutMs } = this.options;
+    return { host, port, username, password, db, connectTimeoutMs };
+  }
+
+  private async *keyed(files: AsyncIterable<LabFile>, variant: RedisVariant): AsyncIterable<{ key: string; file: LabFile }> {
+    for await (const file of files) yield { key: this.dataKey(file, variant), file };
   }
 
   compact(): Promise<NotApplicable> {

@@ -53,6 +53,49 @@ describe('redis specifics', () => {
     await adapter.close();
   });
 
+  test('bulk load (raw RESP pipeline): SETs the server refuses are failed writes, never acknowledged', async () => {
+    // With maxmemory reached and noeviction, Redis answers `-OOM …` to each further SET.
+    const cell = makeCell({ variant: 'by-id', mode: 'blob' });
+    await adapter.resetLab(cell);
+    const client = rawClient();
+    const saved = await client.config('GET', 'maxmemory*');
+    try {
+      const used = Number(parseRedisInfo(await client.info('memory')).used_memory);
+      const big = makeLabFiles({ count: 12, size: 256 * 1024, seed: 'redis-oom' });
+      await client.config('SET', 'maxmemory-policy', 'noeviction');
+      await client.config('SET', 'maxmemory', String(used + 1024 * 1024)); // room for ≈ 4 of 12 files
+      const outcome = await adapter.bulkInsert(iterate(big), cell);
+      await client.config('SET', 'maxmemory', '0');
+      assert.ok(outcome.failed.length > 0, 'some SETs were refused');
+      assert.ok(outcome.failed.every((failure) => /OOM/.test(failure.error)), JSON.stringify(outcome.failed[0]));
+      assert.equal(outcome.acknowledged.length + outcome.failed.length, big.length);
+      // Exactly the acknowledged files are stored.
+      assert.equal(await adapter.countStored(cell), outcome.acknowledged.length);
+    } finally {
+      const settings = saved as string[];
+      for (let index = 0; index + 1 < settings.length; index += 2) await client.config('SET', settings[index]!, settings[index + 1]!);
+      await client.quit();
+    }
+  });
+
+  test('bulk load with a wrong password acknowledges nothing', async () => {
+    const options = definition.parseOptions({ ...redisOptionsFromEnv(), password: 'definitely-wrong-password' });
+    const cell = makeCell({ variant: 'by-id', mode: 'blob' });
+    const { pipeSet } = await import('../../src/systems/redis-pipe.js');
+    // Redis answers WRONGPASS (the pipeline throws) or drops an unauthenticated client that sends a
+    // large bulk (every file fails): either way no file may be acknowledged.
+    const outcome = await pipeSet(
+      { host: String(options.host), port: Number(options.port), password: 'definitely-wrong-password', db: 0, connectTimeoutMs: 5000 },
+      (async function* () {
+        for (const file of files) yield { key: `${LAB}_x:f:${file.id}`, file };
+      })(),
+      1024 * 1024,
+      cell.signal,
+    ).catch((error: Error) => ({ acknowledged: [] as number[], failed: [], thrown: error.message }));
+    assert.deepEqual(outcome.acknowledged, []);
+    assert.ok('thrown' in outcome ? /AUTH failed|closed/.test(outcome.thrown) : outcome.failed.length === files.length, JSON.stringify(outcome).slice(0, 300));
+  });
+
   test('INFO parsing', () => {
     assert.deepEqual(parseRedisInfo('# Memory\r\nused_memory:123\r\nx:y:z\r\n'), { used_memory: '123', x: 'y:z' });
   });
