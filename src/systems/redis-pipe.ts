@@ -149,11 +149,10 @@ export async function pipeSet(
     socket.end();
     socket.destroy();
   }
-  // A refused AUTH/SELECT means nothing was stored on purpose: the whole bulk load fails.
+  // A refused AUTH/SELECT or a lost connection fails the whole stage (the runner retries the cell
+  // after reconnecting and resetting); only per-command error replies are per-file failures.
   if (setupError) throw setupError;
-  // Files whose reply never came (lost connection, abort) are neither acknowledged nor stored-counted.
-  for (const entry of expected) if ('id' in entry) outcome.failed.push({ id: entry.id, error: connectionError?.message ?? 'no reply' });
-  if (connectionError && outcome.acknowledged.length === 0 && outcome.failed.length === 0) throw connectionError;
+  if (connectionError) throw new Error(`redis: bulk load lost its connection: ${connectionError.message}`, { cause: connectionError });
   outcome.acknowledged.sort((a, b) => a - b);
   outcome.failed.sort((a, b) => a.id - b.id);
   return outcome;
