@@ -8,6 +8,7 @@ import { loadConfigFile, parseConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { UsageError, parseChoiceList } from './errors.js';
 import type { DatasetParameters } from '../dataset/manifest.js';
+import { looksLikeUrl, redactUserInfo, registerSourceUrl } from '../dataset/download.js';
 import { DEFAULT_GRADES, parseGrade } from '../dataset/grades.js';
 import { parseSize } from '../dataset/size.js';
 import { isRealWorldType, isSyntheticType, MIXED, SYNTHETIC_TYPES, USER_TYPE_PATTERN, validPayloadTypes } from '../dataset/types.js';
@@ -28,7 +29,7 @@ export function addDatasetOptions(cmd: Command): Command {
     .option('--max-size <size>', 'largest file, e.g. 1MiB (default 1 MiB)')
     .option('--file-size <size>', 'every file exactly this size (overrides --min-size/--max-size)')
     .option('--seed <n>', 'seed of every random choice (default 42)')
-    .option('--source <type=path>', 'real-world source for a payload type: file, folder or .gz (repeatable)', collect)
+    .option('--source <type=path|url>', 'real-world source for a payload type: file, folder, .gz, or http(s) URL (downloaded into a cache; #sha256=HEX pins it) (repeatable)', collect)
     .addOption(new Option('--dup-distribution <name>', 'which earlier file a duplicate copies: uniform or zipf (default uniform)'));
 }
 
@@ -53,7 +54,10 @@ export function parseCount(raw: unknown, what: string, min: number): number {
   return value;
 }
 
-/** `TYPE=PATH` entries from the CLI, merged over the config's `dataset.sources`. */
+/**
+ * `TYPE=PATH` / `TYPE=URL` entries from the CLI, merged over the config's `dataset.sources`. URLs
+ * are validated here (and their credentials registered as secrets) before anything is written.
+ */
 export function resolveSources(cliOptions: Record<string, unknown>, config: Config): Record<string, string> {
   const sources: Record<string, string> = { ...config.dataset.sources };
   const raw = (cliOptions.source as string[] | undefined) ?? [];
@@ -61,7 +65,9 @@ export function resolveSources(cliOptions: Record<string, unknown>, config: Conf
     const at = entry.indexOf('=');
     const type = at > 0 ? entry.slice(0, at).trim() : '';
     const path = at > 0 ? entry.slice(at + 1).trim() : '';
-    if (!type || !path) throw new UsageError(`invalid --source ${JSON.stringify(entry)}; valid: TYPE=PATH, e.g. gutenberg_text=./books.txt.gz`);
+    if (!type || !path) {
+      throw new UsageError(`invalid --source ${JSON.stringify(redactUserInfo(entry))}; valid: TYPE=PATH or TYPE=URL, e.g. gutenberg_text=./books.txt.gz or github_events=https://example.org/events.jsonl.gz`);
+    }
     sources[type] = path;
   }
   for (const type of Object.keys(sources)) {
@@ -70,6 +76,7 @@ export function resolveSources(cliOptions: Record<string, unknown>, config: Conf
         `invalid source type ${JSON.stringify(type)}; valid: a real-world type (nasa_image, blender_video, gutenberg_text, github_events, text_corpus) or a new name matching ${USER_TYPE_PATTERN}`,
       );
     }
+    if (looksLikeUrl(sources[type] as string)) registerSourceUrl(sources[type] as string);
   }
   return sources;
 }
@@ -111,7 +118,7 @@ export function resolveDatasetParameters(cliOptions: Record<string, unknown>, co
 
   for (const type of payloadTypes) {
     if ((isRealWorldType(type) || !isSyntheticType(type)) && type !== MIXED && !sources[type]) {
-      throw new UsageError(`payload type ${type} needs a source: --source ${type}=PATH (file, folder or .gz)`);
+      throw new UsageError(`payload type ${type} needs a source: --source ${type}=PATH (file, folder or .gz) or ${type}=URL`);
     }
   }
   return payloadTypes.flatMap((payloadType) =>
@@ -123,7 +130,12 @@ export function resolveDatasetParameters(cliOptions: Record<string, unknown>, co
       maxSize,
       seed,
       dupDistribution: dupDistribution ?? 'uniform',
-      source: sources[payloadType] ? resolve(sources[payloadType]) : null,
+      source: sources[payloadType] ? sourceParameter(sources[payloadType]) : null,
     })),
   );
+}
+
+/** A local source as an absolute path; a URL as its display form (no credentials, no pin): what the manifest records. */
+function sourceParameter(value: string): string {
+  return looksLikeUrl(value) ? registerSourceUrl(value).display : resolve(value);
 }

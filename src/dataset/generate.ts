@@ -14,7 +14,7 @@ import { MANIFEST_FILE, type DatasetParameters, type Manifest, type ManifestEntr
 import { SYNTHETIC_GENERATORS } from './payloads/synthetic.js';
 import { planDataset, type PlannedFile } from './plan.js';
 import { deriveKey } from './prng.js';
-import { plainSourceSize, SourceSlicer, sourceFiles, sourceTooSmall } from './sources.js';
+import { plainSourceSize, prepareSource, SourceSlicer, sourceFiles, sourceTooSmall } from './sources.js';
 import { extensionFor, isLineBased, isSyntheticType, MIXED, USER_TYPE_PATTERN } from './types.js';
 import { GENERATOR_VERSION } from './version.js';
 
@@ -52,7 +52,8 @@ async function tryReadManifest(dir: string): Promise<Manifest | null> {
 
 export function sameParameters(a: DatasetParameters, b: DatasetParameters): boolean {
   const keys: (keyof DatasetParameters)[] = ['payloadType', 'grade', 'files', 'minSize', 'maxSize', 'seed', 'dupDistribution', 'source'];
-  return keys.every((key) => a[key] === b[key]);
+  // Absent (local source, older manifest) equals absent only: a URL set cut from other bytes differs.
+  return keys.every((key) => a[key] === b[key]) && (a.sourceSha256 ?? null) === (b.sourceSha256 ?? null);
 }
 
 /** Every file present with the manifest's size and sha256. Returns the first problem, or null. */
@@ -71,9 +72,11 @@ export async function verifyDataset(dir: string, manifest: Manifest, signal?: Ab
   return null;
 }
 
-export async function ensureDataset(params: DatasetParameters, dataDir: string, options: EnsureOptions = {}): Promise<EnsuredDataset> {
-  validateParameters(params);
-  const dir = datasetDir(dataDir, params.payloadType, params.grade);
+export async function ensureDataset(requested: DatasetParameters, dataDir: string, options: EnsureOptions = {}): Promise<EnsuredDataset> {
+  validateParameters(requested);
+  const dir = datasetDir(dataDir, requested.payloadType, requested.grade);
+  // A URL source is downloaded (or revalidated) first: the digest of its bytes is a parameter.
+  const { params, localSource } = await prepareSource(requested, options.signal);
   const existing = await tryReadManifest(dir);
   if (existing && existing.generatorVersion === GENERATOR_VERSION && sameParameters(existing.parameters, params)) {
     const problem = await verifyDataset(dir, existing, options.signal);
@@ -83,7 +86,7 @@ export async function ensureDataset(params: DatasetParameters, dataDir: string, 
     }
     log.warn(`data set ${dir} failed verification (${problem}); regenerating`);
   }
-  const manifest = await generateInto(dir, params, options);
+  const manifest = await generateInto(dir, params, localSource, options);
   return { dir, manifest, generated: true };
 }
 
@@ -97,14 +100,14 @@ function validateParameters(params: DatasetParameters): void {
   if (!Number.isSafeInteger(params.seed) || params.seed < 0) throw new UsageError(`invalid seed ${params.seed}; valid: a non-negative integer`);
   const needsSource = !isSyntheticType(params.payloadType) && params.payloadType !== MIXED;
   if (needsSource && !params.source) {
-    throw new UsageError(`payload type ${params.payloadType} needs a source: --source ${params.payloadType}=PATH (file, folder or .gz)`);
+    throw new UsageError(`payload type ${params.payloadType} needs a source: --source ${params.payloadType}=PATH (file, folder or .gz) or ${params.payloadType}=URL`);
   }
 }
 
-async function generateInto(dir: string, params: DatasetParameters, options: EnsureOptions): Promise<Manifest> {
+async function generateInto(dir: string, params: DatasetParameters, localSource: string | null, options: EnsureOptions): Promise<Manifest> {
   const plan = planDataset(params);
   const neededBytes = plannedUniqueBytes(plan);
-  const slicer = params.source ? await openSource(params, plan) : null;
+  const slicer = localSource ? await openSource(params, plan, localSource) : null;
   const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
   const temp = `${dir}.tmp-${tag}`;
   await mkdir(temp, { recursive: true });
@@ -113,7 +116,7 @@ async function generateInto(dir: string, params: DatasetParameters, options: Ens
     const uniqueHashes = new Set<string>();
     for (const file of plan) {
       options.signal?.throwIfAborted();
-      const name = `${String(file.index).padStart(5, '0')}.${extensionFor(file.payloadType, params.source)}`;
+      const name = `${String(file.index).padStart(5, '0')}.${extensionFor(file.payloadType, localSource)}`;
       const path = join(temp, name);
       let written: WrittenFile;
       if (file.duplicateOf !== null) {
@@ -194,13 +197,13 @@ export function plannedUniqueBytes(plan: PlannedFile[]): number {
   return plan.reduce((sum, file) => sum + (file.duplicateOf === null ? file.size : 0), 0);
 }
 
-async function openSource(params: DatasetParameters, plan: PlannedFile[]): Promise<SourceSlicer> {
-  const source = params.source as string;
-  const files = await sourceFiles(source);
+/** `localSource`: the path read (a URL's cache entry); messages name `params.source` (the URL). */
+async function openSource(params: DatasetParameters, plan: PlannedFile[], localSource: string): Promise<SourceSlicer> {
+  const files = await sourceFiles(localSource);
   const needed = plannedUniqueBytes(plan);
   const available = await plainSourceSize(files);
-  if (available !== null && available < needed) throw sourceTooSmall(params.payloadType, source, needed, available);
-  return new SourceSlicer(files);
+  if (available !== null && available < needed) throw sourceTooSmall(params.payloadType, params.source ?? localSource, needed, available);
+  return new SourceSlicer(files, localSource);
 }
 
 async function writeSourceSlice(
@@ -211,7 +214,7 @@ async function writeSourceSlice(
   seen: Set<string>,
   neededBytes: number,
 ): Promise<WrittenFile> {
-  const lineAligned = isLineBased(params.payloadType, params.source);
+  const lineAligned = isLineBased(params.payloadType, slicer.path);
   for (let attempt = 0; attempt < DISTINCT_ATTEMPTS; attempt++) {
     const sink = await FileSink.create(path);
     let result;

@@ -19,8 +19,13 @@ export interface DatasetParameters {
   maxSize: number;
   seed: number;
   dupDistribution: 'uniform' | 'zipf';
-  /** Real-world source path (or URL) for source-backed types, else null. */
+  /** Real-world source path (or URL, without credentials) for source-backed types, else null. */
   source: string | null;
+  /**
+   * sha256 of the source bytes the set was cut from, for URL sources (absent for local sources and
+   * synthetic types): a changed remote file gives other parameters, so the set is regenerated.
+   */
+  sourceSha256?: string;
 }
 
 export interface ManifestTotals {

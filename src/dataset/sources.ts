@@ -1,17 +1,38 @@
 /**
  * Real-world sources (SPEC §3): a file, a folder (its files concatenated in sorted path order) or
  * `.gz` files (decompressed on the fly), read strictly sequentially in bounded chunks so memory
- * never depends on the source size. Each unique file takes the next distinct slice.
+ * never depends on the source size. Each unique file takes the next distinct slice. A URL source
+ * is downloaded into a cache first (./download.ts) and then read like a local file.
  */
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { UsageError } from '../cli/errors.js';
+import { fetchSourceOnce, looksLikeUrl, sourceUrlFor } from './download.js';
+import type { DatasetParameters } from './manifest.js';
 
 const READ_CHUNK = 1 << 20;
 /** A "line" longer than this is not held back for alignment: the source is not line based there. */
 const MAX_CARRY = 8 << 20;
+
+export interface PreparedSource {
+  /** The parameters to generate and compare with: for a URL, its display form and `sourceSha256`. */
+  params: DatasetParameters;
+  /** The local file or folder to read (a URL's cache entry), or null without a source. */
+  localSource: string | null;
+}
+
+/**
+ * Make a set's source readable: local sources as they are; a URL downloaded into the cache (or
+ * revalidated), its digest recorded in the parameters. Nothing is written to the data dir here.
+ */
+export async function prepareSource(params: DatasetParameters, signal?: AbortSignal): Promise<PreparedSource> {
+  if (!params.source || !looksLikeUrl(params.source)) return { params, localSource: params.source };
+  const url = sourceUrlFor(params.source);
+  const fetched = await fetchSourceOnce(url, { label: `source for ${params.payloadType}`, signal });
+  return { params: { ...params, source: url.display, sourceSha256: fetched.sha256 }, localSource: fetched.path };
+}
 
 /** Every regular file of a source, in sorted order (folders recursively). */
 export async function sourceFiles(source: string): Promise<string[]> {
@@ -71,7 +92,11 @@ export class SourceSlicer {
   consumed = 0;
   exhausted = false;
 
-  constructor(files: string[]) {
+  /** `path`: the local source (file or folder) the files came from; its extension decides line alignment. */
+  constructor(
+    files: string[],
+    readonly path: string | null = null,
+  ) {
     this.chunks = sourceChunks(files);
   }
 
