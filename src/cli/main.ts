@@ -63,6 +63,11 @@ export async function main(argv: string[]): Promise<number> {
       log.error(error.message);
       return EXIT.usage;
     }
+    // e.g. a URL source that cannot be downloaded and has no cached copy (SPEC §2: exit 3).
+    if (error instanceof Error && (error as { exitCode?: unknown }).exitCode === EXIT.unreachable) {
+      log.error(errorMessage(error));
+      return EXIT.unreachable;
+    }
     log.error(errorMessage(error));
     if (process.env.DEDUP_LAB_DEBUG && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
     return EXIT.cellsFailed;
