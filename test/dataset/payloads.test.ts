@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ByteTable, EPOCH_2020, putFixed1, putFixed2, putFixed3, putIsoTimestamp, putUint, putUuid } from '../../src/dataset/payloads/bytes.js';
 import { CHUNK_SIZE } from '../../src/dataset/payloads/frame.js';
-import { BANK_HEADER, germanIban, NUMERIC_HEADER, SYNTHETIC_GENERATORS, TIMESTAMP_SPAN } from '../../src/dataset/payloads/synthetic.js';
+import { BANK_HEADER, collectPayload, germanIban, NUMERIC_HEADER, SYNTHETIC_GENERATORS, TIMESTAMP_SPAN } from '../../src/dataset/payloads/synthetic.js';
 import { MERCHANTS, PAYERS, WORDS } from '../../src/dataset/payloads/vocabulary.js';
 import { deriveKey, Xoshiro128 } from '../../src/dataset/prng.js';
 import { SYNTHETIC_TYPES } from '../../src/dataset/types.js';
@@ -15,7 +15,7 @@ function written(write: (view: DataView, pos: number) => number): string {
 }
 
 function generate(type: keyof typeof SYNTHETIC_GENERATORS, size: number, label = 'payloads-test'): Buffer {
-  return Buffer.concat([...SYNTHETIC_GENERATORS[type](deriveKey(label, type, size), size)]);
+  return collectPayload(SYNTHETIC_GENERATORS[type](deriveKey(label, type, size), size));
 }
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;

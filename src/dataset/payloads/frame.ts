@@ -5,8 +5,8 @@
  * keeps the cut-off start of the last record (`truncateLast`).
  *
  * Records are written straight into the output chunk by a `RecordWriter`; a chunk is handed out
- * (without a copy) once it holds CHUNK_SIZE bytes, and a fresh one is allocated, because the
- * consumer may still hold earlier chunks (FileSink batches them for one writev).
+ * (without a copy) once it holds CHUNK_SIZE bytes, and the same buffer is then reused for the next
+ * chunk: consumers copy a chunk before resuming the generator (see PayloadGenerator).
  */
 import { MAX_OVERRUN, putBytes } from './bytes.js';
 
@@ -48,8 +48,8 @@ export function* framedRecords(size: number, frame: ByteFrame, writeRecord: Reco
   }
   const limit = size - closing.length; // file offset where `closing` starts at the latest
   if (closing.length > 16) throw new Error('internal: closing longer than 16 bytes');
-  let buf = newChunk(size);
-  let view = viewOf(buf);
+  const buf = newChunk(size);
+  const view = viewOf(buf);
   let base = 0; // file offset of buf[0]
   let pos = putBytes(buf, 0, opening);
   let first = true;
@@ -70,8 +70,6 @@ export function* framedRecords(size: number, frame: ByteFrame, writeRecord: Reco
     if (pos >= CHUNK_SIZE) {
       yield buf.subarray(0, pos);
       base += pos;
-      buf = newChunk(size - base);
-      view = viewOf(buf);
       pos = 0;
     }
   }
