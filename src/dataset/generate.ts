@@ -8,7 +8,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { UsageError } from '../cli/errors.js';
 import { log } from '../cli/log.js';
-import { FileSink, hashFile, readChunks, writeChunks, type WrittenFile } from './files.js';
+import { FileSink, hashFile, readChunks, SyncQueue, writeChunks, type WrittenFile } from './files.js';
 import { parseGrade } from './grades.js';
 import { MANIFEST_FILE, type DatasetParameters, type Manifest, type ManifestEntry } from './manifest.js';
 import { SYNTHETIC_GENERATORS } from './payloads/synthetic.js';
@@ -28,6 +28,9 @@ export interface EnsuredDataset {
   manifest: Manifest;
   generated: boolean;
 }
+
+/** Files from this size on bypass the page cache (FileSink `direct`); smaller direct writes would each wait for the device. */
+const DIRECT_MIN_BYTES = 4 << 20;
 
 /** How often a unique file is re-drawn (synthetic) or the next slice taken (source) when it equals an earlier one. */
 const DISTINCT_ATTEMPTS = 32;
@@ -111,6 +114,7 @@ async function generateInto(dir: string, params: DatasetParameters, localSource:
   const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
   const temp = `${dir}.tmp-${tag}`;
   await mkdir(temp, { recursive: true });
+  const syncQueue = new SyncQueue();
   try {
     const entries: ManifestEntry[] = [];
     const uniqueHashes = new Set<string>();
@@ -123,23 +127,25 @@ async function generateInto(dir: string, params: DatasetParameters, localSource:
         const original = entries[file.duplicateOf] as ManifestEntry;
         // A byte copy through memory, not copy_file_range: that could share extents (reflinks) on
         // some file systems and make the data set itself deduplicated on disk.
-        written = await writeChunks(path, readChunks(join(temp, original.name)));
+        written = await writeChunks(path, readChunks(join(temp, original.name)), { syncQueue, direct: original.size >= DIRECT_MIN_BYTES });
         if (written.sha256 !== original.sha256) throw new Error(`copy of ${original.name} to ${name} differs from its original`);
         entries.push({ name, size: written.size, sha256: written.sha256, duplicateOf: original.name, payloadType: file.payloadType });
       } else {
         written = slicer
-          ? await writeSourceSlice(path, file, params, slicer, uniqueHashes, neededBytes)
-          : await writeSynthetic(path, file, params, uniqueHashes);
+          ? await writeSourceSlice(path, file, params, slicer, uniqueHashes, neededBytes, syncQueue)
+          : await writeSynthetic(path, file, params, uniqueHashes, syncQueue);
         uniqueHashes.add(written.sha256);
         entries.push({ name, size: written.size, sha256: written.sha256, duplicateOf: null, payloadType: file.payloadType });
       }
       options.onProgress?.(file.index + 1, plan.length);
     }
+    await syncQueue.drain();
     const manifest = buildManifest(params, entries);
     await writeFile(join(temp, MANIFEST_FILE), `${JSON.stringify(manifest, null, 1)}\n`);
     await swapIntoPlace(temp, dir, tag);
     return manifest;
   } catch (error) {
+    await syncQueue.drain().catch(() => undefined);
     await rm(temp, { recursive: true, force: true });
     throw error;
   } finally {
@@ -180,12 +186,12 @@ export function buildManifest(params: DatasetParameters, entries: ManifestEntry[
   };
 }
 
-async function writeSynthetic(path: string, file: PlannedFile, params: DatasetParameters, seen: Set<string>): Promise<WrittenFile> {
+async function writeSynthetic(path: string, file: PlannedFile, params: DatasetParameters, seen: Set<string>, syncQueue: SyncQueue): Promise<WrittenFile> {
   if (!isSyntheticType(file.payloadType)) throw new Error(`internal: ${file.payloadType} is not synthetic`);
   const generate = SYNTHETIC_GENERATORS[file.payloadType];
   for (let attempt = 0; attempt < DISTINCT_ATTEMPTS; attempt++) {
     const key = deriveKey('content', params.seed, params.payloadType, file.payloadType, file.index, attempt);
-    const written = await writeChunks(path, generate(key, file.size));
+    const written = await writeChunks(path, generate(key, file.size), { syncQueue, direct: file.size >= DIRECT_MIN_BYTES });
     if (!seen.has(written.sha256)) return written;
   }
   throw new UsageError(
@@ -213,10 +219,11 @@ async function writeSourceSlice(
   slicer: SourceSlicer,
   seen: Set<string>,
   neededBytes: number,
+  syncQueue: SyncQueue,
 ): Promise<WrittenFile> {
   const lineAligned = isLineBased(params.payloadType, slicer.path);
   for (let attempt = 0; attempt < DISTINCT_ATTEMPTS; attempt++) {
-    const sink = await FileSink.create(path);
+    const sink = await FileSink.create(path, { syncQueue, direct: file.size >= DIRECT_MIN_BYTES });
     let result;
     try {
       result = await slicer.take(file.size, lineAligned, (part) => sink.write(part));

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -199,5 +200,23 @@ test('iterateLabFiles hands out files one by one, by id', async () => {
     const some = [];
     for await (const file of iterateLabFiles(dir, manifest, { ids: [7, 2] })) some.push(file.name);
     assert.deepEqual(some, [manifest.entries[7]?.name, manifest.entries[2]?.name]);
+  });
+});
+
+test('large files are written with O_DIRECT: the set matches its manifest and stays out of the page cache', async () => {
+  await withTempDir(async (dataDir) => {
+    const size = 5 * 1024 * 1024 + 17;
+    const { dir, manifest } = await ensureDataset(params({ files: 4, grade: 'U50', minSize: size, maxSize: size }), dataDir);
+    assert.equal(manifest.totals.duplicateFiles, 2);
+    for (const entry of manifest.entries) {
+      const content = await readFile(join(dir, entry.name));
+      assert.equal(content.length, size);
+      assert.equal(sha256(content), entry.sha256);
+    }
+    // The reads above cached those files: the page-cache check uses a fresh set.
+    const fresh = await ensureDataset(params({ files: 2, grade: 'U0', minSize: size, maxSize: size, seed: 7 }), dataDir);
+    const path = join(fresh.dir, fresh.manifest.entries[0]?.name ?? '');
+    const cached = Number(execFileSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', path], { encoding: 'utf8' }).trim());
+    assert.ok(cached < 1024 * 1024, `${cached} bytes of a freshly generated large file are in the page cache`);
   });
 });
