@@ -20,11 +20,11 @@
  * node:http(s), not fetch: fetch refuses URLs with credentials, decodes Content-Encoding on its own
  * (the bytes would no longer be the file's) and hides the raw byte count Content-Length refers to.
  */
+import { dedupLabCacheRoot } from '../config/cache.js';
 import { createHash, randomBytes } from 'node:crypto';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -105,11 +105,6 @@ const KNOWN_SCHEMES = /^(https?|ftps?|sftp|file|s3|gs|ssh|scp|rsync|data|git):/i
 /** Query parameter names whose values are credentials (presigned URLs, API tokens). */
 const SECRET_QUERY_NAMES =
   /^(sig|signature|token|auth|key|api[-_]?key|access[-_]?token|x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential)$/i;
-
-/** `$XDG_CACHE_HOME/dedup-lab` or `~/.cache/dedup-lab`: the tool's cache root (PGlite templates live there too). */
-export function dedupLabCacheRoot(env: NodeJS.ProcessEnv = process.env): string {
-  return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'dedup-lab');
-}
 
 /** `$DEDUP_LAB_CACHE_DIR`, else `<cache root>/sources`. */
 export function sourceCacheDir(env: NodeJS.ProcessEnv = process.env): string {

@@ -8,6 +8,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { UsageError } from '../cli/errors.js';
 import { log } from '../cli/log.js';
+import { looksLikeUrl } from './download.js';
 import { FileSink, hashFile, readChunks, SyncQueue, writeChunks, type WrittenFile } from './files.js';
 import { parseGrade } from './grades.js';
 import { MANIFEST_FILE, type DatasetParameters, type Manifest, type ManifestEntry } from './manifest.js';
@@ -57,6 +58,19 @@ export function sameParameters(a: DatasetParameters, b: DatasetParameters): bool
   const keys: (keyof DatasetParameters)[] = ['payloadType', 'grade', 'files', 'minSize', 'maxSize', 'seed', 'dupDistribution', 'source'];
   // Absent (local source, older manifest) equals absent only: a URL set cut from other bytes differs.
   return keys.every((key) => a[key] === b[key]) && (a.sourceSha256 ?? null) === (b.sourceSha256 ?? null);
+}
+
+/**
+ * For a URL source, without any network access (dry runs): the parameters with the source digest
+ * that an existing set of otherwise equal parameters recorded, assuming the remote file is
+ * unchanged (a real run revalidates it). Anything else comes back as it is.
+ */
+export async function assumeRecordedSourceDigest(params: DatasetParameters, dataDir: string): Promise<DatasetParameters> {
+  if (!params.source || !looksLikeUrl(params.source)) return params;
+  const manifest = await tryReadManifest(datasetDir(dataDir, params.payloadType, params.grade));
+  const recorded = manifest?.parameters.sourceSha256;
+  if (!manifest || !recorded || !sameParameters(manifest.parameters, { ...params, sourceSha256: recorded })) return params;
+  return { ...params, sourceSha256: recorded };
 }
 
 /** Every file present with the manifest's size and sha256. Returns the first problem, or null. */

@@ -5,7 +5,9 @@
 export { SYNTHETIC_TYPES, REAL_WORLD_TYPES, MIXED, validPayloadTypes, extensionFor, isSyntheticType, isRealWorldType } from './types.js';
 export type { SyntheticType, RealWorldType } from './types.js';
 export { parseGrade, DEFAULT_GRADES, duplicateCount } from './grades.js';
-export { datasetDir, ensureDataset, readManifest, verifyDataset, buildManifest } from './generate.js';
+export { datasetDir, ensureDataset, readManifest, verifyDataset, buildManifest, sameParameters, assumeRecordedSourceDigest } from './generate.js';
+export { prepareSource } from './sources.js';
+export { looksLikeUrl } from './download.js';
 export type { EnsureOptions, EnsuredDataset } from './generate.js';
 export { iterateLabFiles } from './iterate.js';
 export type { IterateOptions } from './iterate.js';

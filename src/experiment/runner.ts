@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
-import { ensureDataset } from '../dataset/index.js';
+import { ensureDataset, prepareSource } from '../dataset/index.js';
 import type { DatasetParameters } from '../dataset/manifest.js';
 import type { Config, SystemEntry } from '../config/schema.js';
 import { scrub } from '../config/secrets.js';
@@ -117,7 +117,11 @@ export async function runExperiment(options: RunnerOptions): Promise<RunSummary>
   const dropped = compactResults(resultsDir);
   if (dropped > 0) progress.note(`dropped ${dropped} result lines of unfinished or superseded attempts`);
   const checkpoints = readCheckpoints(resultsDir);
-  const fingerprintOf = fingerprinter(options.datasets, plan.stages);
+  // URL sources are revalidated first: a cell measured on a set cut from other remote bytes must
+  // not count as complete (the digest is part of the fingerprint).
+  const datasetParams: DatasetParameters[] = [];
+  for (const params of options.datasets) datasetParams.push((await prepareSource(params, signal)).params);
+  const fingerprintOf = fingerprinter(datasetParams, plan.stages);
   const pending = cellsToRun(plan.cells, checkpoints, options.fresh, options.repeat, fingerprintOf);
   const changed = pending.filter((cell) => checkpoints.get(cell.cellId)?.status === 'complete' && !options.fresh && !options.repeat.includes(cell.instance) && !options.repeat.includes(cell.systemId));
   if (changed.length > 0) progress.note(`${changed.length} complete cells are redone: their data-set parameters or stages changed since they ran`);
@@ -139,7 +143,7 @@ export async function runExperiment(options: RunnerOptions): Promise<RunSummary>
   // Data sets the pending cells need, generated when missing (one invocation does everything).
   const datasets = new Map<string, CellDataset>();
   const needed = new Set(pending.map((cell) => datasetKey(cell.payloadType, cell.grade)));
-  for (const params of options.datasets) {
+  for (const params of datasetParams) {
     const key = datasetKey(params.payloadType, params.grade);
     if (!needed.has(key) || datasets.has(key)) continue;
     if (signal.aborted) break;

@@ -8,7 +8,7 @@ import { UsageError } from '../cli/errors.js';
 import { resolveDataDir, resolveDatasetParameters } from '../cli/options.js';
 import type { Config, SystemEntry } from '../config/schema.js';
 import type { DatasetParameters } from '../dataset/manifest.js';
-import { datasetDir, readManifest, sameParameters } from '../dataset/generate.js';
+import { assumeRecordedSourceDigest, datasetDir, readManifest, sameParameters } from '../dataset/generate.js';
 import { loadSystem } from '../systems/registry.js';
 import { assertLabName, InvalidLabNameError, type SystemAdapter } from '../systems/types.js';
 import { parseMaxRetries, parseMode, parseRuns, parseStages, planCells, selectEntries, type Plan, type SystemTarget } from './plan.js';
@@ -111,7 +111,10 @@ export async function describePlan(setup: RunSetup, skip: ReadonlySet<string> = 
     let state = 'missing — will be generated';
     try {
       const manifest = await readManifest(datasetDir(setup.dataDir, params.payloadType, params.grade));
-      state = sameParameters(manifest.parameters, params) ? 'present — will be verified and kept' : 'different parameters — will be regenerated';
+      const known = await assumeRecordedSourceDigest(params, setup.dataDir);
+      if (!sameParameters(manifest.parameters, known)) state = 'different parameters — will be regenerated';
+      else if (known.sourceSha256) state = 'present — kept if the URL still serves the same bytes (revalidated at run time)';
+      else state = 'present — will be verified and kept';
     } catch {
       // no manifest: missing
     }

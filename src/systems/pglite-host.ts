@@ -17,8 +17,8 @@
  * PGlite's own `transaction()` (so queries outside the transaction — e.g. the trace sampler's —
  * wait for it instead of running inside it).
  */
+import { dedupLabCacheRoot } from '../config/cache.js';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PGlite, Transaction } from '@electric-sql/pglite';
@@ -167,8 +167,7 @@ class Host {
 export function pgliteTemplateDir(env: NodeJS.ProcessEnv = process.env): string {
   const packageJson = join(dirname(fileURLToPath(import.meta.resolve('@electric-sql/pglite'))), '..', 'package.json');
   const version = (JSON.parse(readFileSync(packageJson, 'utf8')) as { version: string }).version;
-  const cacheRoot = env.XDG_CACHE_HOME || join(homedir(), '.cache');
-  return join(cacheRoot, 'dedup-lab', `pglite-${version}-template`);
+  return join(dedupLabCacheRoot(env), `pglite-${version}-template`);
 }
 
 /**

@@ -483,3 +483,34 @@ test('CLI: a 300 MiB download streams to the cache with peak RSS under 256 MiB',
     });
   });
 });
+
+test('CLI run: complete cells stay complete while the URL serves the same bytes, and are redone when it changes', { timeout: 180_000 }, async () => {
+  await withTempDir(async (root) => {
+    const env = { DEDUP_LAB_CACHE_DIR: join(root, 'cache') };
+    await withServer(async (server) => {
+      const url = server.url('/events.jsonl');
+      const args = ['--systems', 'sqlite', '--data-dir', join(root, 'data'), '--results-dir', join(root, 'results'), '--payload-types', 'events', '--source', `events=${url}`, '--grades', 'U0', '--files', '4', '--file-size', '4KiB'];
+      server.files.set('/events.jsonl', { body: Buffer.from(jsonLines(800)) });
+      const first = await runCli(['run', ...args], env);
+      assert.equal(first.code, 0, first.stderr);
+      assert.match(first.stderr, /1 cells completed, 0 skipped/);
+
+      const plan = await runCli(['run', '--dry-run', ...args], env);
+      assert.equal(plan.code, 0, plan.stderr);
+      assert.match(plan.stdout, /events\/U0: .*present — kept if the URL still serves the same bytes/);
+      assert.match(plan.stdout, /sqlite\.default\.blob\.events\.U0\.r1 \(complete — skipped\)/);
+
+      const same = await runCli(['run', ...args], env);
+      assert.equal(same.code, 0, same.stderr);
+      assert.match(same.stderr, /0 cells completed, 1 skipped/);
+      assert.equal(server.count('/events.jsonl', 304), 1, 'the resume revalidated the source (the dry run did not)');
+      assert.equal(server.count('/events.jsonl', 200), 1);
+
+      server.files.set('/events.jsonl', { body: Buffer.from(jsonLines(800, 'changed')) });
+      const changed = await runCli(['run', ...args], env);
+      assert.equal(changed.code, 0, changed.stderr);
+      assert.match(changed.stderr, /1 cells completed, 0 skipped/);
+      assert.match(changed.stderr, /1 complete cells are redone/);
+    });
+  });
+});

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { CommandModule } from './types.js';
 import { EXIT } from '../errors.js';
 import { log } from '../log.js';
+import { assumeRecordedSourceDigest } from '../../dataset/index.js';
 import { addDatasetOptions, loadCommandConfig } from '../options.js';
 import { describePlan, resolveResultsDir, resolveRunSetup, splitList } from '../../experiment/setup.js';
 import { executeRun } from '../../experiment/execute.js';
@@ -39,7 +40,9 @@ export const command: CommandModule = {
     for (const name of repeat) if (!known.includes(name)) throw invalidChoice('--repeat system', name, [...new Set(known)]);
     if (options.fresh === true && repeat.length > 0) throw new UsageError('--fresh and --repeat exclude each other: --fresh already redoes every cell');
     if (options.dryRun === true) {
-      const skip = completeCells(setup.plan, setup.datasets, resultsDir, options.fresh === true, repeat);
+      // No download in a dry run: URL sets are assumed unchanged since their manifest was written.
+      const datasets = await Promise.all(setup.datasets.map((params) => assumeRecordedSourceDigest(params, setup.dataDir)));
+      const skip = completeCells(setup.plan, datasets, resultsDir, options.fresh === true, repeat);
       process.stdout.write(`${await describePlan(setup, skip)}\nresults dir: ${resultsDir}${existsSync(resultsDir) ? ' (exists: resumes)' : ' (not created: dry run)'}\n`);
       return EXIT.ok;
     }
