@@ -20,7 +20,6 @@
  * node:http(s), not fetch: fetch refuses URLs with credentials, decodes Content-Encoding on its own
  * (the bytes would no longer be the file's) and hides the raw byte count Content-Length refers to.
  */
-import { dedupLabCacheRoot } from '../config/cache.js';
 import { createHash, randomBytes } from 'node:crypto';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
@@ -30,6 +29,7 @@ import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { EXIT, UsageError } from '../cli/errors.js';
+import { dedupLabCacheRoot } from '../config/cache.js';
 import { log } from '../cli/log.js';
 import { registerSecret, scrub, SECRET_KEY_PATTERN } from '../config/secrets.js';
 import { backoffDelayMs, type BackoffOptions } from '../measure/backoff.js';

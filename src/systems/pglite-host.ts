@@ -17,11 +17,11 @@
  * PGlite's own `transaction()` (so queries outside the transaction — e.g. the trace sampler's —
  * wait for it instead of running inside it).
  */
-import { dedupLabCacheRoot } from '../config/cache.js';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PGlite, Transaction } from '@electric-sql/pglite';
+import { dedupLabCacheRoot } from '../config/cache.js';
 
 export type HostRequest =
   | { id: number; op: 'query'; sql: string; params?: unknown[]; txId?: number; blobParts?: Uint8Array[] }
