@@ -13,6 +13,7 @@ import { keepFinalRecords, readResultLines, readTraceLines } from './load.js';
 import { toCsv } from './csv.js';
 import { renderSummaryMarkdown } from './markdown.js';
 import { renderTextTable } from './summary.js';
+import { renderVerdictText } from './verdict.js';
 import { renderHtmlReport } from './html.js';
 
 export interface ReportPaths {
@@ -107,7 +108,13 @@ export async function buildReports(resultsDir: string): Promise<{ paths: ReportP
   return { paths, records };
 }
 
-/** The summary table for stdout: one row per system/variant/mode/payload/grade/stage. */
+/**
+ * What stdout shows after `run`, `demo` and `report`: the detailed table (one row per
+ * system/variant/mode/payload/grade/stage), then the answer table (one row per
+ * system/variant/mode/payload: where deduplication happens).
+ */
 export function renderSummaryTable(records: StageRecord[]): string {
-  return renderTextTable(keepFinalRecords(records));
+  const kept = keepFinalRecords(records);
+  const verdicts = renderVerdictText(kept);
+  return verdicts ? `${renderTextTable(kept)}\n${verdicts}` : renderTextTable(kept);
 }

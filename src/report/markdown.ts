@@ -2,6 +2,7 @@
 import type { StageRecord } from '../experiment/record.js';
 import { aggregate } from './stats.js';
 import { probeNames } from './csv.js';
+import { renderVerdictMarkdown } from './verdict.js';
 import {
   formatAggregate,
   groupRecords,
@@ -58,11 +59,15 @@ export function renderSummaryMarkdown(records: readonly StageRecord[], generated
     `Generated ${generatedAt.toISOString()} from ${records.length} stage records of run ${runIds.map((id) => `\`${id}\``).join(', ') || '(none)'}.`,
     '',
     UNITS_NOTE,
+  ];
+  const verdicts = renderVerdictMarkdown(records);
+  if (verdicts) parts.push('', '## Where does deduplication happen?', '', verdicts);
+  parts.push(
     '',
     '## Summary',
     '',
     records.length === 0 ? '_No results._' : markdownTable(headers, rows, SUMMARY_COLUMNS.map((column) => column.numeric)),
-  ];
+  );
   const probeTable = probeEdrTable(records);
   if (probeTable) parts.push('', '## EDR by probe', '', probeTable);
   if (failed.length > 0) {

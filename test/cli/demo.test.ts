@@ -40,5 +40,11 @@ it('demo runs every variant of pglite, sqlite and duckdb in well under 60 s and 
   assert.equal(records.length, 30 * 5);
   assert.ok(records.every((record) => record.error === null));
   assert.match(result.stdout, /EDR/);
+  // The answer table: none of the embedded systems deduplicates files (truth, SPEC §0: no made-up dedup).
+  const answer = result.stdout.slice(result.stdout.indexOf('Where does deduplication happen?'));
+  for (const system of ['sqlite', 'pglite', 'duckdb']) {
+    assert.match(answer, new RegExp(`\\n${system} +default +blob +random_binary .* no dedup\\n`), answer);
+  }
+  assert.match(answer, /\npglite +default +blob +text_document .* no dedup; compresses [12]\.\d×\n/, answer);
   process.stderr.write(`demo wall time: ${seconds.toFixed(1)} s\n`);
 });

@@ -15,9 +15,13 @@ test('report RESULTS_DIR rebuilds every file and prints the summary table', () =
   const result = cli('report', dir);
   assert.equal(result.status, 0, result.stderr);
   for (const file of ['results.json', 'results.csv', 'summary.md', 'report.html']) assert.ok(existsSync(join(dir, file)), file);
-  const lines = result.stdout.trimEnd().split('\n');
+  const [detail, answer] = result.stdout.trimEnd().split('\n\n');
+  const lines = detail!.split('\n');
   assert.match(lines[0]!, /^system\s+variant\s+mode\s+payload\s+grade\s+stage/);
   assert.equal(lines.length, 2 + records.length); // one run: one row per record
+  // Then the answer: one row per system/variant/mode/payload (4 systems × 2 payload types).
+  assert.match(answer!, /^Where does deduplication happen\?\n/);
+  assert.equal(answer!.split('\n').filter((line) => /^(sqlite|pglite|duckdb|redis)/.test(line)).length, 8);
   assert.match(result.stderr, /report\.html/);
 });
 

@@ -77,7 +77,7 @@ test('the text table aligns columns and names systems with their instance when i
     ...makeCell({ system: 'postgresql', instance: 'pg-ssd', variant: 'lz4', grade: 'U90', payloadType: 'text_document' }),
     ...makeCell({ system: 'sqlite' }),
   ];
-  const lines = renderSummaryTable(records).trimEnd().split('\n');
+  const lines = renderSummaryTable(records).split('\n\n')[0]!.split('\n');
   assert.equal(lines.length, 2 + 10);
   assert.match(lines[2]!, /^postgresql\/pg-ssd\s+lz4\s+blob\s+text_document\s+U90\s+bulk_insert/);
   assert.match(lines[7]!, /^sqlite\s+default/);
@@ -104,7 +104,8 @@ test('writeReports writes results.json, results.csv, summary.md and report.html 
   const markdown = readFileSync(paths.summaryMd, 'utf8');
   assert.match(markdown, /^# dedup-lab results/);
   assert.match(markdown, /\| system \| variant \| mode \|/);
-  assert.equal(markdown.split('\n').filter((line) => line.startsWith('| sqlite') || line.startsWith('| duckdb')).length, 15 + 9);
+  // Summary (15 stage rows) + EDR by probe (9 write-stage rows) + where dedup happens (2 rows).
+  assert.equal(markdown.split('\n').filter((line) => line.startsWith('| sqlite') || line.startsWith('| duckdb')).length, 15 + 9 + 2);
   assert.match(readFileSync(paths.reportHtml, 'utf8'), /<html/);
 });
 

@@ -3,8 +3,7 @@ import { join, resolve } from 'node:path';
 import type { CommandModule } from './types.js';
 import { EXIT, UsageError } from '../errors.js';
 import { log } from '../log.js';
-import { buildReports } from '../../report/index.js';
-import { renderTextTable } from '../../report/summary.js';
+import { buildReports, renderSummaryTable } from '../../report/index.js';
 
 /** `report RESULTS_DIR`: rebuild results.json, results.csv, summary.md and report.html, print the table. */
 export const command: CommandModule = {
@@ -22,7 +21,7 @@ export const command: CommandModule = {
       throw new UsageError(`no results.jsonl in ${JSON.stringify(resultsDir)}; give a dir written by run or demo`);
     }
     const { paths, records } = await buildReports(resultsDir);
-    process.stdout.write(renderTextTable(records));
+    process.stdout.write(renderSummaryTable(records));
     log.info(`wrote ${paths.resultsJson}, ${paths.resultsCsv}, ${paths.summaryMd}`);
     log.info(`report: ${paths.reportHtml}`);
     return EXIT.ok;

@@ -1,0 +1,207 @@
+/**
+ * "Where does deduplication happen?" — the research question answered per system, variant, mode
+ * and payload type, from the same records as the detailed table:
+ *
+ * - compression factor c = EDR of the grade with ideal EDR 1 (U0): what the system does to unique
+ *   bytes (compression above 1, overhead below);
+ * - at the most duplicated grade (largest ideal EDR), the dedup factor d = EDR / c, and the share
+ *   of the possible dedup it reached on a log scale, ln d / ln ideal: 0 = every copy costs full
+ *   space, 1 = only the unique bytes are stored. Taken after bulk_insert (ingest) and after
+ *   compaction (at rest), so dedup by merges or log compaction shows as such;
+ * - reclamation: the share of the physical bytes the per-file inserts added that perfile_delete,
+ *   and then maintenance, gave back.
+ *
+ * Log scale because EDR is a ratio: at U90 (ideal ≈ 10) a system storing every copy half as big
+ * would reach EDR 2, which is ln 2 / ln 10 = 30 % of the way, not 11 %.
+ */
+import type { StageRecord } from '../experiment/record.js';
+import type { StageName } from '../systems/types.js';
+import { mean } from './stats.js';
+import { markdownTable, MISSING, systemLabel } from './summary.js';
+
+/** Share of the possible dedup from which a system counts as deduplicating / partly. */
+export const FULL_DEDUP_SHARE = 0.8;
+export const PARTIAL_DEDUP_SHARE = 0.15;
+/** A grade must offer at least this ideal EDR for the share to be measurable at all. */
+export const MIN_JUDGEABLE_IDEAL = 1.5;
+/** Compaction changes an EDR when it moves it by more than this factor. */
+const COMPACTION_CHANGE = 1.05;
+
+export interface GradeEdr {
+  grade: string;
+  ideal: number;
+  /** Mean EDR over repetitions after bulk_insert / after compaction, null when not measured. */
+  ingest: number | null;
+  atRest: number | null;
+}
+
+export interface DedupVerdict {
+  system: string;
+  variant: string;
+  mode: string;
+  payloadType: string;
+  grades: GradeEdr[];
+  /** EDR at ideal 1 (U0), at rest: compression (> 1) or overhead (< 1). Null without a U0 grade. */
+  compression: number | null;
+  /** Share of the possible dedup at the most duplicated grade, after ingest and at rest. */
+  ingestShare: number | null;
+  atRestShare: number | null;
+  /** Share of the physical bytes of the per-file inserts freed by the deletes, and after maintenance. */
+  freedByDelete: number | null;
+  freedAfterMaintenance: number | null;
+  verdict: string;
+}
+
+/** ln(edr / compression) / ln(ideal), or null when it cannot be judged. */
+export function dedupShare(edr: number | null, compression: number | null, ideal: number): number | null {
+  if (edr === null || compression === null || !(edr > 0) || !(compression > 0) || !(ideal >= MIN_JUDGEABLE_IDEAL)) return null;
+  return Math.log(edr / compression) / Math.log(ideal);
+}
+
+export function classifyShare(share: number): 'dedup' | 'partial' | 'none' {
+  if (share >= FULL_DEDUP_SHARE) return 'dedup';
+  if (share >= PARTIAL_DEDUP_SHARE) return 'partial';
+  return 'none';
+}
+
+/** The one-line answer for a row. */
+export function verdictText(ingestShare: number | null, atRestShare: number | null, compression: number | null): string {
+  const compressionNote = compression === null ? '' : compression >= 1.2 ? `; compresses ${compression.toFixed(1)}×` : compression <= 0.8 ? `; stores ${(1 / compression).toFixed(1)}× the bytes` : '';
+  if (atRestShare === null) return `${MISSING} (needs U0 and a duplicated grade)${compressionNote}`;
+  const atRest = classifyShare(atRestShare);
+  const ingest = ingestShare === null ? null : classifyShare(ingestShare);
+  const percent = `${Math.round(atRestShare * 100)} % of ideal`;
+  let text: string;
+  if (atRest === 'none') text = 'no dedup';
+  else if (ingest === atRest || ingest === null) text = `${atRest === 'dedup' ? 'dedup' : 'partial dedup'} at ingest (${percent})`;
+  else text = `${atRest === 'dedup' ? 'dedup' : 'partial dedup'} at compaction (${percent}; ${ingestShare === null ? MISSING : Math.round(ingestShare * 100)} % at ingest)`;
+  return text + compressionNote;
+}
+
+const meanOf = (values: (number | null)[]): number | null => {
+  const present = values.filter((value): value is number => typeof value === 'number' && Number.isFinite(value));
+  return present.length === 0 ? null : mean(present);
+};
+
+function edrAfter(records: readonly StageRecord[], stage: StageName): number | null {
+  return meanOf(records.filter((record) => record.stage === stage && !record.error).map((record) => record.edr));
+}
+
+/** Freed share over every grade and repetition that has both delete readings. */
+function freedShares(records: readonly StageRecord[]): { byDelete: number | null; afterMaintenance: number | null } {
+  const byDelete: number[] = [];
+  const afterMaintenance: number[] = [];
+  for (const remove of records.filter((record) => record.stage === 'perfile_delete' && !record.error)) {
+    if (remove.reclaimedBytes === null || remove.residualBytes === null) continue;
+    const stored = remove.reclaimedBytes + remove.residualBytes;
+    if (!(stored > 0)) continue;
+    byDelete.push(remove.reclaimedBytes / stored);
+    const maintenance = records.find((record) => record.stage === 'maintenance' && !record.error && record.cellId === remove.cellId && record.grade === remove.grade && record.repetition === remove.repetition);
+    if (maintenance && maintenance.residualBytes !== null) afterMaintenance.push(1 - maintenance.residualBytes / stored);
+  }
+  return { byDelete: meanOf(byDelete), afterMaintenance: meanOf(afterMaintenance) };
+}
+
+/** One verdict per system/variant/mode/payload type, in the order the records came in. */
+export function dedupVerdicts(records: readonly StageRecord[]): DedupVerdict[] {
+  const rows = new Map<string, StageRecord[]>();
+  for (const record of records) {
+    const key = [systemLabel(record), record.variant, record.mode, record.payloadType].join('\u0000');
+    const list = rows.get(key) ?? [];
+    list.push(record);
+    rows.set(key, list);
+  }
+  return [...rows.values()].map((list) => {
+    const first = list[0] as StageRecord;
+    const gradeNames = [...new Set(list.map((record) => record.grade))];
+    const grades: GradeEdr[] = gradeNames
+      .map((grade) => {
+        const ofGrade = list.filter((record) => record.grade === grade);
+        const ideal = meanOf(ofGrade.filter((record) => record.stage === 'bulk_insert' || record.stage === 'compaction').map((record) => record.idealEdr)) ?? 1;
+        return { grade, ideal, ingest: edrAfter(ofGrade, 'bulk_insert'), atRest: edrAfter(ofGrade, 'compaction') ?? edrAfter(ofGrade, 'bulk_insert') };
+      })
+      .sort((a, b) => a.ideal - b.ideal);
+    const base = grades.find((grade) => Math.abs(grade.ideal - 1) < 1e-9);
+    const compression = base?.atRest ?? null;
+    const top = grades.at(-1);
+    const ingestShare = top ? dedupShare(top.ingest, base?.ingest ?? null, top.ideal) : null;
+    const atRestShare = top ? dedupShare(top.atRest, compression, top.ideal) : null;
+    const freed = freedShares(list);
+    return {
+      system: systemLabel(first),
+      variant: first.variant,
+      mode: first.mode,
+      payloadType: first.payloadType,
+      grades,
+      compression,
+      ingestShare,
+      atRestShare,
+      freedByDelete: freed.byDelete,
+      freedAfterMaintenance: freed.afterMaintenance,
+      verdict: verdictText(ingestShare, atRestShare, compression),
+    };
+  });
+}
+
+/** `1.02`, or `1.00→9.66` when compaction changed it. */
+export function formatGradeEdr(grade: GradeEdr): string {
+  if (grade.ingest === null && grade.atRest === null) return MISSING;
+  const ingest = grade.ingest ?? grade.atRest;
+  const atRest = grade.atRest ?? grade.ingest;
+  const changed = ingest !== null && atRest !== null && ingest > 0 && Math.max(atRest / ingest, ingest / atRest) > COMPACTION_CHANGE;
+  return changed ? `${(ingest as number).toFixed(2)}→${(atRest as number).toFixed(2)}` : (ingest as number).toFixed(2);
+}
+
+const percentOrMissing = (share: number | null): string => (share === null ? MISSING : `${Math.round(share * 100)} %`);
+
+function verdictCells(records: readonly StageRecord[]): { headers: string[]; rows: string[][]; numeric: boolean[] } | null {
+  const verdicts = dedupVerdicts(records.filter((record) => !record.error));
+  if (verdicts.length === 0) return null;
+  // Grades as columns, in order of their ideal EDR (U0, U50, U90 …).
+  const gradeOrder = new Map<string, number>();
+  for (const verdict of verdicts) for (const grade of verdict.grades) gradeOrder.set(grade.grade, Math.min(gradeOrder.get(grade.grade) ?? Infinity, grade.ideal));
+  const gradeColumns = [...gradeOrder.entries()].sort((a, b) => a[1] - b[1]).map(([grade]) => grade);
+  const headers = ['system', 'variant', 'mode', 'payload', ...gradeColumns.map((grade) => `EDR ${grade}`), 'delete frees', 'maintenance frees', 'where dedup happens'];
+  const rows = verdicts.map((verdict) => [
+    verdict.system,
+    verdict.variant,
+    verdict.mode,
+    verdict.payloadType,
+    ...gradeColumns.map((name) => {
+      const grade = verdict.grades.find((candidate) => candidate.grade === name);
+      return grade ? formatGradeEdr(grade) : MISSING;
+    }),
+    percentOrMissing(verdict.freedByDelete),
+    percentOrMissing(verdict.freedAfterMaintenance),
+    verdict.verdict,
+  ]);
+  const numeric = headers.map((header) => header.startsWith('EDR ') || header.endsWith('frees'));
+  return { headers, rows, numeric };
+}
+
+export const VERDICT_NOTE = [
+  'EDR after bulk_insert (→ after compaction when compaction changed it by more than 5 %).',
+  '"% of ideal" = ln(EDR / EDR at U0) / ln(ideal EDR) at the most duplicated grade: 0 % = every copy costs full space,',
+  `100 % = only the unique bytes are stored; "dedup" from ${Math.round(FULL_DEDUP_SHARE * 100)} %, "partial" from ${Math.round(PARTIAL_DEDUP_SHARE * 100)} %.`,
+  '"frees" = share of the physical bytes the per-file inserts added that the deletes / the deletes plus maintenance gave back.',
+].join('\n');
+
+/** The answer table for a terminal, or null when there are no records. */
+export function renderVerdictText(records: readonly StageRecord[]): string | null {
+  const cells = verdictCells(records);
+  if (!cells) return null;
+  const { headers, rows, numeric } = cells;
+  const widths = headers.map((header, index) => Math.max(header.length, ...rows.map((row) => (row[index] as string).length)));
+  const line = (values: string[]) =>
+    values
+      .map((value, index) => (numeric[index] ? value.padStart(widths[index] as number) : value.padEnd(widths[index] as number)))
+      .join('  ')
+      .trimEnd();
+  return ['Where does deduplication happen?', line(headers), widths.map((width) => '-'.repeat(width)).join('  '), ...rows.map(line), VERDICT_NOTE].join('\n') + '\n';
+}
+
+export function renderVerdictMarkdown(records: readonly StageRecord[]): string | null {
+  const cells = verdictCells(records);
+  if (!cells) return null;
+  return `${markdownTable(cells.headers, cells.rows, cells.numeric)}\n\n${VERDICT_NOTE.replace(/\n/g, ' ')}`;
+}
