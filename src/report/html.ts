@@ -11,6 +11,7 @@ import type { StageRecord, TraceEvent } from '../experiment/record.js';
 import { buildCharts, type ChartSpec } from './charts.js';
 import { summaryCells, SUMMARY_COLUMNS } from './summary.js';
 import { TOOL_VERSION } from '../version.js';
+import { VERDICT_NOTE, verdictCells } from './verdict.js';
 
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
@@ -165,6 +166,18 @@ function summaryTable(records: readonly StageRecord[]): string {
   return `<div class="table-wrap"><table id="summary-table"><thead><tr>${headers.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>\n${body}\n</tbody></table></div>`;
 }
 
+/** The answer table: where deduplication happens, one row per system/variant/mode/payload. */
+function answerSection(records: readonly StageRecord[]): string {
+  const cells = verdictCells(records.filter((record) => !record.error));
+  if (!cells) return '';
+  const head = cells.headers.map((header) => `<th>${escapeHtml(header)}</th>`).join('');
+  const body = cells.rows
+    .map((row) => `<tr>${row.map((cell, index) => `<td${cells.numeric[index] ? ' class="num"' : ''}>${escapeHtml(cell)}</td>`).join('')}</tr>`)
+    .join('\n');
+  const note = VERDICT_NOTE.split('\n').map(escapeHtml).join(' ');
+  return `<section id="answer"><h2>Where does deduplication happen?</h2><p class="meta">${note}</p><div class="table-wrap"><table id="answer-table"><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table></div></section>`;
+}
+
 export interface HtmlReportInput {
   records: readonly StageRecord[];
   trace: readonly TraceEvent[];
@@ -213,10 +226,11 @@ export function renderHtmlReport(input: HtmlReportInput): string {
 <header>
 <h1>dedup-lab report</h1>
 <p class="meta">${records.length} stage records · run ${runIds.map(escapeHtml).join(', ') || '(none)'} · generated ${escapeHtml(generatedAt)} by dedup-lab ${escapeHtml(TOOL_VERSION)}</p>
-<nav><a href="#summary">Summary</a>${SECTIONS.map((s) => `<a href="#${s.id}">${escapeHtml(s.title.split(' ')[0]!)}${s.id === 'edr' ? '' : '…'}</a>`).join('')}</nav>
+<nav><a href="#answer">Answer</a><a href="#summary">Summary</a>${SECTIONS.map((s) => `<a href="#${s.id}">${escapeHtml(s.title.split(' ')[0]!)}${s.id === 'edr' ? '' : '…'}</a>`).join('')}</nav>
 ${environment}
 </header>
 <main>
+${answerSection(records)}
 <section id="summary"><h2>Summary</h2><p class="meta">One row per system/variant/mode/payload/grade/stage. Several runs read mean ± sample sd [min–max]. MB = 10^6 bytes; latency in ms; flags in red.</p>${summaryTable(records)}</section>
 ${sections}
 ${failures}

@@ -83,8 +83,9 @@ const meanOf = (values: (number | null)[]): number | null => {
   return present.length === 0 ? null : mean(present);
 };
 
+/** Mean EDR after a stage; an implausible EDR is a probe or adapter problem, never a result. */
 function edrAfter(records: readonly StageRecord[], stage: StageName): number | null {
-  return meanOf(records.filter((record) => record.stage === stage && !record.error).map((record) => record.edr));
+  return meanOf(records.filter((record) => record.stage === stage && !record.error && record.edrFlag.status !== 'implausible').map((record) => record.edr));
 }
 
 /** Freed share over every grade and repetition that has both delete readings. */
@@ -123,7 +124,8 @@ export function dedupVerdicts(records: readonly StageRecord[]): DedupVerdict[] {
       .sort((a, b) => a.ideal - b.ideal);
     const base = grades.find((grade) => Math.abs(grade.ideal - 1) < 1e-9);
     const compression = base?.atRest ?? null;
-    const top = grades.at(-1);
+    // The most duplicated grade that has a usable EDR (a failed or implausible one is skipped).
+    const top = [...grades].reverse().find((grade) => grade.atRest !== null && grade.ideal >= MIN_JUDGEABLE_IDEAL) ?? grades.at(-1);
     const ingestShare = top ? dedupShare(top.ingest, base?.ingest ?? null, top.ideal) : null;
     const atRestShare = top ? dedupShare(top.atRest, compression, top.ideal) : null;
     const freed = freedShares(list);
@@ -154,7 +156,8 @@ export function formatGradeEdr(grade: GradeEdr): string {
 
 const percentOrMissing = (share: number | null): string => (share === null ? MISSING : `${Math.round(share * 100)} %`);
 
-function verdictCells(records: readonly StageRecord[]): { headers: string[]; rows: string[][]; numeric: boolean[] } | null {
+/** Headers and rows of the answer table (also rendered as HTML by html.ts), or null without records. */
+export function verdictCells(records: readonly StageRecord[]): { headers: string[]; rows: string[][]; numeric: boolean[] } | null {
   const verdicts = dedupVerdicts(records.filter((record) => !record.error));
   if (verdicts.length === 0) return null;
   // Grades as columns, in order of their ideal EDR (U0, U50, U90 …).

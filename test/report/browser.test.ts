@@ -112,6 +112,11 @@ test('report.html of a multi-system results dir renders every chart offline, wit
   assert.match(html, /implausible: EDR 14\.20/);
   assert.match(html, /unmeasurable: internal probe read failed/);
   assert.match(html, /Redis has no space-reclaiming command/);
+  // The answer table comes first: 4 systems × 2 payload types.
+  const answer = /<table id="answer-table">([\s\S]*?)<\/table>/.exec(html)?.[1] ?? '';
+  assert.ok(html.indexOf('id="answer"') < html.indexOf('id="summary"'));
+  assert.equal(answer.match(/<tr>/g)?.length, 1 + 8);
+  assert.match(answer, /<td>sqlite<\/td><td>default<\/td><td>blob<\/td><td>random_binary<\/td>.*<td>no dedup<\/td>/);
 });
 
 test('report.html of a real run (sqlite + duckdb, 2 runs, trace at 100 ms) renders every chart, offline', async () => {

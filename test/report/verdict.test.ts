@@ -100,3 +100,16 @@ test('stdout and summary.md carry the answer table after / before the detailed t
   assert.ok(markdown.indexOf('## Where does deduplication happen?') < markdown.indexOf('## Summary'));
   assert.match(markdown, /\| sqlite \| default \| blob \| random_binary \|.*\| no dedup \|/);
 });
+
+test('an implausible EDR is never used for the answer', () => {
+  const records = cells({ system: 'redis', variant: 'by-content', dedups: true });
+  for (const record of records.filter((r) => r.grade === 'U90' && (r.stage === 'bulk_insert' || r.stage === 'compaction'))) {
+    record.edr = 14.2;
+    record.edrFlag = { status: 'implausible', reason: 'EDR 14.20 > ideal 10.00 × compressibility 1.00 × 1.25' };
+  }
+  const [verdict] = dedupVerdicts(records);
+  assert.equal(verdict?.grades.find((grade) => grade.grade === 'U90')?.atRest, null);
+  // The verdict then rests on U50, the most duplicated grade with a usable EDR.
+  assert.equal(verdict?.verdict, 'dedup at ingest (100 % of ideal)');
+  assert.equal(formatGradeEdr(verdict!.grades.find((grade) => grade.grade === 'U90')!), '—');
+});
