@@ -27,6 +27,8 @@ const STRUCTURED_DISK_FILES = 8;
 /** "Within 10 % of the disk's sequential write rate" (issue #2). */
 const DISK_TARGET_SHARE = 0.9;
 const DISK_ROUNDS = 3;
+/** random_binary to disk at these grades, against fio with the same --dedupe_percentage. */
+const DISK_GRADES = ['U0', 'U90'];
 
 interface Rate {
   /** MB per CPU-second of this process (user + system). */
@@ -110,11 +112,11 @@ function syncFileSystem(dir: string): void {
   execFileSync('sync', ['-f', dir]);
 }
 
-/** Generate one U0 set of `files` × DISK_FILE_SIZE and return the wall rate until it is on the disk. */
-async function toDiskRate(type: (typeof SYNTHETIC_TYPES)[number], workDir: string, files: number): Promise<number> {
+/** Generate one set of `files` × DISK_FILE_SIZE and return the wall rate until it is on the disk. */
+async function toDiskRate(type: (typeof SYNTHETIC_TYPES)[number], workDir: string, files: number, grade = 'U0'): Promise<number> {
   const params: DatasetParameters = {
     payloadType: type,
-    grade: 'U0',
+    grade,
     files,
     minSize: DISK_FILE_SIZE,
     maxSize: DISK_FILE_SIZE,
@@ -152,6 +154,7 @@ export async function bench(): Promise<BenchResult[]> {
     const fioMemory = haveFio
       ? fio(['--name=buffers', '--ioengine=null', '--rw=write', '--bs=64k', `--size=${4 * RANDOM_MEMORY_BYTES}`, '--refill_buffers', '--dedupe_percentage=0', '--buffer_compress_percentage=0'])
       : NO_FIO;
+    let fioDisk = {};
     const fioWrite = (extra: string[]): number => {
       syncFileSystem(workDir);
       const rate = fio(['--name=seqwrite', '--ioengine=psync', '--rw=write', '--bs=1M', `--size=${DISK_FILES * DISK_FILE_SIZE}`, '--refill_buffers', `--filename=${join(workDir, 'fio.tmp')}`, ...extra]);
@@ -163,34 +166,40 @@ export async function bench(): Promise<BenchResult[]> {
     // so fio and the generator alternate for a few rounds and the medians are compared. The disk's
     // sequential write rate is the better of fio's two ways to reach the disk: O_DIRECT, and
     // buffered writes with an fsync at the end (what the generator does, file by file).
-    const fioDirect: number[] = [];
-    const fioDurable: number[] = [];
-    const randomDurable: number[] = [];
-    for (let round = 0; round < DISK_ROUNDS; round++) {
-      if (haveFio) {
-        fioDirect.push(fioWrite(['--direct=1']));
-        fioDurable.push(fioWrite(['--end_fsync=1']));
+    // U90 against fio's own dedupe option: 90 % of its 1 MiB buffers repeat earlier ones, as 90 % of
+    // the files of a U90 set copy earlier files.
+    for (const grade of DISK_GRADES) {
+      const dedupe = [`--dedupe_percentage=${Number(grade.slice(1))}`];
+      const fioDirect: number[] = [];
+      const fioDurable: number[] = [];
+      const randomDurable: number[] = [];
+      for (let round = 0; round < DISK_ROUNDS; round++) {
+        if (haveFio) {
+          fioDirect.push(fioWrite(['--direct=1', ...dedupe]));
+          fioDurable.push(fioWrite(['--end_fsync=1', ...dedupe]));
+        }
+        randomDurable.push(await toDiskRate('random_binary', workDir, DISK_FILES, grade));
       }
-      randomDurable.push(await toDiskRate('random_binary', workDir, DISK_FILES));
+      const direct = haveFio ? median(fioDirect) : 0;
+      const durable = haveFio ? median(fioDurable) : 0;
+      const diskRate = Math.max(direct, durable);
+      const reference = haveFio
+        ? { reference: { name: `disk rate: fio ${direct >= durable ? 'O_DIRECT' : 'buffered + end_fsync'} ${dedupe[0]}, wall (${range(direct >= durable ? fioDirect : fioDurable)})`, value: diskRate } }
+        : {};
+      if (grade === 'U0') fioDisk = reference;
+      if (haveFio) {
+        results.push({ name: `disk: fio O_DIRECT sequential write ${dedupe[0]} (${range(fioDirect)})`, value: direct, unit: 'MB/s', note: 'wall' });
+        results.push({ name: `disk: fio buffered sequential write + end_fsync ${dedupe[0]} (${range(fioDurable)})`, value: durable, unit: 'MB/s', note: 'wall' });
+      }
+      results.push({
+        name: `random_binary ${grade} to disk: generate + sha256 + datasync, wall (${range(randomDurable)})`,
+        value: median(randomDurable),
+        unit: 'MB/s',
+        ...reference,
+        ...(haveFio ? { target: DISK_TARGET_SHARE * diskRate } : {}),
+      });
     }
-    const direct = haveFio ? median(fioDirect) : 0;
-    const durable = haveFio ? median(fioDurable) : 0;
-    const diskRate = Math.max(direct, durable);
-    const fioDisk = haveFio
-      ? { reference: { name: `disk rate: fio ${direct >= durable ? 'O_DIRECT' : 'buffered + end_fsync'} sequential write, wall (${range(direct >= durable ? fioDirect : fioDurable)})`, value: diskRate } }
-      : {};
-    if (haveFio) {
-      results.push({ name: `disk: fio O_DIRECT sequential write (${range(fioDirect)})`, value: direct, unit: 'MB/s', note: 'wall' });
-      results.push({ name: `disk: fio buffered sequential write + end_fsync (${range(fioDurable)})`, value: durable, unit: 'MB/s', note: 'wall' });
-      results.push({ name: 'page cache: fio buffered write without fsync (information; not the disk)', value: fioWrite([]), unit: 'MB/s', note: 'wall' });
-    }
-    results.push({
-      name: `random_binary to disk: generate + sha256 + datasync, wall (${range(randomDurable)})`,
-      value: median(randomDurable),
-      unit: 'MB/s',
-      ...fioDisk,
-      ...(haveFio ? { target: DISK_TARGET_SHARE * diskRate } : {}),
-    });
+    if (haveFio) results.push({ name: 'page cache: fio buffered write without fsync (information; not the disk)', value: fioWrite([]), unit: 'MB/s', note: 'wall' });
 
     for (const type of SYNTHETIC_TYPES) {
       const random = type === 'random_binary';
