@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { ensureDataset, iterateLabFiles, readManifest, SYNTHETIC_TYPES, GENERATOR_VERSION } from '../../src/dataset/index.js';
@@ -219,4 +220,18 @@ test('large files are written with O_DIRECT: the set matches its manifest and st
     const cached = Number(execFileSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', path], { encoding: 'utf8' }).trim());
     assert.ok(cached < 1024 * 1024, `${cached} bytes of a freshly generated large file are in the page cache`);
   });
+});
+
+test('a full disk fails generation cleanly: the error names ENOSPC and nothing that looks like a set is left', async () => {
+  // A small tmpfs (mounting needs root, as the services do) fills up after about 8 MiB.
+  const dataDir = await mkdtemp(join(tmpdir(), 'dedup-lab-full-'));
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', dataDir]);
+  try {
+    const size = 5 * 1024 * 1024;
+    await assert.rejects(ensureDataset(params({ files: 3, grade: 'U0', minSize: size, maxSize: size }), dataDir), /ENOSPC/);
+    assert.deepEqual(await readdir(join(dataDir, 'random_binary')).catch(() => []), [], 'no set and no temporary folder is left');
+  } finally {
+    execFileSync('umount', [dataDir]);
+    await rm(dataDir, { recursive: true, force: true });
+  }
 });
