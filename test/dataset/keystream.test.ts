@@ -117,3 +117,19 @@ test('same key gives the same bytes, another key other bytes', () => {
   assert.ok(!a.equals(c));
   assert.equal(a.length, 100_000);
 });
+
+test('interleaved generators never overwrite each other’s chunks (for-await resumes in a microtask)', async () => {
+  const size = 1024 * 1024;
+  const keys = [deriveKey('keystream-test', 'a'), deriveKey('keystream-test', 'b')];
+  const expected = keys.map((key) => collectPayload(randomBinary(key, size)));
+  const consume = async (key: Buffer): Promise<Buffer> => {
+    const copies: Buffer[] = [];
+    for await (const chunk of randomBinary(key, size)) {
+      await Promise.resolve(); // let the other consumer run between receiving and copying
+      copies.push(Buffer.from(chunk));
+    }
+    return Buffer.concat(copies);
+  };
+  const actual = await Promise.all(keys.map(consume));
+  actual.forEach((bytes, index) => assert.ok(bytes.equals(expected[index] as Buffer), `stream ${index} was overwritten`));
+});

@@ -1,8 +1,11 @@
 /**
  * The random_binary keystream: eight xorshift128+ generators in WebAssembly SIMD (keystream.wat),
- * seeded from the 32-byte content key: 20+ GB/s into the module's memory on this machine. Chunks
- * are views of that memory, valid until the next call (consumers copy: FileSink copies into its
- * batch buffers), because allocating a fresh Buffer per chunk cost more than generating it.
+ * seeded from the 32-byte content key: 20+ GB/s into the module's memory on this machine. Each
+ * Keystream copies its chunk out of the shared module memory into a buffer of its own and hands
+ * out that buffer, valid until its next call (consumers copy: FileSink copies into its ring). A
+ * view of the module memory itself could be overwritten by another Keystream before the consumer
+ * copies it (for-await resumes in a microtask), and a fresh Buffer per chunk cost more than
+ * generating it.
  * Replaced AES-128-CTR through `cipher.update` (2.7 GB/s at best here, a new output Buffer per
  * call), which could not reach fio's buffer generation rate (SPEC §10).
  */
@@ -54,15 +57,16 @@ export function keystreamState(key: Buffer): Uint8Array {
 
 export class Keystream {
   private readonly state: Uint8Array;
+  private output: Buffer | null = null;
 
   constructor(key: Buffer) {
     this.state = keystreamState(key);
   }
 
   /**
-   * The next `length` (≤ MAX_KEYSTREAM_CHUNK) bytes, as a view that the next call of any Keystream
-   * overwrites. A length that is not a multiple of 64 uses up the whole last block: only a file's
-   * final chunk is short.
+   * The next `length` (≤ MAX_KEYSTREAM_CHUNK) bytes, in this Keystream's own buffer, which its next
+   * call overwrites. A length that is not a multiple of 64 uses up the whole last block: only a
+   * file's final chunk is short.
    */
   next(length: number): Buffer {
     if (!Number.isInteger(length) || length < 0 || length > MAX_KEYSTREAM_CHUNK) throw new Error(`internal: keystream chunk of ${length} bytes`);
@@ -71,6 +75,8 @@ export class Keystream {
     memory.set(this.state, STATE_OFFSET);
     wasm.fill(STATE_OFFSET, OUTPUT_OFFSET, Math.ceil(length / BLOCK_BYTES));
     this.state.set(memory.subarray(STATE_OFFSET, STATE_OFFSET + STATE_BYTES));
-    return Buffer.from(wasm.memory.buffer, OUTPUT_OFFSET, length);
+    this.output ??= Buffer.allocUnsafe(MAX_KEYSTREAM_CHUNK);
+    this.output.set(memory.subarray(OUTPUT_OFFSET, OUTPUT_OFFSET + length));
+    return this.output.subarray(0, length);
   }
 }

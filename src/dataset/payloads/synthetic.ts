@@ -31,8 +31,8 @@ export { CHUNK_SIZE, EPOCH_2020 };
 export const RANDOM_CHUNK_SIZE = MAX_KEYSTREAM_CHUNK;
 
 /**
- * A chunk is valid only until the generator is resumed (or another generator is called): consumers
- * copy what they keep — `Buffer.concat([...generator])` would be wrong, `collectPayload` is right.
+ * A chunk is valid only until the generator is resumed: consumers copy what they keep —
+ * `Buffer.concat([...generator])` would be wrong, `collectPayload` is right.
  * FileSink copies into its batch buffers; reusing chunk memory saves an allocation per chunk.
  */
 export type PayloadGenerator = (key: Buffer, size: number) => Iterable<Buffer>;
