@@ -70,7 +70,7 @@ export interface FileSinkOptions {
 const DIRECT_ALIGNMENT = 4096;
 const directSupport = new Map<string, Promise<boolean>>();
 
-/** Whether O_DIRECT writes work in `dir` (not on tmpfs, for instance): one probe file, once. */
+/** Whether O_DIRECT writes work in `dir` (not on ramfs or some FUSE file systems): one probe file, once. */
 function supportsDirect(dir: string): Promise<boolean> {
   let known = directSupport.get(dir);
   if (!known) {
