@@ -36,7 +36,8 @@ import { BLOB_TABLE } from './shared/layout.js';
 import { checkRowWidth, FILE_ID_COLUMN, nativeTableName, type NativeTypeMap } from './shared/native.js';
 import { parseSystemOptions } from './shared/options.js';
 import { DeleteDidNothingError, requireNative, throwIfAborted } from './shared/stages.js';
-import { checkVariant, numberOf, safeRead } from './postgresql.js';
+import { checkVariant, numberOf } from './postgresql.js';
+import { sizeProbe, timingsOf } from './shared/probes.js';
 import {
   assertLabName,
   type CellContext,
@@ -576,15 +577,7 @@ class ClickhouseAdapter implements SystemAdapter {
   }
 
   probes(_cell: CellContext): Probe[] {
-    return [
-      {
-        name: 'internal',
-        replicas: 1,
-        settleTimeoutMs: this.options.settleTimeoutMs,
-        pollIntervalMs: this.options.pollIntervalMs,
-        read: () => safeRead(() => this.activeBytes(this.ch)),
-      },
-    ];
+    return [sizeProbe('internal', () => this.activeBytes(this.ch), timingsOf(this.options))];
   }
 
   localDataPaths(): string[] {

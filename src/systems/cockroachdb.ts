@@ -36,7 +36,8 @@ import {
   type PgExecute,
 } from './shared/pgCommon.js';
 import { notApplicable, requireNative, throwIfAborted } from './shared/stages.js';
-import { checkVariant, numberOf, openPgClient, pgConnectionOptionsSchema, pgExecutor, safeRead } from './postgresql.js';
+import { checkVariant, numberOf, openPgClient, pgConnectionOptionsSchema, pgExecutor } from './postgresql.js';
+import { sizeProbe, timingsOf } from './shared/probes.js';
 import {
   assertLabName,
   type CellContext,
@@ -294,16 +295,8 @@ class CockroachAdapter implements SystemAdapter {
   }
 
   probes(_cell: CellContext): Probe[] {
-    return [
-      {
-        // CockroachDB: MVCC range size (live + not yet collected versions) of one replica.
-        name: 'internal',
-        replicas: 1,
-        settleTimeoutMs: this.options.settleTimeoutMs,
-        pollIntervalMs: this.options.pollIntervalMs,
-        read: () => safeRead(() => this.labBytes(this.db)),
-      },
-    ];
+    // CockroachDB: MVCC range size (live + not yet collected versions) of one replica.
+    return [sizeProbe('internal', () => this.labBytes(this.db), timingsOf(this.options))];
   }
 
   localDataPaths(): string[] {

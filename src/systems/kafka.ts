@@ -31,10 +31,10 @@ import type { Admin as KafkaAdmin, Consumer as KafkaConsumer, Producer as KafkaP
 import {
   assertObjectTag,
   batchFiles,
-  errorText,
-  makeProbe,
   pause,
 } from './kv-common.js';
+import { sizeProbe } from './shared/probes.js';
+import { errorMessage } from '../cli/errors.js';
 import { parseSystemOptions } from './shared/options.js';
 import { notApplicable, throwIfAborted } from './shared/stages.js';
 import {
@@ -150,7 +150,7 @@ export function kafkaErrorText(error: unknown): string {
     if (Array.isArray(record.errors)) for (const inner of record.errors) visit(inner, depth + 1);
   };
   visit(error, 0);
-  return errorText(parts.join(' <- '));
+  return errorMessage(parts.join(' <- '));
 }
 
 interface CellState {
@@ -218,7 +218,7 @@ class KafkaAdapter implements SystemAdapter {
       await admin.listTopics();
     } catch (error) {
       await admin.close().catch(() => undefined);
-      throw new Error(`kafka: cannot reach ${this.options.brokers.join(',')}: ${errorText(error)}`, { cause: error });
+      throw new Error(`kafka: cannot reach ${this.options.brokers.join(',')}: ${errorMessage(error)}`, { cause: error });
     }
     this.admin = admin;
     // acks = -1: the leader answers only when every in-sync replica has the batch.
@@ -280,7 +280,7 @@ class KafkaAdapter implements SystemAdapter {
           break;
         } catch (error) {
           // A just-deleted topic of the same name can still be going away.
-          if (Date.now() > deadline) throw new Error(`kafka: cannot create topic ${topic}: ${errorText(error)}`, { cause: error });
+          if (Date.now() > deadline) throw new Error(`kafka: cannot create topic ${topic}: ${errorMessage(error)}`, { cause: error });
           await pause(200);
         }
       }
@@ -575,7 +575,7 @@ class KafkaAdapter implements SystemAdapter {
 
   probes(cell: CellContext): Probe[] {
     const topics = this.topicsOf(cell);
-    return [makeProbe('internal', () => this.topicBytes(topics), { settleTimeoutMs: 30_000, pollIntervalMs: 250 })];
+    return [sizeProbe('internal', () => this.topicBytes(topics), { settleTimeoutMs: 30_000, pollIntervalMs: 250 })];
   }
 
   localDataPaths(): string[] {

@@ -1,10 +1,10 @@
 /**
  * Helpers shared by the non-SQL server adapters (redis, kafka, minio/s3, nats): bounded
- * concurrency over a file stream, probe construction with "missing, never a number" semantics,
- * and the per-cell object names that keep every object inside the lab namespace.
+ * concurrency over a file stream and the per-cell object names that keep every object inside the
+ * lab namespace. Probes are built with shared/probes.ts like everywhere else.
  */
-import { scrub } from '../config/secrets.js';
-import type { LabFile, Probe, ProbeReading, WriteOutcome } from './types.js';
+import { errorMessage } from '../cli/errors.js';
+import type { LabFile, WriteOutcome } from './types.js';
 
 /** The cell tag the runner hands us is validated upstream; we check again before using it in a name. */
 export const OBJECT_TAG_PATTERN = /^[a-z0-9]{1,16}$/;
@@ -14,33 +14,6 @@ export function assertObjectTag(tag: string): string {
     throw new Error(`invalid cell object tag ${JSON.stringify(tag)}: must match ${OBJECT_TAG_PATTERN}`);
   }
   return tag;
-}
-
-export function errorText(error: unknown): string {
-  return scrub(error instanceof Error ? error.message : String(error));
-}
-
-/** A probe whose read never throws: a failed read is `{ bytes: null, error }` (SPEC §6.2). */
-export function makeProbe(
-  name: string,
-  read: () => Promise<number>,
-  timing: { replicas?: number; settleTimeoutMs?: number; pollIntervalMs?: number } = {},
-): Probe {
-  return {
-    name,
-    replicas: timing.replicas ?? 1,
-    settleTimeoutMs: timing.settleTimeoutMs ?? 30_000,
-    pollIntervalMs: timing.pollIntervalMs ?? 250,
-    async read(): Promise<ProbeReading> {
-      try {
-        const bytes = await read();
-        if (!Number.isFinite(bytes) || bytes < 0) return { bytes: null, error: `probe ${name} returned ${bytes}` };
-        return { bytes };
-      } catch (error) {
-        return { bytes: null, error: errorText(error) };
-      }
-    },
-  };
 }
 
 /**
@@ -69,7 +42,7 @@ export async function forEachFileLimited(
         outcome.acknowledged.push(file.id);
       },
       (error: unknown) => {
-        outcome.failed.push({ id: file.id, error: errorText(error) });
+        outcome.failed.push({ id: file.id, error: errorMessage(error) });
       },
     );
     const tracked = task.finally(() => {

@@ -24,7 +24,8 @@ import { BLOB_TABLE, fileIdColumn, labTableName } from './shared/layout.js';
 import { checkRowWidth, FILE_ID_COLUMN, nativeTableName, type NativeTypeMap } from './shared/native.js';
 import { parseSystemOptions } from './shared/options.js';
 import { assertDeleted, requireNative, throwIfAborted } from './shared/stages.js';
-import { checkVariant, numberOf, safeRead } from './postgresql.js';
+import { checkVariant, numberOf } from './postgresql.js';
+import { sizeProbe, timingsOf } from './shared/probes.js';
 import {
   assertLabName,
   type CellContext,
@@ -475,14 +476,13 @@ class MariadbAdapter implements SystemAdapter {
   }
 
   probes(_cell: CellContext): Probe[] {
-    const timing = { settleTimeoutMs: this.options.settleTimeoutMs, pollIntervalMs: this.options.pollIntervalMs };
     return [
       // DATA_LENGTH + INDEX_LENGTH: InnoDB's page-count view (pages reserved for the table's indexes, BLOB pages included).
-      { name: 'internal', replicas: 1, ...timing, read: () => safeRead(() => this.statusBytes(this.db)) },
+      sizeProbe('internal', () => this.statusBytes(this.db), timingsOf(this.options)),
       // The .ibd file's allocated bytes: what page compression (punched holes) really saves.
-      { name: 'tablespace', replicas: 1, ...timing, read: () => safeRead(() => this.tablespaceBytes('ALLOCATED_SIZE')) },
+      sizeProbe('tablespace', () => this.tablespaceBytes('ALLOCATED_SIZE'), timingsOf(this.options)),
       // The .ibd file's apparent size, which page compression does not shrink.
-      { name: 'tablespace_file', replicas: 1, ...timing, read: () => safeRead(() => this.tablespaceBytes('FILE_SIZE')) },
+      sizeProbe('tablespace_file', () => this.tablespaceBytes('FILE_SIZE'), timingsOf(this.options)),
     ];
   }
 

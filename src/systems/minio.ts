@@ -23,7 +23,9 @@
 import { z } from 'zod';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { registerSecret } from '../config/secrets.js';
-import { assertObjectTag, errorText, forEachFileLimited, makeProbe } from './kv-common.js';
+import { assertObjectTag, forEachFileLimited} from './kv-common.js';
+import { sizeProbe } from './shared/probes.js';
+import { errorMessage } from '../cli/errors.js';
 import { readMinioBucketUsage } from './minio-metrics.js';
 import { parseSystemOptions } from './shared/options.js';
 import { notApplicable, throwIfAborted } from './shared/stages.js';
@@ -135,7 +137,7 @@ class S3Adapter implements SystemAdapter {
       await client.send(new sdk.ListBucketsCommand({}));
     } catch (error) {
       client.destroy();
-      throw new Error(`s3: cannot reach ${this.options.endpoint}: ${errorText(error)}`, { cause: error });
+      throw new Error(`s3: cannot reach ${this.options.endpoint}: ${errorMessage(error)}`, { cause: error });
     }
     this.sdk = sdk;
     this.client = client;
@@ -302,12 +304,12 @@ class S3Adapter implements SystemAdapter {
 
   probes(cell: CellContext): Probe[] {
     const bucket = this.bucketOf(cell);
-    const probes = [makeProbe('internal', () => this.bucketBytes(bucket), { settleTimeoutMs: 15_000, pollIntervalMs: 200 })];
+    const probes = [sizeProbe('internal', () => this.bucketBytes(bucket), { settleTimeoutMs: 15_000, pollIntervalMs: 200 })];
     const { metricsUrl, metricsBearerToken } = this.options;
     if (metricsUrl) {
       // MinIO's scanner updates this metric in cycles: a long settle window, documented as lagging.
       probes.push(
-        makeProbe('minio_metrics', () => readMinioBucketUsage(metricsUrl, [bucket], metricsBearerToken), {
+        sizeProbe('minio_metrics', () => readMinioBucketUsage(metricsUrl, [bucket], metricsBearerToken), {
           settleTimeoutMs: 300_000,
           pollIntervalMs: 5_000,
         }),

@@ -27,7 +27,9 @@ import { z } from 'zod';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { registerSecret } from '../config/secrets.js';
-import { assertObjectTag, errorText, forEachFileLimited, makeProbe } from './kv-common.js';
+import { assertObjectTag, forEachFileLimited} from './kv-common.js';
+import { sizeProbe } from './shared/probes.js';
+import { errorMessage } from '../cli/errors.js';
 import { parseSystemOptions } from './shared/options.js';
 import { notApplicable, throwIfAborted } from './shared/stages.js';
 import {
@@ -142,7 +144,7 @@ class NatsAdapter implements SystemAdapter {
         maxReconnectAttempts: 3,
       });
     } catch (error) {
-      throw new Error(`nats: cannot connect to ${String(this.options.servers)}: ${errorText(error)}`, { cause: error });
+      throw new Error(`nats: cannot connect to ${String(this.options.servers)}: ${errorMessage(error)}`, { cause: error });
     }
     this.js = jetstream(this.nc, { timeout: this.options.timeoutMs });
     this.jsm = await jetstreamManager(this.nc, { timeout: this.options.timeoutMs });
@@ -290,7 +292,7 @@ class NatsAdapter implements SystemAdapter {
       const message = await this.manager.streams.getMessage(stream, { last_by_subj: subject });
       return message ? { seq: message.seq, data: message.data } : null;
     } catch (error) {
-      if (/no message found|not found/i.test(errorText(error))) return null;
+      if (/no message found|not found/i.test(errorMessage(error))) return null;
       throw error;
     }
   }
@@ -352,7 +354,7 @@ class NatsAdapter implements SystemAdapter {
 
   probes(cell: CellContext): Probe[] {
     const stream = this.streamOf(cell);
-    return [makeProbe('internal', () => this.streamBytes(stream), { settleTimeoutMs: 10_000, pollIntervalMs: 100 })];
+    return [sizeProbe('internal', () => this.streamBytes(stream), { settleTimeoutMs: 10_000, pollIntervalMs: 100 })];
   }
 
   localDataPaths(): string[] {

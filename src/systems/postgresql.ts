@@ -15,6 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import type pg from 'pg';
 import { UsageError } from '../cli/errors.js';
+import { sizeProbe, timingsOf } from './shared/probes.js';
 import { qualifiedName as qualified } from './shared/identifiers.js';
 import { labTableName } from './shared/layout.js';
 import { checkRowWidth } from './shared/native.js';
@@ -42,7 +43,6 @@ import {
   type LabFile,
   type NotApplicable,
   type Probe,
-  type ProbeReading,
   type SystemAdapter,
   type SystemDefinition,
   type WriteOutcome,
@@ -149,15 +149,6 @@ export function numberOf(value: unknown): number {
   const result = typeof value === 'number' ? value : Number(value);
   if (!Number.isFinite(result)) throw new Error(`expected a number, got ${JSON.stringify(value)}`);
   return result;
-}
-
-/** Run a probe read, turning any failure into a missing reading (never a number). */
-export async function safeRead(read: () => Promise<number>): Promise<ProbeReading> {
-  try {
-    return { bytes: await read() };
-  } catch (error) {
-    return { bytes: null, error: error instanceof Error ? error.message : String(error) };
-  }
 }
 
 export function checkVariant<V extends string>(variants: readonly V[], variant: string, system: string): V {
@@ -281,15 +272,7 @@ class PostgresqlAdapter implements SystemAdapter {
   }
 
   probes(_cell: CellContext): Probe[] {
-    return [
-      {
-        name: 'internal',
-        replicas: 1,
-        settleTimeoutMs: this.options.settleTimeoutMs,
-        pollIntervalMs: this.options.pollIntervalMs,
-        read: () => safeRead(() => pgLabSize(this.execute, this.lab)),
-      },
-    ];
+    return [sizeProbe('internal', () => pgLabSize(this.execute, this.lab), timingsOf(this.options))];
   }
 
   localDataPaths(): string[] {

@@ -16,7 +16,9 @@
 import { z } from 'zod';
 import type { Redis as RedisClient } from 'ioredis';
 import { registerSecret } from '../config/secrets.js';
-import { errorText, forEachFileLimited, makeProbe } from './kv-common.js';
+import { forEachFileLimited} from './kv-common.js';
+import { sizeProbe } from './shared/probes.js';
+import { errorMessage } from '../cli/errors.js';
 import { pipeSet, type PipeConnection } from './redis-pipe.js';
 import { parseSystemOptions } from './shared/options.js';
 import { notApplicable, throwIfAborted } from './shared/stages.js';
@@ -149,7 +151,7 @@ class RedisAdapter implements SystemAdapter {
       await client.connect();
     } catch (error) {
       client.disconnect();
-      throw new Error(`redis: cannot connect to ${this.options.host}:${this.options.port}: ${errorText(error)}`, { cause: error });
+      throw new Error(`redis: cannot connect to ${this.options.host}:${this.options.port}: ${errorMessage(error)}`, { cause: error });
     }
     this.client = client;
   }
@@ -306,9 +308,9 @@ class RedisAdapter implements SystemAdapter {
 
   probes(): Probe[] {
     return [
-      makeProbe('internal', () => this.labMemoryUsage(), { settleTimeoutMs: 10_000, pollIntervalMs: 100 }),
+      sizeProbe('internal', () => this.labMemoryUsage(), { settleTimeoutMs: 10_000, pollIntervalMs: 100 }),
       // Whole-server memory (allocator included): other clients' keys move it too.
-      makeProbe('memory', () => this.usedMemory(), { settleTimeoutMs: 10_000, pollIntervalMs: 100 }),
+      sizeProbe('memory', () => this.usedMemory(), { settleTimeoutMs: 10_000, pollIntervalMs: 100 }),
     ];
   }
 

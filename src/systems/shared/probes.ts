@@ -26,6 +26,11 @@ export async function readBytes(read: () => Promise<number> | number): Promise<P
   }
 }
 
+/** Only the timings of an adapter's options: a probe's replica count is never taken from elsewhere by accident. */
+export function timingsOf(options: { settleTimeoutMs: number; pollIntervalMs: number }): ProbeTimings {
+  return { settleTimeoutMs: options.settleTimeoutMs, pollIntervalMs: options.pollIntervalMs };
+}
+
 export function sizeProbe(name: string, read: () => Promise<number> | number, timings: ProbeTimings): Probe {
   return {
     name,
