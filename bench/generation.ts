@@ -13,6 +13,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { BenchResult } from './run.js';
+import { median } from '../src/report/stats.js';
 import { ensureDataset, SYNTHETIC_TYPES, type DatasetParameters } from '../src/dataset/index.js';
 import { SYNTHETIC_GENERATORS } from '../src/dataset/payloads/synthetic.js';
 import { deriveKey } from '../src/dataset/prng.js';
@@ -133,12 +134,6 @@ async function toDiskRate(type: (typeof SYNTHETIC_TYPES)[number], workDir: strin
   });
   await rm(join(workDir, type), { recursive: true, force: true });
   return rate.wall;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
 const range = (values: number[]): string => `${DISK_ROUNDS} rounds, ${Math.min(...values).toFixed(0)}–${Math.max(...values).toFixed(0)}`;

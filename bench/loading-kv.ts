@@ -25,6 +25,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import type { BenchResult } from './run.js';
+import { median } from '../src/report/stats.js';
 import { loadSystem } from '../src/systems/registry.js';
 import type { CellContext, LabFile, SystemAdapter } from '../src/systems/types.js';
 
@@ -54,12 +55,6 @@ function cell(variant: string, tag: string): CellContext {
 
 async function* iterate(files: LabFile[]): AsyncIterable<LabFile> {
   yield* files;
-}
-
-export function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
 function run(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; stdinFile?: string }): Promise<string> {

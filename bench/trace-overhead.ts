@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import type { BenchResult } from './run.js';
+import { median } from '../src/report/stats.js';
 import { loadSystem } from '../src/systems/registry.js';
 import type { CellContext, LabFile, SystemAdapter } from '../src/systems/types.js';
 import { startTrace } from '../src/trace/index.js';
@@ -26,12 +27,6 @@ const FILE_SIZE = 8 * 1024;
 const PAIRS = 10;
 const TICK_PROBES = 200;
 const INTERVAL_MS = 100;
-
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
 
 /** Wall time and this process's CPU time (user + system) of one stage, in ms. */
 interface StageTime {

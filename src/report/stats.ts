@@ -22,6 +22,14 @@ export function mean(values: readonly number[]): number {
   return sum / values.length;
 }
 
+/** The middle value (the mean of the two middle values for an even count). */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) throw new RangeError('median of no values');
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
 /** Sample standard deviation (n − 1 divisor); 0 for a single value. */
 export function sampleStandardDeviation(values: readonly number[]): number {
   if (values.length === 0) throw new RangeError('standard deviation of no values');

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { aggregate, mean, sampleStandardDeviation } from '../../src/report/stats.js';
+import { aggregate, mean, median, sampleStandardDeviation } from '../../src/report/stats.js';
 
 test('mean of known values', () => {
   assert.equal(mean([2, 4, 4, 4, 5, 5, 7, 9]), 5);
@@ -20,4 +20,11 @@ test('aggregate skips missing values and says how many there were', () => {
   assert.equal(aggregate([]), null);
   // NaN and Infinity are not measurements.
   assert.deepEqual(aggregate([Number.NaN, 4, Infinity]), { n: 1, total: 3, mean: 4, sd: 0, min: 4, max: 4 });
+});
+
+test('median of odd and even counts, order-independent', () => {
+  assert.equal(median([3, 1, 2]), 2);
+  assert.equal(median([4, 1, 3, 2]), 2.5);
+  assert.equal(median([7]), 7);
+  assert.throws(() => median([]), RangeError);
 });
