@@ -239,20 +239,23 @@ export function summaryCells(records: readonly StageRecord[]): { headers: string
   };
 }
 
-/** Plain aligned text for a terminal: numbers right-aligned, text left-aligned. */
-export function renderTextTable(records: readonly StageRecord[]): string {
-  if (records.length === 0) return 'no results\n';
-  const { headers, rows } = summaryCells(records);
+/** Header, rule and rows as aligned text for a terminal: numbers right-aligned, text left-aligned. */
+export function alignedTable(headers: readonly string[], rows: readonly string[][], numeric: readonly boolean[]): string[] {
   const widths = headers.map((header, index) => Math.max(header.length, ...rows.map((row) => row[index]!.length)));
-  const line = (cells: string[]) =>
+  const line = (cells: readonly string[]) =>
     cells
-      .map((cell, index) =>
-        SUMMARY_COLUMNS[index]!.numeric ? cell.padStart(widths[index]!) : cell.padEnd(widths[index]!),
-      )
+      .map((cell, index) => (numeric[index] ? cell.padStart(widths[index]!) : cell.padEnd(widths[index]!)))
       .join('  ')
       .trimEnd();
   const rule = widths.map((width) => '-'.repeat(width)).join('  ');
-  return `${[line(headers), rule, ...rows.map(line)].join('\n')}\n`;
+  return [line(headers), rule, ...rows.map(line)];
+}
+
+/** The detailed summary as plain aligned text. */
+export function renderTextTable(records: readonly StageRecord[]): string {
+  if (records.length === 0) return 'no results\n';
+  const { headers, rows } = summaryCells(records);
+  return `${alignedTable(headers, rows, SUMMARY_COLUMNS.map((column) => column.numeric)).join('\n')}\n`;
 }
 
 export function markdownCell(text: string): string {

@@ -16,8 +16,8 @@
  */
 import type { StageRecord } from '../experiment/record.js';
 import type { StageName } from '../systems/types.js';
-import { mean } from './stats.js';
-import { markdownTable, MISSING, systemLabel } from './summary.js';
+import { aggregate } from './stats.js';
+import { alignedTable, markdownTable, MISSING, systemLabel } from './summary.js';
 
 /** Share of the possible dedup from which a system counts as deduplicating / partly. */
 export const FULL_DEDUP_SHARE = 0.8;
@@ -78,10 +78,8 @@ export function verdictText(ingestShare: number | null, atRestShare: number | nu
   return text + compressionNote;
 }
 
-const meanOf = (values: (number | null)[]): number | null => {
-  const present = values.filter((value): value is number => typeof value === 'number' && Number.isFinite(value));
-  return present.length === 0 ? null : mean(present);
-};
+/** Mean of the measured values; null when none was measured. */
+const meanOf = (values: (number | null)[]): number | null => aggregate(values)?.mean ?? null;
 
 /** Mean EDR after a stage; an implausible EDR is a probe or adapter problem, never a result. */
 function edrAfter(records: readonly StageRecord[], stage: StageName): number | null {
@@ -193,14 +191,7 @@ export const VERDICT_NOTE = [
 export function renderVerdictText(records: readonly StageRecord[]): string | null {
   const cells = verdictCells(records);
   if (!cells) return null;
-  const { headers, rows, numeric } = cells;
-  const widths = headers.map((header, index) => Math.max(header.length, ...rows.map((row) => (row[index] as string).length)));
-  const line = (values: string[]) =>
-    values
-      .map((value, index) => (numeric[index] ? value.padStart(widths[index] as number) : value.padEnd(widths[index] as number)))
-      .join('  ')
-      .trimEnd();
-  return ['Where does deduplication happen?', line(headers), widths.map((width) => '-'.repeat(width)).join('  '), ...rows.map(line), VERDICT_NOTE].join('\n') + '\n';
+  return ['Where does deduplication happen?', ...alignedTable(cells.headers, cells.rows, cells.numeric), VERDICT_NOTE].join('\n') + '\n';
 }
 
 export function renderVerdictMarkdown(records: readonly StageRecord[]): string | null {
