@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { UsageError } from '../cli/errors.js';
 import { log } from '../cli/log.js';
 import { looksLikeUrl } from './download.js';
-import { FileSink, hashFile, readChunks, SyncQueue, writeChunks, type WrittenFile } from './files.js';
+import { FileSink, hashFile, readChunks, SyncQueue, writeChunks, type FileSinkOptions, type WrittenFile } from './files.js';
 import { parseGrade } from './grades.js';
 import { MANIFEST_FILE, type DatasetParameters, type Manifest, type ManifestEntry } from './manifest.js';
 import { SYNTHETIC_GENERATORS } from './payloads/synthetic.js';
@@ -129,6 +129,7 @@ async function generateInto(dir: string, params: DatasetParameters, localSource:
   const temp = `${dir}.tmp-${tag}`;
   await mkdir(temp, { recursive: true });
   const syncQueue = new SyncQueue();
+  const sinkOptions = (size: number): FileSinkOptions => ({ syncQueue, direct: size >= DIRECT_MIN_BYTES });
   try {
     const entries: ManifestEntry[] = [];
     const uniqueHashes = new Set<string>();
@@ -141,13 +142,13 @@ async function generateInto(dir: string, params: DatasetParameters, localSource:
         const original = entries[file.duplicateOf] as ManifestEntry;
         // A byte copy through memory, not copy_file_range: that could share extents (reflinks) on
         // some file systems and make the data set itself deduplicated on disk.
-        written = await writeChunks(path, readChunks(join(temp, original.name)), { syncQueue, direct: original.size >= DIRECT_MIN_BYTES });
+        written = await writeChunks(path, readChunks(join(temp, original.name)), sinkOptions(original.size));
         if (written.sha256 !== original.sha256) throw new Error(`copy of ${original.name} to ${name} differs from its original`);
         entries.push({ name, size: written.size, sha256: written.sha256, duplicateOf: original.name, payloadType: file.payloadType });
       } else {
         written = slicer
-          ? await writeSourceSlice(path, file, params, slicer, uniqueHashes, neededBytes, syncQueue)
-          : await writeSynthetic(path, file, params, uniqueHashes, syncQueue);
+          ? await writeSourceSlice(path, file, params, slicer, uniqueHashes, neededBytes, sinkOptions(file.size))
+          : await writeSynthetic(path, file, params, uniqueHashes, sinkOptions(file.size));
         uniqueHashes.add(written.sha256);
         entries.push({ name, size: written.size, sha256: written.sha256, duplicateOf: null, payloadType: file.payloadType });
       }
@@ -200,12 +201,12 @@ export function buildManifest(params: DatasetParameters, entries: ManifestEntry[
   };
 }
 
-async function writeSynthetic(path: string, file: PlannedFile, params: DatasetParameters, seen: Set<string>, syncQueue: SyncQueue): Promise<WrittenFile> {
+async function writeSynthetic(path: string, file: PlannedFile, params: DatasetParameters, seen: Set<string>, sinkOptions: FileSinkOptions): Promise<WrittenFile> {
   if (!isSyntheticType(file.payloadType)) throw new Error(`internal: ${file.payloadType} is not synthetic`);
   const generate = SYNTHETIC_GENERATORS[file.payloadType];
   for (let attempt = 0; attempt < DISTINCT_ATTEMPTS; attempt++) {
     const key = deriveKey('content', params.seed, params.payloadType, file.payloadType, file.index, attempt);
-    const written = await writeChunks(path, generate(key, file.size), { syncQueue, direct: file.size >= DIRECT_MIN_BYTES });
+    const written = await writeChunks(path, generate(key, file.size), sinkOptions);
     if (!seen.has(written.sha256)) return written;
   }
   throw new UsageError(
@@ -233,11 +234,11 @@ async function writeSourceSlice(
   slicer: SourceSlicer,
   seen: Set<string>,
   neededBytes: number,
-  syncQueue: SyncQueue,
+  sinkOptions: FileSinkOptions,
 ): Promise<WrittenFile> {
   const lineAligned = isLineBased(params.payloadType, slicer.path);
   for (let attempt = 0; attempt < DISTINCT_ATTEMPTS; attempt++) {
-    const sink = await FileSink.create(path, { syncQueue, direct: file.size >= DIRECT_MIN_BYTES });
+    const sink = await FileSink.create(path, sinkOptions);
     let result;
     try {
       result = await slicer.take(file.size, lineAligned, (part) => sink.write(part));
