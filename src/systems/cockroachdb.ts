@@ -35,7 +35,7 @@ import {
   PG_MAX_PARAMETERS,
   type PgExecute,
 } from './shared/pgCommon.js';
-import { notApplicable, requireNative, throwIfAborted } from './shared/stages.js';
+import { batchFiles, notApplicable, requireNative, throwIfAborted } from './shared/stages.js';
 import { checkVariant, numberOf, openPgClient, pgConnectionOptionsSchema, pgExecutor } from './postgresql.js';
 import { sizeProbe, timingsOf } from './shared/probes.js';
 import {
@@ -73,22 +73,6 @@ export function detectDialect(version: string, compatAllowed: boolean): Dialect 
   if (/CockroachDB/i.test(version)) return 'cockroachdb';
   if (compatAllowed && /^PostgreSQL /.test(version)) return 'postgresql-compat';
   throw new Error(`cockroachdb: the server is not CockroachDB (${version.split(' ').slice(0, 2).join(' ')})`);
-}
-
-/** Split files into batches of at most `maxBytes` of content and `maxRows` rows (at least one file each). */
-export async function* batchesOf(files: AsyncIterable<LabFile>, maxBytes: number, maxRows: number): AsyncIterable<LabFile[]> {
-  let batch: LabFile[] = [];
-  let bytes = 0;
-  for await (const file of files) {
-    if (batch.length > 0 && (bytes + file.size > maxBytes || batch.length >= maxRows)) {
-      yield batch;
-      batch = [];
-      bytes = 0;
-    }
-    batch.push(file);
-    bytes += file.size;
-  }
-  if (batch.length > 0) yield batch;
 }
 
 export function multiRowBlobInsertSql(lab: string, rows: number): string {
@@ -180,7 +164,7 @@ class CockroachAdapter implements SystemAdapter {
   async bulkInsert(files: AsyncIterable<LabFile>, cell: CellContext): Promise<WriteOutcome> {
     const outcome: WriteOutcome = { acknowledged: [], failed: [] };
     const maxRows = cell.mode === 'native' ? 1 : Math.floor(PG_MAX_PARAMETERS / 5);
-    for await (const batch of batchesOf(files, this.options.batchBytes, maxRows)) {
+    for await (const batch of batchFiles(files, maxRows, this.options.batchBytes)) {
       throwIfAborted(cell.signal);
       try {
         await this.insertBatch(batch, cell);

@@ -28,15 +28,11 @@
  */
 import { z } from 'zod';
 import type { Admin as KafkaAdmin, Consumer as KafkaConsumer, Producer as KafkaProducer } from '@platformatic/kafka';
-import {
-  assertObjectTag,
-  batchFiles,
-  pause,
-} from './kv-common.js';
+import { assertObjectTag, pause } from './kv-common.js';
 import { sizeProbe } from './shared/probes.js';
 import { errorMessage } from '../cli/errors.js';
 import { parseSystemOptions } from './shared/options.js';
-import { notApplicable, throwIfAborted } from './shared/stages.js';
+import { batchFiles, notApplicable, throwIfAborted } from './shared/stages.js';
 import {
   assertLabName,
   type CellContext,

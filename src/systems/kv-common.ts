@@ -58,29 +58,6 @@ export async function forEachFileLimited(
   return outcome;
 }
 
-/**
- * Group a file stream into batches bounded by count and bytes (a file larger than the byte bound
- * forms a batch of its own), so batched producers never hold more than one batch in memory.
- */
-export async function* batchFiles(
-  files: AsyncIterable<LabFile>,
-  maxFiles: number,
-  maxBytes: number,
-): AsyncGenerator<LabFile[]> {
-  let batch: LabFile[] = [];
-  let bytes = 0;
-  for await (const file of files) {
-    if (batch.length > 0 && (batch.length >= maxFiles || bytes + file.size > maxBytes)) {
-      yield batch;
-      batch = [];
-      bytes = 0;
-    }
-    batch.push(file);
-    bytes += file.size;
-  }
-  if (batch.length > 0) yield batch;
-}
-
 /** Sleep used only between settle/poll reads of a server-side process (never a fixed stage wait). */
 export function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

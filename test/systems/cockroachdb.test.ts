@@ -8,7 +8,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { batchesOf, definition, detectDialect, multiRowBlobInsertSql } from '../../src/systems/cockroachdb.js';
+import { definition, detectDialect, multiRowBlobInsertSql } from '../../src/systems/cockroachdb.js';
+import { batchFiles } from '../../src/systems/shared/stages.js';
 import type { SystemAdapter } from '../../src/systems/types.js';
 import { runContractSuite } from './contract.js';
 import { blobCell, labFiles, pgContractHooks, pgOptionsFromEnv, streamOf } from './sql-helpers.js';
@@ -35,10 +36,10 @@ describe('cockroachdb pure parts', () => {
   test('batches respect the byte budget and always carry at least one file', async () => {
     const files = labFiles({ count: 5, size: 1000, duplicates: 0, kind: 'random' });
     const sizes: number[] = [];
-    for await (const batch of batchesOf(streamOf(files), 2500, 100)) sizes.push(batch.length);
+    for await (const batch of batchFiles(streamOf(files), 100, 2500)) sizes.push(batch.length);
     assert.deepEqual(sizes, [2, 2, 1]);
     const single: number[] = [];
-    for await (const batch of batchesOf(streamOf(files), 10, 100)) single.push(batch.length);
+    for await (const batch of batchFiles(streamOf(files), 100, 10)) single.push(batch.length);
     assert.deepEqual(single, [1, 1, 1, 1, 1]);
   });
   test('multi-row INSERT numbers its parameters', () => {
