@@ -470,19 +470,23 @@ stop_nats() { stop_pid nats nats-server 30; }
 KAFKA_DIR=$(dir_of kafka)
 KAFKA_RUN_CLASS="$SVC_FILES/kafka/run-class.sh"
 java_ok() { command -v java >/dev/null && java -version 2>&1 | grep -Eq 'version "(1[7-9]|[2-9][0-9])'; }
-install_kafka() {
+# The runtime jars of $SVC_FILES/NAME/pom.xml, fetched from Maven Central into DIR; DIR/.complete
+# marks a finished fetch, and a failed one leaves nothing behind.
+fetch_maven_jars() { # NAME LABEL DIR
+  local name=$1 label=$2 dir=$3
   java_ok || apt_install openjdk-17-jre-headless
-  [[ -f $KAFKA_JARS/.complete ]] && return 0
+  [[ -f $dir/.complete ]] && return 0
   command -v mvn >/dev/null || apt_install maven
-  say "fetching Apache Kafka $KAFKA_VERSION jars from Maven Central into $KAFKA_JARS" >&2
-  local tmp="$KAFKA_JARS.tmp.$$"
+  say "fetching $label jars from Maven Central into $dir" >&2
+  local tmp="$dir.tmp.$$"
   rm -rf "$tmp"; mkdir -p "$tmp" "$CACHE/m2"
-  mvn -B -q -f "$SVC_FILES/kafka/pom.xml" -Dmaven.repo.local="$CACHE/m2" \
-    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" >"$CACHE/kafka-mvn.log" 2>&1 \
-    || { tail -n 30 "$CACHE/kafka-mvn.log" >&2; rm -rf "$tmp"; die "kafka: mvn dependency:copy-dependencies failed"; }
+  mvn -B -q -f "$SVC_FILES/$name/pom.xml" -Dmaven.repo.local="$CACHE/m2" \
+    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" >"$CACHE/$name-mvn.log" 2>&1 \
+    || { tail -n 30 "$CACHE/$name-mvn.log" >&2; rm -rf "$tmp"; die "$name: mvn dependency:copy-dependencies failed"; }
   touch "$tmp/.complete"
-  rm -rf "$KAFKA_JARS"; mv "$tmp" "$KAFKA_JARS"
+  rm -rf "$dir"; mv "$tmp" "$dir"
 }
+install_kafka() { fetch_maven_jars kafka "Apache Kafka $KAFKA_VERSION" "$KAFKA_JARS"; }
 pid_kafka() { pid_of kafka kafka.Kafka; }
 write_kafka_properties() {
   cat > "$KAFKA_DIR/server.properties" <<EOF
@@ -558,19 +562,7 @@ install_s3() {
   command -v node >/dev/null || apt_install nodejs
   if [[ $S3_SERVER == s3proxy ]]; then install_s3proxy; else install_seaweedfs; fi
 }
-install_s3proxy() {
-  java_ok || apt_install openjdk-17-jre-headless
-  [[ -f $S3PROXY_JARS/.complete ]] && return 0
-  command -v mvn >/dev/null || apt_install maven
-  say "fetching s3proxy $S3PROXY_VERSION jars from Maven Central into $S3PROXY_JARS" >&2
-  local tmp="$S3PROXY_JARS.tmp.$$"
-  rm -rf "$tmp"; mkdir -p "$tmp" "$CACHE/m2"
-  mvn -B -q -f "$SVC_FILES/s3proxy/pom.xml" -Dmaven.repo.local="$CACHE/m2" \
-    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" >"$CACHE/s3proxy-mvn.log" 2>&1 \
-    || { tail -n 30 "$CACHE/s3proxy-mvn.log" >&2; rm -rf "$tmp"; die "s3: mvn dependency:copy-dependencies (s3proxy) failed"; }
-  touch "$tmp/.complete"
-  rm -rf "$S3PROXY_JARS"; mv "$tmp" "$S3PROXY_JARS"
-}
+install_s3proxy() { fetch_maven_jars s3proxy "s3proxy $S3PROXY_VERSION" "$S3PROXY_JARS"; }
 install_seaweedfs() {
   [[ -x $WEED_BIN ]] && return 0
   command -v go >/dev/null || [[ -x /usr/local/go/bin/go ]] \
