@@ -106,9 +106,9 @@ const KNOWN_SCHEMES = /^(https?|ftps?|sftp|file|s3|gs|ssh|scp|rsync|data|git):/i
 const SECRET_QUERY_NAMES =
   /^(sig|signature|token|auth|key|api[-_]?key|access[-_]?token|x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential)$/i;
 
-/** `$DEDUP_LAB_CACHE_DIR`, else `<cache root>/sources`. */
+/** `$DEDUP_LAB_SOURCE_CACHE_DIR`, else `<cache root>/sources`. */
 export function sourceCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  return env.DEDUP_LAB_CACHE_DIR || join(dedupLabCacheRoot(env), 'sources');
+  return env.DEDUP_LAB_SOURCE_CACHE_DIR || join(dedupLabCacheRoot(env), 'sources');
 }
 
 /** Whether a source value is meant as a URL (then it must be a valid http(s) URL) rather than a path. */

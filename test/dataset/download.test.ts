@@ -170,14 +170,14 @@ async function withServer<T>(fn: (server: FileServer) => Promise<T>): Promise<T>
 
 /** In-process runs use a temp cache folder; each call is a "new run" (nothing remembered). */
 async function inProcess<T>(cacheDir: string, fn: () => Promise<T>): Promise<T> {
-  const previous = process.env.DEDUP_LAB_CACHE_DIR;
-  process.env.DEDUP_LAB_CACHE_DIR = cacheDir;
+  const previous = process.env.DEDUP_LAB_SOURCE_CACHE_DIR;
+  process.env.DEDUP_LAB_SOURCE_CACHE_DIR = cacheDir;
   forgetFetchedSources();
   try {
     return await fn();
   } finally {
-    if (previous === undefined) delete process.env.DEDUP_LAB_CACHE_DIR;
-    else process.env.DEDUP_LAB_CACHE_DIR = previous;
+    if (previous === undefined) delete process.env.DEDUP_LAB_SOURCE_CACHE_DIR;
+    else process.env.DEDUP_LAB_SOURCE_CACHE_DIR = previous;
   }
 }
 
@@ -387,12 +387,12 @@ test('CLI: 404 is one line and exit 2; server down without cache is one line and
     const args = (url: string): string[] => ['generate', '--data-dir', dataDir, '--payload-types', 'events', '--source', `events=${url}`, '--grades', 'U0', '--files', '4', '--file-size', '4KiB'];
     let downUrl = '';
     await withServer(async (server) => {
-      const missing = await runCli(args(server.url('/nope/events.jsonl')), { DEDUP_LAB_CACHE_DIR: cacheDir });
+      const missing = await runCli(args(server.url('/nope/events.jsonl')), { DEDUP_LAB_SOURCE_CACHE_DIR: cacheDir });
       assert.equal(missing.code, EXIT.usage, missing.stderr);
       assert.equal(missing.stderr, `error: cannot download source for events from ${server.url('/nope/events.jsonl')}: HTTP 404 Not Found (check the URL and its credentials)\n`);
       downUrl = server.url('/events.jsonl');
     });
-    const down = await runCli(args(downUrl), { DEDUP_LAB_CACHE_DIR: cacheDir });
+    const down = await runCli(args(downUrl), { DEDUP_LAB_SOURCE_CACHE_DIR: cacheDir });
     assert.equal(down.code, EXIT.unreachable, down.stderr);
     assert.match(down.stderr, new RegExp(`^error: cannot download source for events from ${downUrl}: connect ECONNREFUSED 127\\.0\\.0\\.1:\\d+ \\(4 attempts\\); no cached copy in ${cacheDir}\\n$`));
     await assert.rejects(readdir(dataDir), { code: 'ENOENT' }, 'nothing written in the data dir');
@@ -403,7 +403,7 @@ test('CLI: server down with a cached copy warns how old it is and succeeds; run 
   await withTempDir(async (root) => {
     const cacheDir = join(root, 'cache');
     const dataDir = join(root, 'data');
-    const env = { DEDUP_LAB_CACHE_DIR: cacheDir };
+    const env = { DEDUP_LAB_SOURCE_CACHE_DIR: cacheDir };
     const text = jsonLines(800);
     const server = await new FileServer().start();
     const url = server.url('/events.jsonl');
@@ -441,7 +441,7 @@ test('CLI: credentials in a URL reach the server but never the manifest, stdout,
       const run = (userInfo: string): ReturnType<typeof runCli> =>
         runCli(
           ['generate', '--verbose', '--data-dir', dataDir, '--payload-types', 'events', '--source', `events=${server.url('/private/events.jsonl', userInfo)}`, '--grades', 'U50', '--files', '6', '--file-size', '4KiB'],
-          { DEDUP_LAB_CACHE_DIR: cacheDir },
+          { DEDUP_LAB_SOURCE_CACHE_DIR: cacheDir },
         );
       const wrong = await run('alice:wrong-password-1@');
       assert.equal(wrong.code, EXIT.usage);
@@ -471,7 +471,7 @@ test('CLI: a 300 MiB download streams to the cache with peak RSS under 256 MiB',
       const rssFile = join(root, 'rss');
       const result = await runCli(
         ['generate', '--data-dir', join(root, 'data'), '--payload-types', 'footage', '--source', `footage=${server.url('/big.bin')}`, '--grades', 'U50', '--files', '20', '--file-size', '64KiB'],
-        { DEDUP_LAB_CACHE_DIR: cacheDir, NODE_OPTIONS: `--import ${join(REPO_ROOT, 'test/dataset/fixtures/report-max-rss.mjs')}`, DEDUP_LAB_RSS_FILE: rssFile },
+        { DEDUP_LAB_SOURCE_CACHE_DIR: cacheDir, NODE_OPTIONS: `--import ${join(REPO_ROOT, 'test/dataset/fixtures/report-max-rss.mjs')}`, DEDUP_LAB_RSS_FILE: rssFile },
       );
       assert.equal(result.code, 0, result.stderr);
       const [sidecar] = await readSidecars(cacheDir);
@@ -486,7 +486,7 @@ test('CLI: a 300 MiB download streams to the cache with peak RSS under 256 MiB',
 
 test('CLI run: complete cells stay complete while the URL serves the same bytes, and are redone when it changes', { timeout: 180_000 }, async () => {
   await withTempDir(async (root) => {
-    const env = { DEDUP_LAB_CACHE_DIR: join(root, 'cache') };
+    const env = { DEDUP_LAB_SOURCE_CACHE_DIR: join(root, 'cache') };
     await withServer(async (server) => {
       const url = server.url('/events.jsonl');
       const args = ['--systems', 'sqlite', '--data-dir', join(root, 'data'), '--results-dir', join(root, 'results'), '--payload-types', 'events', '--source', `events=${url}`, '--grades', 'U0', '--files', '4', '--file-size', '4KiB'];
