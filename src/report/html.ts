@@ -168,7 +168,7 @@ function summaryTable(records: readonly StageRecord[]): string {
 
 /** The answer table: where deduplication happens, one row per system/variant/mode/payload. */
 function answerSection(records: readonly StageRecord[]): string {
-  const cells = verdictCells(records.filter((record) => !record.error));
+  const cells = verdictCells(records);
   if (!cells) return '';
   const head = cells.headers.map((header) => `<th>${escapeHtml(header)}</th>`).join('');
   const body = cells.rows
