@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { invalidChoice, UsageError } from '../cli/errors.js';
 import type { SystemEntry } from '../config/schema.js';
 import { resolveSystemId, SYSTEM_ALIASES, SYSTEM_IDS, EMBEDDED_SYSTEMS } from '../systems/registry.js';
-import { STAGES, type Mode, type StageName, type SystemDefinition } from '../systems/types.js';
+import { OPT_IN_STAGES, STAGE_ORDER, STAGES, type Mode, type StageName, type SystemDefinition } from '../systems/types.js';
 
 /** One configured system instance with its (module-level, driver-free) definition. */
 export interface SystemTarget {
@@ -64,12 +64,13 @@ export function objectTagOf(cellId: string): string {
   return `c${createHash('sha256').update(cellId).digest('hex').slice(0, 12)}`;
 }
 
-/** Parse `--stages`: a subset of the five, kept in the order of §4 whatever order it was given in. */
+/** Parse `--stages`: default and implemented opt-in stages, kept in cell order whatever order they were given in. */
 export function parseStages(raw: readonly string[] | undefined): StageName[] {
   if (raw === undefined) return [...STAGES];
-  if (raw.length === 0) throw new UsageError(`empty stage list; valid: ${STAGES.join(', ')}`);
-  for (const stage of raw) if (!(STAGES as readonly string[]).includes(stage)) throw invalidChoice('stage', stage, STAGES);
-  return STAGES.filter((stage) => raw.includes(stage));
+  const valid = STAGE_ORDER.filter((stage) => STAGES.includes(stage) || OPT_IN_STAGES.includes(stage));
+  if (raw.length === 0) throw new UsageError(`empty stage list; valid: ${valid.join(', ')}`);
+  for (const stage of raw) if (!(valid as readonly string[]).includes(stage)) throw invalidChoice('stage', stage, valid);
+  return valid.filter((stage) => raw.includes(stage));
 }
 
 export function parseMode(raw: string): ModeChoice {

@@ -10,13 +10,41 @@ import type { NativeTable } from '../dataset/records.js';
 export type Mode = 'blob' | 'native';
 export const MODES: readonly Mode[] = ['blob', 'native'];
 
-export type StageName = 'bulk_insert' | 'compaction' | 'perfile_insert' | 'perfile_delete' | 'maintenance';
+/**
+ * Every stage name of SPEC §1. The first five run by default (`STAGES`); the others are opt-in
+ * (`--stages`) and are added to `OPT_IN_STAGES` by the features that implement them.
+ */
+export type StageName =
+  | 'bulk_insert'
+  | 'compaction'
+  | 'perfile_insert'
+  | 'perfile_delete'
+  | 'maintenance'
+  | 'maintenance_full'
+  | 'refill'
+  | 'read'
+  | 'storage_dedup';
+/** The default stages, in cell order (SPEC §4). */
 export const STAGES: readonly StageName[] = [
   'bulk_insert',
   'compaction',
   'perfile_insert',
   'perfile_delete',
   'maintenance',
+];
+/** Opt-in stages that are implemented (accepted by `--stages`); each feature adds its own. */
+export const OPT_IN_STAGES: readonly StageName[] = [];
+/** Where every stage sits in a cell (SPEC §4, §4.1, §12): `--stages` is kept in this order. */
+export const STAGE_ORDER: readonly StageName[] = [
+  'bulk_insert',
+  'storage_dedup',
+  'compaction',
+  'perfile_insert',
+  'perfile_delete',
+  'maintenance',
+  'maintenance_full',
+  'refill',
+  'read',
 ];
 
 /** One data-set file as the runner hands it to an adapter. */
@@ -74,9 +102,19 @@ export interface ProbeReading {
   error?: string;
 }
 
+/**
+ * What a probe measures, from the top down (SPEC §6.2): what the system lists as stored payload
+ * (`logical`), its own allocation accounting (`system`), blocks the file system or volume really
+ * allocates (`storage`), resident memory of an in-memory system (`memory`).
+ */
+export type ProbeLayer = 'logical' | 'system' | 'storage' | 'memory';
+export const PROBE_LAYERS: readonly ProbeLayer[] = ['logical', 'system', 'storage', 'memory'];
+
 /** One way of reading a physical size (SPEC §6.2). */
 export interface Probe {
   name: string; // 'internal' | 'fs' | 'prometheus' | 'memory' | adapter-specific extras
+  /** The layer this probe reads (SPEC §6.2). Issue 10 makes it required for every probe. */
+  layer?: ProbeLayer;
   /** How many stored copies the reading counts (1 for internal probes). */
   replicas: number;
   read(): Promise<ProbeReading>;
