@@ -44,8 +44,8 @@ const probesSchema = z
       .strict()
       .optional(),
     prometheus: prometheusProbeSchema.optional(),
-    /** Which probe's EDR is the headline number. */
-    primary: z.string().default('internal'),
+    /** Which probe's EDR is the headline number; default: the deepest layer measured (SPEC §6.2). */
+    primary: z.string().min(1).optional(),
   })
   .strict();
 
@@ -58,7 +58,7 @@ export const systemEntrySchema = z
       .regex(/^[a-z0-9][a-z0-9_-]{0,40}$/)
       .optional(),
     options: z.record(z.string(), z.unknown()).default({}),
-    probes: probesSchema.default({ primary: 'internal' }),
+    probes: probesSchema.default({}),
     k8s: k8sSchema.optional(),
   })
   .strict();
@@ -86,6 +86,8 @@ export const runSchema = z
     runs: z.number().int().min(1).default(1),
     maxRetries: z.number().int().min(0).default(2),
     traceIntervalMs: z.number().int().min(100).default(1000),
+    /** Upper bound of the reclaim watch after delete, maintenance and compaction (SPEC §6.4), seconds. */
+    reclaimWindowS: z.number().int().min(1).default(600),
     keepLab: z.boolean().default(false),
   })
   .strict();

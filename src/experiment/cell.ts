@@ -15,6 +15,7 @@ import { readOnce, readSettled, realClock, type Clock } from '../measure/settle.
 import type { CellContext, LabFile, NotApplicable, Probe, StageName, SystemAdapter, WriteOutcome } from '../systems/types.js';
 import type { PlannedCell } from './plan.js';
 import type { ProbeResult, StageRecord } from './record.js';
+import { choosePrimaryProbe, DEFAULT_RECLAIM_WINDOW_S, physicalFields, RECLAIM_STAGES, reclaimWatchAfter } from './physical.js';
 
 export interface CellDataset {
   dir: string;
@@ -30,7 +31,10 @@ export interface CellRun {
   adapter: SystemAdapter;
   /** Extra probes besides the adapter's own (fs, prometheus), built by the runner for this system. */
   extraProbes: Probe[];
-  primaryProbe: string;
+  /** The configured primary probe (`probes.primary`); absent = the deepest layer measured (SPEC §6.2). */
+  primaryProbe?: string | undefined;
+  /** Upper bound of the reclaim watch after delete/maintenance/compaction (`run.reclaimWindowS`). */
+  reclaimWindowMs?: number;
   stages: readonly StageName[];
   dataset: CellDataset;
   keepLab: boolean;
@@ -136,6 +140,8 @@ export async function runCell(run: CellRun): Promise<void> {
   const clock = run.clock ?? realClock;
   const context = cellContextOf(cell, signal);
   const probes = [...adapter.probes(context), ...run.extraProbes];
+  const choice = choosePrimaryProbe(probes, run.primaryProbe);
+  const watchContext = { adapter, context, probes, choice, windowMs: run.reclaimWindowMs ?? DEFAULT_RECLAIM_WINDOW_S * 1000, clock, signal };
   const sizeOf = new Map(dataset.manifest.entries.map((entry, id) => [id, entry.size]));
   const bytesOf = (ids: readonly number[]) => ids.reduce((sum, id) => sum + (sizeOf.get(id) ?? 0), 0);
   const stuck = new Map<string, string>();
@@ -170,6 +176,8 @@ export async function runCell(run: CellRun): Promise<void> {
     }
     // An interrupted stage is not recorded: only what finished is written (SPEC §4).
     if (signal.aborted) throw new InterruptedError();
+    const watched = RECLAIM_STAGES.includes(stage) && outcome.measure.kind !== 'failed' && outcome.measure.kind !== 'not-applicable' ? await reclaimWatchAfter(stage, watchContext) : {};
+    if (signal.aborted) throw new InterruptedError();
     let after: { bytes: number | null; settled: boolean; error?: string }[];
     try {
       after = outcome.measure.kind === 'failed' ? probes.map(() => ({ bytes: null, settled: false, error: 'not read: the stage failed' })) : await readAllSettled();
@@ -182,6 +190,8 @@ export async function runCell(run: CellRun): Promise<void> {
     const probeResults: ProbeResult[] = probes.map((probe, index) => {
       const readings: ProbeReadings = {
         name: probe.name,
+        layer: probe.layer,
+        ...(probe.scope ? { scope: probe.scope } : {}),
         replicas: probe.replicas,
         baseline: baseline[index] ?? null,
         before: before[index]?.bytes ?? null,
@@ -193,8 +203,8 @@ export async function runCell(run: CellRun): Promise<void> {
       if (error) readings.error = error;
       return probeResult(readings, outcome.measure, { storedLogicalBytes, idealEdr: dataset.manifest.totals.idealEdr, compressibility: dataset.compressibility });
     });
-    // The headline number is the configured primary probe's, never silently another probe's.
-    const primary = probeResults.find((probe) => probe.name === run.primaryProbe);
+    // The headline number is the chosen primary probe's, never silently another probe's.
+    const primary = probeResults.find((probe) => probe.name === choice.name);
     const internal = probeResults.find((probe) => probe.name === 'internal');
     const record: StageRecord = {
       ...emptyStageRecord(run.runId, run.attempt, cell, stage, dataset.manifest.totals.idealEdr),
@@ -204,9 +214,11 @@ export async function runCell(run: CellRun): Promise<void> {
       logicalBytes: outcome.logicalBytes,
       storedLogicalBytes,
       probes: probeResults,
-      primaryProbe: run.primaryProbe,
+      primaryProbe: choice.name,
+      ...physicalFields(probeResults, choice, outcome.measure.kind === 'space'),
+      ...watched,
       edr: primary?.edr ?? null,
-      edrFlag: primary?.edrFlag ?? { status: 'unmeasurable', reason: `primary probe ${run.primaryProbe} is not among this system's probes (${probes.map((probe) => probe.name).join(', ')})` },
+      edrFlag: primary?.edrFlag ?? { status: 'unmeasurable', reason: `primary probe ${choice.name} is not among this system's probes (${probes.map((probe) => probe.name).join(', ')})` },
       reclaimedBytes: primary?.reclaimedBytes ?? null,
       residualBytes: primary?.residualBytes ?? null,
       // Only stages that move payload have a throughput; compaction and maintenance move none.

@@ -60,6 +60,7 @@ export async function executeRun(options: ExecuteOptions): Promise<number> {
       maxRetries: setup.maxRetries,
       keepLab: setup.keepLab,
       traceIntervalMs: setup.traceIntervalMs,
+      reclaimWindowS: setup.reclaimWindowS,
       signal: abort.signal,
       progress,
       argv: process.argv.slice(2),

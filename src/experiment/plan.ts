@@ -131,7 +131,7 @@ export function selectEntries(configured: readonly SystemEntry[], names: readonl
         }`,
       );
     }
-    const entry: SystemEntry = { id: resolveSystemId(id), options: {}, probes: { primary: 'internal' } };
+    const entry: SystemEntry = { id: resolveSystemId(id), options: {}, probes: {} };
     add(entry);
   }
   return chosen;

@@ -1,10 +1,14 @@
 /** The result record of SPEC §6.4: one JSON object per stage, appended to results.jsonl. */
-import type { Mode, StageName } from '../systems/types.js';
+import type { Mode, ProbeLayer, ProbeScope, StageName } from '../systems/types.js';
 
 export type EdrStatus = 'ok' | 'unmeasurable' | 'implausible' | 'not-applicable';
 
 export interface ProbeResult {
   name: string;
+  /** The layer this probe reads (SPEC §6.2); absent only in records written before layers existed. */
+  layer?: ProbeLayer;
+  /** What a storage probe covers (lab files, data directory, volume, log only). */
+  scope?: ProbeScope;
   replicas: number;
   /** Empty-baseline reading of this cell (after the reset), bytes or null when the read failed. */
   baseline: number | null;
@@ -59,11 +63,25 @@ export interface StageRecord {
   idealEdr: number;
   probes: ProbeResult[];
   primaryProbe: string;
+  /** The layer the headline numbers (edr, reclaimedBytes, residualBytes) come from (SPEC §6.2). */
+  primaryLayer?: ProbeLayer | null;
+  /** Write stages: where two layers' EDRs differ by more than 10 %, one short reason each. */
+  layerGaps?: string[];
   /** EDR of the primary probe. */
   edr: number | null;
   edrFlag: { status: EdrStatus; reason: string | null };
   reclaimedBytes: number | null;
   residualBytes: number | null;
+  /** Delete/maintenance: bytes the system layer gave back (space it can reuse), SPEC §6.4. */
+  freedInside?: number | null;
+  /** Delete/maintenance: bytes the storage layer got back (space others can use), SPEC §6.4. */
+  returned?: number | null;
+  /** Delete/maintenance/compaction: ms from the stage end until the storage layer reached its final value. */
+  timeToReclaimMs?: number | null;
+  /** The reclaim watch's samples: [ms since stage end, bytes of the watched storage probe]. */
+  reclaimCurve?: [number, number][] | null;
+  /** Which probe the watch sampled and, when timeToReclaimMs is null, why (e.g. "not reclaimed within 600 s"). */
+  reclaimNote?: string | null;
   throughputBytesPerSec: number | null;
   filesPerSec: number | null;
   latencyUs: LatencySummary | null;

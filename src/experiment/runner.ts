@@ -37,6 +37,8 @@ export interface RunnerOptions {
   maxRetries: number;
   keepLab: boolean;
   traceIntervalMs: number;
+  /** Upper bound of the reclaim watch, seconds; default DEFAULT_RECLAIM_WINDOW_S. */
+  reclaimWindowS?: number;
   signal: AbortSignal;
   progress: RunProgress;
   argv: string[];
@@ -293,6 +295,7 @@ export async function runExperiment(options: RunnerOptions): Promise<RunSummary>
           adapter,
           extraProbes,
           primaryProbe: target.entry.probes.primary,
+          ...(options.reclaimWindowS !== undefined ? { reclaimWindowMs: options.reclaimWindowS * 1000 } : {}),
           stages: plan.stages,
           dataset,
           keepLab: options.keepLab,

@@ -62,6 +62,8 @@ export interface RunSetup {
   dataDir: string;
   maxRetries: number;
   traceIntervalMs: number;
+  /** Upper bound of the reclaim watch, seconds (`run.reclaimWindowS`, `--reclaim-window`). */
+  reclaimWindowS: number;
   keepLab: boolean;
 }
 
@@ -85,7 +87,8 @@ export async function resolveRunSetup(
     if (!Number.isInteger(value) || value < 100) throw new UsageError(`invalid --trace-interval ${JSON.stringify(String(cliOptions.traceInterval))}; valid: an integer ≥ 100 (milliseconds)`);
     traceIntervalMs = value;
   }
-  return { targets, plan, datasets, dataDir, maxRetries, traceIntervalMs, keepLab: cliOptions.keepLab === true || config.run.keepLab };
+  const reclaimWindowS = cliOptions.reclaimWindow !== undefined ? parseReclaimWindow(cliOptions.reclaimWindow) : config.run.reclaimWindowS;
+  return { targets, plan, datasets, dataDir, maxRetries, traceIntervalMs, reclaimWindowS, keepLab: cliOptions.keepLab === true || config.run.keepLab };
 }
 
 /** `./results/<timestamp>` unless the CLI or the config names the results dir. */
@@ -126,4 +129,11 @@ export async function describePlan(setup: RunSetup, skip: ReadonlySet<string> = 
     lines.push(`  ${cell.cellId}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}`);
   }
   return lines.join('\n');
+}
+
+/** `--reclaim-window <s>`: a whole number of seconds ≥ 1. */
+export function parseReclaimWindow(raw: unknown): number {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) throw new UsageError(`invalid --reclaim-window ${JSON.stringify(String(raw))}; valid: an integer ≥ 1 (seconds)`);
+  return value;
 }

@@ -3,6 +3,7 @@
  * Pure: readings in, numbers and flags out.
  */
 import type { ProbeResult } from '../experiment/record.js';
+import type { ProbeLayer, ProbeScope } from '../systems/types.js';
 import { computeEdr, computeSpace, probeDelta, type EdrFlag } from './edr.js';
 
 /** What a stage is measured for: EDR (write stages), space given back (delete / maintenance), nothing. */
@@ -14,6 +15,8 @@ export type StageMeasure =
 
 export interface ProbeReadings {
   name: string;
+  layer: ProbeLayer;
+  scope?: ProbeScope;
   replicas: number;
   baseline: number | null;
   before: number | null;
@@ -35,6 +38,8 @@ export const SPACE_STAGE_REASON = 'delete and maintenance stages report reclaime
 export function probeResult(readings: ProbeReadings, measure: StageMeasure, facts: DataFacts): ProbeResult {
   const base: ProbeResult = {
     name: readings.name,
+    layer: readings.layer,
+    ...(readings.scope ? { scope: readings.scope } : {}),
     replicas: readings.replicas,
     baseline: readings.baseline,
     before: readings.before,

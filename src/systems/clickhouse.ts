@@ -37,7 +37,7 @@ import { checkRowWidth, FILE_ID_COLUMN, nativeTableName, type NativeTypeMap } fr
 import { parseSystemOptions } from './shared/options.js';
 import { DeleteDidNothingError, requireNative, throwIfAborted } from './shared/stages.js';
 import { checkVariant, numberOf } from './postgresql.js';
-import { sizeProbe, timingsOf } from './shared/probes.js';
+import { SYSTEM_LAYER, sizeProbe, timingsOf } from './shared/probes.js';
 import {
   assertLabName,
   type CellContext,
@@ -577,7 +577,7 @@ class ClickhouseAdapter implements SystemAdapter {
   }
 
   probes(_cell: CellContext): Probe[] {
-    return [sizeProbe('internal', () => this.activeBytes(this.ch), timingsOf(this.options))];
+    return [sizeProbe('internal', SYSTEM_LAYER, () => this.activeBytes(this.ch), timingsOf(this.options))];
   }
 
   localDataPaths(): string[] {

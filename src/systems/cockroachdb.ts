@@ -37,7 +37,7 @@ import {
 } from './shared/pgCommon.js';
 import { batchFiles, notApplicable, requireNative, throwIfAborted } from './shared/stages.js';
 import { checkVariant, numberOf, openPgClient, pgConnectionOptionsSchema, pgExecutor } from './postgresql.js';
-import { sizeProbe, timingsOf } from './shared/probes.js';
+import { SYSTEM_LAYER, sizeProbe, timingsOf } from './shared/probes.js';
 import {
   assertLabName,
   type CellContext,
@@ -280,7 +280,7 @@ class CockroachAdapter implements SystemAdapter {
 
   probes(_cell: CellContext): Probe[] {
     // CockroachDB: MVCC range size (live + not yet collected versions) of one replica.
-    return [sizeProbe('internal', () => this.labBytes(this.db), timingsOf(this.options))];
+    return [sizeProbe('internal', SYSTEM_LAYER, () => this.labBytes(this.db), timingsOf(this.options))];
   }
 
   localDataPaths(): string[] {

@@ -29,7 +29,7 @@
 import { z } from 'zod';
 import type { Admin as KafkaAdmin, Consumer as KafkaConsumer, Producer as KafkaProducer } from '@platformatic/kafka';
 import { assertObjectTag, pause } from './kv-common.js';
-import { sizeProbe } from './shared/probes.js';
+import { SYSTEM_LAYER, sizeProbe } from './shared/probes.js';
 import { errorMessage } from '../cli/errors.js';
 import { parseSystemOptions } from './shared/options.js';
 import { batchFiles, notApplicable, throwIfAborted } from './shared/stages.js';
@@ -571,7 +571,7 @@ class KafkaAdapter implements SystemAdapter {
 
   probes(cell: CellContext): Probe[] {
     const topics = this.topicsOf(cell);
-    return [sizeProbe('internal', () => this.topicBytes(topics), { settleTimeoutMs: 30_000, pollIntervalMs: 250 })];
+    return [sizeProbe('internal', SYSTEM_LAYER, () => this.topicBytes(topics), { settleTimeoutMs: 30_000, pollIntervalMs: 250 })];
   }
 
   localDataPaths(): string[] {

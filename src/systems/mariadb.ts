@@ -25,7 +25,7 @@ import { checkRowWidth, FILE_ID_COLUMN, nativeTableName, type NativeTypeMap } fr
 import { parseSystemOptions } from './shared/options.js';
 import { assertDeleted, requireNative, throwIfAborted } from './shared/stages.js';
 import { checkVariant, numberOf } from './postgresql.js';
-import { sizeProbe, timingsOf } from './shared/probes.js';
+import { SYSTEM_LAYER, sizeProbe, timingsOf } from './shared/probes.js';
 import {
   assertLabName,
   type CellContext,
@@ -478,11 +478,11 @@ class MariadbAdapter implements SystemAdapter {
   probes(_cell: CellContext): Probe[] {
     return [
       // DATA_LENGTH + INDEX_LENGTH: InnoDB's page-count view (pages reserved for the table's indexes, BLOB pages included).
-      sizeProbe('internal', () => this.statusBytes(this.db), timingsOf(this.options)),
+      sizeProbe('internal', SYSTEM_LAYER, () => this.statusBytes(this.db), timingsOf(this.options)),
       // The .ibd file's allocated bytes: what page compression (punched holes) really saves.
-      sizeProbe('tablespace', () => this.tablespaceBytes('ALLOCATED_SIZE'), timingsOf(this.options)),
+      sizeProbe('tablespace', { layer: 'storage', scope: 'lab' }, () => this.tablespaceBytes('ALLOCATED_SIZE'), timingsOf(this.options)),
       // The .ibd file's apparent size, which page compression does not shrink.
-      sizeProbe('tablespace_file', () => this.tablespaceBytes('FILE_SIZE'), timingsOf(this.options)),
+      sizeProbe('tablespace_file', SYSTEM_LAYER, () => this.tablespaceBytes('FILE_SIZE'), timingsOf(this.options)),
     ];
   }
 

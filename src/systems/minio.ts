@@ -24,7 +24,7 @@ import { z } from 'zod';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { registerSecret } from '../config/secrets.js';
 import { assertObjectTag, forEachFileLimited} from './kv-common.js';
-import { sizeProbe } from './shared/probes.js';
+import { LOGICAL_LAYER, sizeProbe } from './shared/probes.js';
 import { errorMessage } from '../cli/errors.js';
 import { readMinioBucketUsage } from './minio-metrics.js';
 import { parseSystemOptions } from './shared/options.js';
@@ -304,12 +304,12 @@ class S3Adapter implements SystemAdapter {
 
   probes(cell: CellContext): Probe[] {
     const bucket = this.bucketOf(cell);
-    const probes = [sizeProbe('internal', () => this.bucketBytes(bucket), { settleTimeoutMs: 15_000, pollIntervalMs: 200 })];
+    const probes = [sizeProbe('internal', LOGICAL_LAYER, () => this.bucketBytes(bucket), { settleTimeoutMs: 15_000, pollIntervalMs: 200 })];
     const { metricsUrl, metricsBearerToken } = this.options;
     if (metricsUrl) {
       // MinIO's scanner updates this metric in cycles: a long settle window, documented as lagging.
       probes.push(
-        sizeProbe('minio_metrics', () => readMinioBucketUsage(metricsUrl, [bucket], metricsBearerToken), {
+        sizeProbe('minio_metrics', LOGICAL_LAYER, () => readMinioBucketUsage(metricsUrl, [bucket], metricsBearerToken), {
           settleTimeoutMs: 300_000,
           pollIntervalMs: 5_000,
         }),

@@ -28,7 +28,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { registerSecret } from '../config/secrets.js';
 import { assertObjectTag, forEachFileLimited} from './kv-common.js';
-import { sizeProbe } from './shared/probes.js';
+import { LOGICAL_LAYER, sizeProbe } from './shared/probes.js';
 import { errorMessage } from '../cli/errors.js';
 import { parseSystemOptions } from './shared/options.js';
 import { notApplicable, throwIfAborted } from './shared/stages.js';
@@ -354,7 +354,7 @@ class NatsAdapter implements SystemAdapter {
 
   probes(cell: CellContext): Probe[] {
     const stream = this.streamOf(cell);
-    return [sizeProbe('internal', () => this.streamBytes(stream), { settleTimeoutMs: 10_000, pollIntervalMs: 100 })];
+    return [sizeProbe('internal', LOGICAL_LAYER, () => this.streamBytes(stream), { settleTimeoutMs: 10_000, pollIntervalMs: 100 })];
   }
 
   localDataPaths(): string[] {

@@ -47,7 +47,7 @@ import {
   type PgExecute,
 } from './shared/pgCommon.js';
 import { labTableName } from './shared/layout.js';
-import { EMBEDDED_POLL_INTERVAL_MS, sizeProbe } from './shared/probes.js';
+import { EMBEDDED_POLL_INTERVAL_MS, SYSTEM_LAYER, sizeProbe } from './shared/probes.js';
 import { checkRowWidth } from './shared/native.js';
 import { requireNative, throwIfAborted, transactionalBulk, type RunInTransaction } from './shared/stages.js';
 
@@ -502,7 +502,7 @@ class PgliteAdapter implements SystemAdapter {
 
   probes(_cell: CellContext): Probe[] {
     // settle() ran CHECKPOINT, so the catalog numbers are final; a short poll just confirms it.
-    return [sizeProbe('internal', () => pgLabSize(this.execute(), this.schema), { settleTimeoutMs: 10_000, pollIntervalMs: EMBEDDED_POLL_INTERVAL_MS })];
+    return [sizeProbe('internal', SYSTEM_LAYER, () => pgLabSize(this.execute(), this.schema), { settleTimeoutMs: 10_000, pollIntervalMs: EMBEDDED_POLL_INTERVAL_MS })];
   }
 
   localDataPaths(): string[] {

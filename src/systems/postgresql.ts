@@ -15,7 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import type pg from 'pg';
 import { UsageError } from '../cli/errors.js';
-import { sizeProbe, timingsOf } from './shared/probes.js';
+import { SYSTEM_LAYER, sizeProbe, timingsOf } from './shared/probes.js';
 import { qualifiedName as qualified } from './shared/identifiers.js';
 import { labTableName } from './shared/layout.js';
 import { checkRowWidth } from './shared/native.js';
@@ -272,7 +272,7 @@ class PostgresqlAdapter implements SystemAdapter {
   }
 
   probes(_cell: CellContext): Probe[] {
-    return [sizeProbe('internal', () => pgLabSize(this.execute, this.lab), timingsOf(this.options))];
+    return [sizeProbe('internal', SYSTEM_LAYER, () => pgLabSize(this.execute, this.lab), timingsOf(this.options))];
   }
 
   localDataPaths(): string[] {

@@ -17,7 +17,7 @@ import { z } from 'zod';
 import type { Redis as RedisClient } from 'ioredis';
 import { registerSecret } from '../config/secrets.js';
 import { forEachFileLimited} from './kv-common.js';
-import { sizeProbe } from './shared/probes.js';
+import { SYSTEM_LAYER, sizeProbe } from './shared/probes.js';
 import { errorMessage } from '../cli/errors.js';
 import { pipeSet, type PipeConnection } from './redis-pipe.js';
 import { parseSystemOptions } from './shared/options.js';
@@ -308,9 +308,9 @@ class RedisAdapter implements SystemAdapter {
 
   probes(): Probe[] {
     return [
-      sizeProbe('internal', () => this.labMemoryUsage(), { settleTimeoutMs: 10_000, pollIntervalMs: 100 }),
+      sizeProbe('internal', SYSTEM_LAYER, () => this.labMemoryUsage(), { settleTimeoutMs: 10_000, pollIntervalMs: 100 }),
       // Whole-server memory (allocator included): other clients' keys move it too.
-      sizeProbe('memory', () => this.usedMemory(), { settleTimeoutMs: 10_000, pollIntervalMs: 100 }),
+      sizeProbe('memory', { layer: 'memory' }, () => this.usedMemory(), { settleTimeoutMs: 10_000, pollIntervalMs: 100 }),
     ];
   }
 

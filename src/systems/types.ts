@@ -110,11 +110,21 @@ export interface ProbeReading {
 export type ProbeLayer = 'logical' | 'system' | 'storage' | 'memory';
 export const PROBE_LAYERS: readonly ProbeLayer[] = ['logical', 'system', 'storage', 'memory'];
 
+/**
+ * What a probe covers: only the lab's own files/objects (`lab`), a server's whole data directory
+ * with its WAL, other databases and temporary files (`data-dir`), a whole volume (`volume`), or
+ * only the system's write-ahead / redo log (`log`, reported beside the data, never the headline).
+ */
+export type ProbeScope = 'lab' | 'data-dir' | 'volume' | 'log';
+export const PROBE_SCOPES: readonly ProbeScope[] = ['lab', 'data-dir', 'volume', 'log'];
+
 /** One way of reading a physical size (SPEC §6.2). */
 export interface Probe {
   name: string; // 'internal' | 'fs' | 'prometheus' | 'memory' | adapter-specific extras
-  /** The layer this probe reads (SPEC §6.2). Issue 10 makes it required for every probe. */
-  layer?: ProbeLayer;
+  /** The layer this probe reads (SPEC §6.2). */
+  layer: ProbeLayer;
+  /** What it covers; absent = the lab namespace as the system reports it (system/logical probes). */
+  scope?: ProbeScope;
   /** How many stored copies the reading counts (1 for internal probes). */
   replicas: number;
   read(): Promise<ProbeReading>;
@@ -165,6 +175,21 @@ export interface SystemAdapter {
   localDataPaths(): string[];
   /** Cheap numbers for the trace sampler; must not disturb the measured work. */
   sampleMetrics(): Promise<Record<string, number>>;
+  /**
+   * Space the system frees later than the stage ends (SPEC §6.4), read from the server's real
+   * settings where it can: the reclaim watch samples until these have passed.
+   */
+  deferrals?(cell: CellContext, stage: StageName): Promise<Deferral[]>;
+}
+
+/** A known delayed reclamation (ClickHouse old_parts_lifetime, Kafka file.delete.delay.ms …). */
+export interface Deferral {
+  /** The setting or mechanism, e.g. `old_parts_lifetime`. */
+  name: string;
+  /** How long after the stage ends the space is given back at the latest, ms. */
+  durationMs: number;
+  /** Where the number came from, e.g. "system.merge_tree_settings" or "Kafka default". */
+  source: string;
 }
 
 /** Static description + factory, registered by id in `registry.ts`. */

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { probeResult, SPACE_STAGE_REASON } from '../../src/measure/probe-results.js';
 
-const readings = { name: 'internal', replicas: 1, baseline: 1000, before: 1000, after: 11_000, settled: true };
+const readings = { name: 'internal', layer: 'system' as const, replicas: 1, baseline: 1000, before: 1000, after: 11_000, settled: true };
 const facts = { storedLogicalBytes: 10_000, idealEdr: 1, compressibility: 1 };
 
 describe('probeResult', () => {
@@ -46,5 +46,13 @@ describe('probeResult', () => {
     const result = probeResult(readings, { kind: 'failed', reason: 'stage failed: disk full' }, facts);
     assert.equal(result.edr, null);
     assert.deepEqual(result.edrFlag, { status: 'unmeasurable', reason: 'stage failed: disk full' });
+  });
+});
+
+describe('probeResult layer', () => {
+  it('carries the probe layer and scope into the record', () => {
+    const result = probeResult({ ...readings, name: 'lab_fs', layer: 'storage', scope: 'lab' }, { kind: 'space' }, facts);
+    assert.equal(result.layer, 'storage');
+    assert.equal(result.scope, 'lab');
   });
 });

@@ -26,7 +26,8 @@ export function addRunOptions(cmd: Command): Command {
     .option('--max-retries <n>', 'retries per cell after a failure (default 2)')
     .option('--dry-run', 'print the plan and write nothing anywhere')
     .option('--keep-lab', 'leave lab data in place after the last cell')
-    .option('--trace-interval <ms>', 'trace sampling interval in ms (default 1000, min 100)');
+    .option('--trace-interval <ms>', 'trace sampling interval in ms (default 1000, min 100)')
+    .option('--reclaim-window <s>', 'longest reclaim watch after delete/maintenance/compaction, seconds (default 600)');
 }
 
 export const command: CommandModule = {

@@ -6,7 +6,7 @@
  */
 import { lstatSync, readdirSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
-import type { Probe } from '../../systems/types.js';
+import type { Probe, ProbeScope } from '../../systems/types.js';
 
 /**
  * Synchronous on purpose: a data dir holds ~1000 files (PGlite), and one promise per lstat costs
@@ -48,21 +48,29 @@ export async function allocatedBytes(paths: readonly string[]): Promise<bigint> 
 }
 
 export interface FsProbeOptions {
-  paths: readonly string[];
+  /** Fixed paths, or a function naming them at read time (the lab's files change per cell). */
+  paths: readonly string[] | (() => Promise<readonly string[]>);
+  /** `fs` (whole data directory) unless given: `lab_fs` for the lab's own files, `log_fs` for the WAL. */
+  name?: string;
+  /** What the paths cover; `data-dir` unless given. */
+  scope?: ProbeScope;
   settleTimeoutMs?: number;
   pollIntervalMs?: number;
 }
 
 export function fsProbe(options: FsProbeOptions): Probe {
+  const pathsNow = async () => (typeof options.paths === 'function' ? options.paths() : options.paths);
   return {
-    name: 'fs',
+    name: options.name ?? 'fs',
+    layer: 'storage',
+    scope: options.scope ?? 'data-dir',
     replicas: 1,
     settleTimeoutMs: options.settleTimeoutMs ?? 30_000,
     // Local stat calls are cheap; a short interval keeps settling fast without a fixed wait.
     pollIntervalMs: options.pollIntervalMs ?? 20,
     async read() {
       try {
-        const bytes = await allocatedBytes(options.paths);
+        const bytes = await allocatedBytes(await pathsNow());
         if (bytes > BigInt(Number.MAX_SAFE_INTEGER)) return { bytes: null, error: `size ${bytes} exceeds 2^53` };
         return { bytes: Number(bytes) };
       } catch (error) {

@@ -67,6 +67,9 @@ export interface PrometheusProbeOptions extends PrometheusProbeConfig {
 
 export function prometheusProbe(config: PrometheusProbeOptions): Probe {
   return {
+    // A volume metric (e.g. Longhorn actual size): blocks the volume really holds.
+    layer: 'storage',
+    scope: 'volume',
     name: 'prometheus',
     replicas: config.replicas,
     settleTimeoutMs: config.settleTimeoutMs,

@@ -1,5 +1,5 @@
 /** Probe construction shared by adapters: a failed or nonsensical read is missing, never a number. */
-import type { Probe, ProbeReading } from '../types.js';
+import type { Probe, ProbeLayer, ProbeReading, ProbeScope } from '../types.js';
 import { errorMessage } from '../../cli/errors.js';
 
 /**
@@ -31,9 +31,22 @@ export function timingsOf(options: { settleTimeoutMs: number; pollIntervalMs: nu
   return { settleTimeoutMs: options.settleTimeoutMs, pollIntervalMs: options.pollIntervalMs };
 }
 
-export function sizeProbe(name: string, read: () => Promise<number> | number, timings: ProbeTimings): Probe {
+/** Which layer a probe reads (SPEC §6.2) and, for storage probes, what it covers. */
+export interface ProbeKind {
+  layer: ProbeLayer;
+  scope?: ProbeScope;
+}
+
+/** The system's own accounting of the lab namespace (relation sizes, DATA_LENGTH, active parts …). */
+export const SYSTEM_LAYER: ProbeKind = { layer: 'system' };
+/** What the system lists as stored payload (an S3 listing, a stream's message bytes). */
+export const LOGICAL_LAYER: ProbeKind = { layer: 'logical' };
+
+export function sizeProbe(name: string, kind: ProbeKind, read: () => Promise<number> | number, timings: ProbeTimings): Probe {
   return {
     name,
+    layer: kind.layer,
+    ...(kind.scope ? { scope: kind.scope } : {}),
     replicas: timings.replicas ?? 1,
     read: () => readBytes(read),
     settleTimeoutMs: timings.settleTimeoutMs,
