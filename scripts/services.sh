@@ -320,6 +320,13 @@ write_clickhouse_config() {
     <default_session_timeout>60</default_session_timeout>
     <max_table_size_to_drop>0</max_table_size_to_drop>
     <max_partition_size_to_drop>0</max_partition_size_to_drop>
+    <!-- Test services only: replaced parts go after 10 s instead of the production 480 s, so the
+         reclaim watch after deletes/merges ends in seconds (docs/results.md, "Deferred reclamation"). -->
+    <merge_tree>
+        <old_parts_lifetime>10</old_parts_lifetime>
+        <cleanup_delay_period>1</cleanup_delay_period>
+        <cleanup_delay_period_random_add>1</cleanup_delay_period_random_add>
+    </merge_tree>
     <query_log>
         <database>system</database>
         <table>query_log</table>
@@ -720,7 +727,7 @@ print_env() {
   echo "export DEDUP_LAB_REDIS_URL_HOST=127.0.0.1 DEDUP_LAB_REDIS_PORT=$DEDUP_LAB_REDIS_PORT DEDUP_LAB_REDIS_PASSWORD=$(sq "$DEDUP_LAB_REDIS_PASSWORD")"
   echo "export DEDUP_LAB_NATS_SERVERS=127.0.0.1:$NATS_PORT DEDUP_LAB_NATS_USER=$(sq "$DEDUP_LAB_NATS_USER") DEDUP_LAB_NATS_PASSWORD=$(sq "$DEDUP_LAB_NATS_PASSWORD") DEDUP_LAB_NATS_DATA_DIR=$(sq "$r/nats/store") DEDUP_LAB_NATS_MONITOR_URL=http://127.0.0.1:$NATS_MON_PORT"
   echo "export DEDUP_LAB_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT DEDUP_LAB_KAFKA_DATA_DIR=$(sq "$r/kafka/data") DEDUP_LAB_KAFKA_RUN_CLASS=$(sq "$KAFKA_RUN_CLASS")"
-  echo "export DEDUP_LAB_S3_ENDPOINT=http://127.0.0.1:$S3_PORT DEDUP_LAB_S3_ACCESS_KEY=$(sq "$DEDUP_LAB_S3_ACCESS_KEY") DEDUP_LAB_S3_SECRET_KEY=$(sq "$DEDUP_LAB_S3_SECRET_KEY") DEDUP_LAB_S3_DATA_DIR=$(sq "$S3_DATA") DEDUP_LAB_S3_SERVER=$S3_SERVER$([[ $S3_SERVER == seaweedfs ]] && echo " DEDUP_LAB_S3_METRICS_URL=http://127.0.0.1:$SW_METRICS_PORT/metrics")"
+  echo "export DEDUP_LAB_S3_ENDPOINT=http://127.0.0.1:$S3_PORT DEDUP_LAB_S3_ACCESS_KEY=$(sq "$DEDUP_LAB_S3_ACCESS_KEY") DEDUP_LAB_S3_SECRET_KEY=$(sq "$DEDUP_LAB_S3_SECRET_KEY") DEDUP_LAB_S3_DATA_DIR=$(sq "$S3_DATA") DEDUP_LAB_S3_SERVER=$S3_SERVER$([[ $S3_SERVER == seaweedfs ]] && echo " DEDUP_LAB_S3_METRICS_URL=http://127.0.0.1:$SW_METRICS_PORT/metrics DEDUP_LAB_S3_MASTER_URL=http://127.0.0.1:$SW_MASTER_PORT")"
   echo "export DEDUP_LAB_PROMETHEUS_URL=http://127.0.0.1:$PROMETHEUS_PORT DEDUP_LAB_PUSHGATEWAY_URL=http://127.0.0.1:$PUSHGATEWAY_PORT"
 }
 

@@ -44,11 +44,19 @@ export const FIXED_COLUMNS: Column[] = [
   { name: 'storedLogicalBytes', get: (r) => r.storedLogicalBytes },
   { name: 'idealEdr', get: (r) => r.idealEdr },
   { name: 'primaryProbe', get: (r) => r.primaryProbe },
+  { name: 'primaryLayer', get: (r) => r.primaryLayer },
   { name: 'edr', get: (r) => r.edr },
   { name: 'edrFlag_status', get: (r) => r.edrFlag?.status },
   { name: 'edrFlag_reason', get: (r) => r.edrFlag?.reason },
   { name: 'reclaimedBytes', get: (r) => r.reclaimedBytes },
   { name: 'residualBytes', get: (r) => r.residualBytes },
+  { name: 'freedInside', get: (r) => r.freedInside },
+  { name: 'returned', get: (r) => r.returned },
+  { name: 'timeToReclaimMs', get: (r) => r.timeToReclaimMs },
+  { name: 'reclaimNote', get: (r) => r.reclaimNote },
+  // [[ms since stage end, bytes], …] as JSON: one field, still flat.
+  { name: 'reclaimCurve', get: (r) => (r.reclaimCurve ? JSON.stringify(r.reclaimCurve) : null) },
+  { name: 'layerGaps', get: (r) => (r.layerGaps && r.layerGaps.length > 0 ? r.layerGaps.join(' | ') : null) },
   { name: 'throughputBytesPerSec', get: (r) => r.throughputBytesPerSec },
   { name: 'filesPerSec', get: (r) => r.filesPerSec },
   { name: 'internalBefore', get: (r) => r.internalBefore },
@@ -61,6 +69,8 @@ export const FIXED_COLUMNS: Column[] = [
 
 /** Per-probe columns, in this order, for every probe name present in the records. */
 export const PROBE_FIELDS: { suffix: string; get(probe: ProbeResult): Cell }[] = [
+  { suffix: 'layer', get: (p) => p.layer },
+  { suffix: 'scope', get: (p) => p.scope },
   { suffix: 'replicas', get: (p) => p.replicas },
   { suffix: 'baseline', get: (p) => p.baseline },
   { suffix: 'before', get: (p) => p.before },

@@ -14,8 +14,9 @@
  * Log scale because EDR is a ratio: at U90 (ideal ≈ 10) a system storing every copy half as big
  * would reach EDR 2, which is ln 2 / ln 10 = 30 % of the way, not 11 %.
  */
-import type { StageRecord } from '../experiment/record.js';
-import type { StageName } from '../systems/types.js';
+import type { ProbeResult, StageRecord } from '../experiment/record.js';
+import type { ProbeLayer, StageName } from '../systems/types.js';
+import { bestProbe } from '../measure/layers.js';
 import { aggregate } from './stats.js';
 import { alignedTable, markdownTable, MISSING, systemLabel } from './summary.js';
 
@@ -46,10 +47,20 @@ export interface DedupVerdict {
   /** Share of the possible dedup at the most duplicated grade, after ingest and at rest. */
   ingestShare: number | null;
   atRestShare: number | null;
-  /** Share of the physical bytes of the per-file inserts freed by the deletes, and after maintenance. */
+  /** Share of the physical bytes of the per-file inserts freed by the deletes, and after maintenance (headline probe). */
   freedByDelete: number | null;
   freedAfterMaintenance: number | null;
+  /** The same shares in the system layer (space the system can reuse) and the storage layer (space given back to the disk). */
+  freedInside: FreedShares;
+  returned: FreedShares;
+  /** The layer the EDRs and the verdict come from (SPEC §6.2); null for records without layers. */
+  layer: ProbeLayer | null;
+  /** Where another layer's EDR differs by more than 10 % at the judged grade: the reasons. */
+  layerGaps: string[];
+  /** Where dedup happens, held to the physical layer. */
   verdict: string;
+  /** What deleting did in each layer, in words ('' when nothing notable). */
+  reclaim: string;
 }
 
 /** ln(edr / compression) / ln(ideal), or null when it cannot be judged. */
@@ -86,19 +97,83 @@ function edrAfter(records: readonly StageRecord[], stage: StageName): number | n
   return meanOf(records.filter((record) => record.stage === stage && !record.error && record.edrFlag.status !== 'implausible').map((record) => record.edr));
 }
 
+export interface FreedShares {
+  byDelete: number | null;
+  afterMaintenance: number | null;
+}
+
+type SpaceOf = (record: StageRecord) => Pick<ProbeResult, 'reclaimedBytes' | 'residualBytes'> | null;
+
+/** The headline probe's space numbers (the record's own fields). */
+const headlineSpace: SpaceOf = (record) => record;
+
+/** The best probe of one layer (lab-scoped first, SPEC §6.2), or null when the record has none. */
+function layerSpace(layers: readonly ProbeLayer[]): SpaceOf {
+  return (record) => {
+    const layered = record.probes.filter((probe): probe is ProbeResult & { layer: ProbeLayer } => probe.layer !== undefined);
+    for (const layer of layers) {
+      const best = bestProbe(layered, layer);
+      if (best) return best;
+    }
+    return null;
+  };
+}
+
 /** Freed share over every grade and repetition that has both delete readings. */
-function freedShares(records: readonly StageRecord[]): { byDelete: number | null; afterMaintenance: number | null } {
+function freedShares(records: readonly StageRecord[], spaceOf: SpaceOf = headlineSpace): FreedShares {
   const byDelete: number[] = [];
   const afterMaintenance: number[] = [];
   for (const remove of records.filter((record) => record.stage === 'perfile_delete' && !record.error)) {
-    if (remove.reclaimedBytes === null || remove.residualBytes === null) continue;
-    const stored = remove.reclaimedBytes + remove.residualBytes;
+    const space = spaceOf(remove);
+    if (!space || space.reclaimedBytes === null || space.residualBytes === null) continue;
+    const stored = space.reclaimedBytes + space.residualBytes;
     if (!(stored > 0)) continue;
-    byDelete.push(remove.reclaimedBytes / stored);
+    byDelete.push(space.reclaimedBytes / stored);
     const maintenance = records.find((record) => record.stage === 'maintenance' && !record.error && record.cellId === remove.cellId && record.grade === remove.grade && record.repetition === remove.repetition);
-    if (maintenance && maintenance.residualBytes !== null) afterMaintenance.push(1 - maintenance.residualBytes / stored);
+    const after = maintenance ? spaceOf(maintenance) : null;
+    if (after && after.residualBytes !== null) afterMaintenance.push(1 - after.residualBytes / stored);
   }
   return { byDelete: meanOf(byDelete), afterMaintenance: meanOf(afterMaintenance) };
+}
+
+/** Freed at least this share: "gives it back"; below the lower one: "keeps it". */
+const FREED_FULLY = 0.8;
+const FREED_BARELY = 0.15;
+
+/** What deleting did in each layer, in words (SPEC §6.4: deleting is not reclaiming). */
+export function reclaimWording(inside: FreedShares, returned: FreedShares): string {
+  const parts: string[] = [];
+  if (returned.byDelete !== null && returned.byDelete < FREED_BARELY) {
+    const insideNote = inside.byDelete !== null && inside.byDelete >= FREED_FULLY ? 'freed inside the system but ' : '';
+    const toStorage = returned.byDelete < 0 ? `grew the disk by ${Math.round(-returned.byDelete * 100)} %` : `returned ${Math.round(returned.byDelete * 100)} % to storage`;
+    parts.push(`deletes ${insideNote}${toStorage}`);
+    if (returned.afterMaintenance !== null) parts.push(returned.afterMaintenance >= FREED_FULLY ? 'maintenance returns it' : `after maintenance ${Math.round(returned.afterMaintenance * 100)} % returned`);
+  } else if (returned.byDelete !== null && returned.byDelete >= FREED_FULLY) {
+    parts.push('deletes return the space to storage');
+  }
+  return parts.join('; ');
+}
+
+/** The headline layer of a row: the primary layer its write records name. */
+function headlineLayer(records: readonly StageRecord[]): ProbeLayer | null {
+  return records.find((record) => (record.stage === 'bulk_insert' || record.stage === 'compaction') && record.primaryLayer)?.primaryLayer ?? null;
+}
+
+/** The layer gaps of the judged grade's at-rest record (compaction, else bulk_insert). */
+function gapsAt(records: readonly StageRecord[], grade: string | undefined): string[] {
+  const ofGrade = records.filter((record) => record.grade === grade && !record.error);
+  const record = ofGrade.find((candidate) => candidate.stage === 'compaction' && candidate.edrFlag.status !== 'not-applicable') ?? ofGrade.find((candidate) => candidate.stage === 'bulk_insert');
+  return record?.layerGaps ?? [];
+}
+
+/** The verdict, held to the physical layer: a logical probe alone never yields "dedup" (SPEC §6.2). */
+export function physicalVerdict(text: string, layer: ProbeLayer | null): string {
+  return layer === 'logical' ? `no physical answer: only the logical layer was measured (logical: ${text})` : text;
+}
+
+/** The answer cell: the verdict, what deleting did, and where layers differ. */
+export function answerText(verdict: Pick<DedupVerdict, 'verdict' | 'reclaim' | 'layerGaps'>): string {
+  return [verdict.verdict, verdict.reclaim, ...(verdict.layerGaps.length > 0 ? [`layers differ: ${verdict.layerGaps.join('; ')}`] : [])].filter(Boolean).join('; ');
 }
 
 /** One verdict per system/variant/mode/payload type, in the order the records came in. */
@@ -127,6 +202,9 @@ export function dedupVerdicts(records: readonly StageRecord[]): DedupVerdict[] {
     const ingestShare = top ? dedupShare(top.ingest, base?.ingest ?? null, top.ideal) : null;
     const atRestShare = top ? dedupShare(top.atRest, compression, top.ideal) : null;
     const freed = freedShares(list);
+    const freedInside = freedShares(list, layerSpace(['system']));
+    const returned = freedShares(list, layerSpace(['storage', 'memory']));
+    const layer = headlineLayer(list);
     return {
       system: systemLabel(first),
       variant: first.variant,
@@ -138,7 +216,12 @@ export function dedupVerdicts(records: readonly StageRecord[]): DedupVerdict[] {
       atRestShare,
       freedByDelete: freed.byDelete,
       freedAfterMaintenance: freed.afterMaintenance,
-      verdict: verdictText(ingestShare, atRestShare, compression),
+      freedInside,
+      returned,
+      layer,
+      layerGaps: gapsAt(list, top?.grade),
+      verdict: physicalVerdict(verdictText(ingestShare, atRestShare, compression), layer),
+      reclaim: reclaimWording(freedInside, returned),
     };
   });
 }
@@ -154,6 +237,12 @@ export function formatGradeEdr(grade: GradeEdr): string {
 
 const percentOrMissing = (share: number | null): string => (share === null ? MISSING : `${Math.round(share * 100)} %`);
 
+/** `100 % → 100 %`: by the deletes, then after maintenance. */
+export function formatFreed(shares: FreedShares): string {
+  if (shares.byDelete === null && shares.afterMaintenance === null) return MISSING;
+  return `${percentOrMissing(shares.byDelete)} → ${percentOrMissing(shares.afterMaintenance)}`;
+}
+
 /** Headers and rows of the answer table (also rendered as HTML by html.ts), or null without records. */
 export function verdictCells(records: readonly StageRecord[]): { headers: string[]; rows: string[][]; numeric: boolean[] } | null {
   const verdicts = dedupVerdicts(records.filter((record) => !record.error));
@@ -162,21 +251,22 @@ export function verdictCells(records: readonly StageRecord[]): { headers: string
   const gradeOrder = new Map<string, number>();
   for (const verdict of verdicts) for (const grade of verdict.grades) gradeOrder.set(grade.grade, Math.min(gradeOrder.get(grade.grade) ?? Infinity, grade.ideal));
   const gradeColumns = [...gradeOrder.entries()].sort((a, b) => a[1] - b[1]).map(([grade]) => grade);
-  const headers = ['system', 'variant', 'mode', 'payload', ...gradeColumns.map((grade) => `EDR ${grade}`), 'delete frees', 'maintenance frees', 'where dedup happens'];
+  const headers = ['system', 'variant', 'mode', 'payload', 'layer', ...gradeColumns.map((grade) => `EDR ${grade}`), 'freed inside', 'returned', 'where dedup happens'];
   const rows = verdicts.map((verdict) => [
     verdict.system,
     verdict.variant,
     verdict.mode,
     verdict.payloadType,
+    verdict.layer ?? MISSING,
     ...gradeColumns.map((name) => {
       const grade = verdict.grades.find((candidate) => candidate.grade === name);
       return grade ? formatGradeEdr(grade) : MISSING;
     }),
-    percentOrMissing(verdict.freedByDelete),
-    percentOrMissing(verdict.freedAfterMaintenance),
-    verdict.verdict,
+    formatFreed(verdict.freedInside),
+    formatFreed(verdict.returned),
+    answerText(verdict),
   ]);
-  const numeric = headers.map((header) => header.startsWith('EDR ') || header.endsWith('frees'));
+  const numeric = headers.map((header) => header.startsWith('EDR ') || header === 'freed inside' || header === 'returned');
   return { headers, rows, numeric };
 }
 
@@ -184,7 +274,9 @@ export const VERDICT_NOTE = [
   'EDR after bulk_insert (→ after compaction when compaction changed it by more than 5 %).',
   '"% of ideal" = ln(EDR / EDR at U0) / ln(ideal EDR) at the most duplicated grade: 0 % = every copy costs full space,',
   `100 % = only the unique bytes are stored; "dedup" from ${Math.round(FULL_DEDUP_SHARE * 100)} %, "partial" from ${Math.round(PARTIAL_DEDUP_SHARE * 100)} %.`,
-  '"frees" = share of the physical bytes the per-file inserts added that the deletes / the deletes plus maintenance gave back.',
+  '"layer" = where the EDRs come from: the deepest layer measured (storage > memory > system > logical) unless probes.primary names a probe.',
+  '"freed inside" (system layer: space the system can reuse) and "returned" (storage layer: space the disk got back) = share of the bytes',
+  'the per-file inserts added that the deletes → the deletes plus maintenance gave back. "layers differ" = another layer\'s EDR is more than 10 % off.',
 ].join('\n');
 
 /** The answer table for a terminal, or null when there are no records. */

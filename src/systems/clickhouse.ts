@@ -27,6 +27,7 @@
  * and its DateTime holds whole seconds in 1970–2106 only. Values a column cannot hold exactly
  * (decimals beyond Decimal(18, 4), non-integers in Int64 …) are refused with an error, never rounded.
  */
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { z } from 'zod';
 import type { ClickHouseClient } from '@clickhouse/client';
@@ -38,9 +39,12 @@ import { parseSystemOptions } from './shared/options.js';
 import { DeleteDidNothingError, requireNative, throwIfAborted } from './shared/stages.js';
 import { checkVariant, numberOf } from './postgresql.js';
 import { SYSTEM_LAYER, sizeProbe, timingsOf } from './shared/probes.js';
+import { labFilesProbe } from './shared/lab-files.js';
 import {
   assertLabName,
   type CellContext,
+  type Deferral,
+  type StageName,
   type LabFile,
   type NotApplicable,
   type Probe,
@@ -567,6 +571,21 @@ class ClickhouseAdapter implements SystemAdapter {
     }
   }
 
+  /**
+   * Merges (OPTIMIZE) and mutations (deletes) leave the replaced parts on disk, inactive, until
+   * the cleanup thread removes them: old_parts_lifetime after they were replaced, checked every
+   * cleanup_delay_period (+ a random add). Read from the server (production default 480 + 30 + 10 s).
+   */
+  async deferrals(_cell: CellContext, _stage: StageName): Promise<Deferral[]> {
+    const result = await this.ch.query({
+      query: `SELECT name, value FROM system.merge_tree_settings WHERE name IN ('old_parts_lifetime', 'cleanup_delay_period', 'cleanup_delay_period_random_add')`,
+      format: 'JSONCompact',
+    });
+    const settings = new Map(((await result.json()) as { data: [string, string][] }).data.map(([name, value]) => [name, Number(value)]));
+    const seconds = (settings.get('old_parts_lifetime') ?? 480) + (settings.get('cleanup_delay_period') ?? 30) + (settings.get('cleanup_delay_period_random_add') ?? 10);
+    return [{ name: 'old_parts_lifetime', durationMs: seconds * 1000, source: 'system.merge_tree_settings: old_parts_lifetime + cleanup_delay_period + cleanup_delay_period_random_add' }];
+  }
+
   async settle(cell: CellContext): Promise<void> {
     // Inserts write their parts synchronously; only wait for mutations a delete may have left.
     await this.waitUntilIdle(cell.signal);
@@ -577,7 +596,10 @@ class ClickhouseAdapter implements SystemAdapter {
   }
 
   probes(_cell: CellContext): Probe[] {
-    return [sizeProbe('internal', SYSTEM_LAYER, () => this.activeBytes(this.ch), timingsOf(this.options))];
+    const internal = sizeProbe('internal', SYSTEM_LAYER, () => this.activeBytes(this.ch), timingsOf(this.options));
+    const dataDir = this.options.dataDir;
+    // `<path>/data/<lab database>/`: every part of the lab's tables, active or not yet removed (old_parts_lifetime).
+    return dataDir ? [internal, labFilesProbe(() => [join(dataDir, 'data', this.lab)])] : [internal];
   }
 
   localDataPaths(): string[] {

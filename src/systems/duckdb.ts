@@ -19,6 +19,7 @@ import { assertLabName, MODES } from './types.js';
 import { parseEmbeddedOptions, type EmbeddedOptions } from './shared/options.js';
 import { quoteIdent } from './shared/identifiers.js';
 import { EMBEDDED_POLL_INTERVAL_MS, SYSTEM_LAYER, sizeProbe } from './shared/probes.js';
+import { labFilesProbe, logFilesProbe } from './shared/lab-files.js';
 import { fileIdColumn, labTableName } from './shared/layout.js';
 import { checkRowWidth, DUCKDB_NATIVE_TYPES, nativeColumnsDdl } from './shared/native.js';
 import { assertDeleted, requireNative, sqlTransaction, throwIfAborted, transactionalBulk, type RunInTransaction } from './shared/stages.js';
@@ -203,7 +204,11 @@ class DuckdbAdapter implements SystemAdapter {
 
   probes(_cell: CellContext): Probe[] {
     // settle() ran CHECKPOINT, so two reads agree at once: poll fast, no idle wait.
-    return [sizeProbe('internal', SYSTEM_LAYER, () => this.usedBytes(), { settleTimeoutMs: 5_000, pollIntervalMs: EMBEDDED_POLL_INTERVAL_MS })];
+    return [
+      sizeProbe('internal', SYSTEM_LAYER, () => this.usedBytes(), { settleTimeoutMs: 5_000, pollIntervalMs: EMBEDDED_POLL_INTERVAL_MS }),
+      labFilesProbe(() => [this.dbPath]),
+      logFilesProbe(() => [`${this.dbPath}.wal`]),
+    ];
   }
 
   localDataPaths(): string[] {

@@ -30,12 +30,15 @@ import { z } from 'zod';
 import type { Admin as KafkaAdmin, Consumer as KafkaConsumer, Producer as KafkaProducer } from '@platformatic/kafka';
 import { assertObjectTag, pause } from './kv-common.js';
 import { SYSTEM_LAYER, sizeProbe } from './shared/probes.js';
+import { entriesOf, isPartitionDir, labFilesProbe } from './shared/lab-files.js';
 import { errorMessage } from '../cli/errors.js';
 import { parseSystemOptions } from './shared/options.js';
 import { batchFiles, notApplicable, throwIfAborted } from './shared/stages.js';
 import {
   assertLabName,
   type CellContext,
+  type Deferral,
+  type StageName,
   type LabFile,
   type NotApplicable,
   type Probe,
@@ -419,6 +422,18 @@ class KafkaAdapter implements SystemAdapter {
     }
   }
 
+  /**
+   * Segments the cleaner or a retention step removes are renamed `.deleted` and unlinked after
+   * `file.delete.delay.ms` (broker default 60 s); read back from the lab topics' real config.
+   */
+  async deferrals(cell: CellContext, _stage: StageName): Promise<Deferral[]> {
+    const answer = await this.kafkaAdmin.describeConfigs({
+      resources: this.topicsOf(cell).map((topic) => ({ resourceType: TOPIC_RESOURCE, resourceName: topic, configurationKeys: ['file.delete.delay.ms'] })),
+    });
+    const delays = answer.flatMap((resource) => resource.configs.filter((config) => config.name === 'file.delete.delay.ms').map((config) => Number(config.value ?? 60_000)));
+    return [{ name: 'file.delete.delay.ms', durationMs: Math.max(0, ...delays), source: 'topic config (DescribeConfigs)' }];
+  }
+
   async compact(cell: CellContext): Promise<void | NotApplicable> {
     if (asVariant(cell.variant) === 'delete') {
       return notApplicable('the delete variant uses cleanup.policy=delete: Kafka has no compaction for it');
@@ -571,7 +586,10 @@ class KafkaAdapter implements SystemAdapter {
 
   probes(cell: CellContext): Probe[] {
     const topics = this.topicsOf(cell);
-    return [sizeProbe('internal', SYSTEM_LAYER, () => this.topicBytes(topics), { settleTimeoutMs: 30_000, pollIntervalMs: 250 })];
+    const internal = sizeProbe('internal', SYSTEM_LAYER, () => this.topicBytes(topics), { settleTimeoutMs: 30_000, pollIntervalMs: 250 });
+    const dataDir = this.options.dataDir;
+    // The lab topics' partition directories, including ones renamed `….<uuid>-delete` that the broker removes after file.delete.delay.ms.
+    return dataDir ? [internal, labFilesProbe(() => entriesOf(dataDir, (name) => topics.some((topic) => isPartitionDir(topic, name))))] : [internal];
   }
 
   localDataPaths(): string[] {

@@ -15,6 +15,7 @@
  * Identifiers are validated and back-quoted; values travel as `?` parameters; the lab name is
  * validated by `assertLabName` in `create()` before any I/O.
  */
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { z } from 'zod';
 import type * as Mariadb from 'mariadb';
@@ -26,6 +27,7 @@ import { parseSystemOptions } from './shared/options.js';
 import { assertDeleted, requireNative, throwIfAborted } from './shared/stages.js';
 import { checkVariant, numberOf } from './postgresql.js';
 import { SYSTEM_LAYER, sizeProbe, timingsOf } from './shared/probes.js';
+import { entriesOf, labFilesProbe, logFilesProbe } from './shared/lab-files.js';
 import {
   assertLabName,
   type CellContext,
@@ -483,7 +485,15 @@ class MariadbAdapter implements SystemAdapter {
       sizeProbe('tablespace', { layer: 'storage', scope: 'lab' }, () => this.tablespaceBytes('ALLOCATED_SIZE'), timingsOf(this.options)),
       // The .ibd file's apparent size, which page compression does not shrink.
       sizeProbe('tablespace_file', SYSTEM_LAYER, () => this.tablespaceBytes('FILE_SIZE'), timingsOf(this.options)),
+      ...this.labFileProbes(),
     ];
+  }
+
+  /** The lab database's directory (`.ibd` + `.frm`) and the redo log, read from the file system. */
+  private labFileProbes(): Probe[] {
+    const dataDir = this.options.dataDir;
+    if (!dataDir) return [];
+    return [labFilesProbe(() => [join(dataDir, this.lab)]), logFilesProbe(() => entriesOf(dataDir, (name) => /^ib_logfile[0-9]+$/.test(name)))];
   }
 
   localDataPaths(): string[] {

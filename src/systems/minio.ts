@@ -25,6 +25,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { registerSecret } from '../config/secrets.js';
 import { assertObjectTag, forEachFileLimited} from './kv-common.js';
 import { LOGICAL_LAYER, sizeProbe } from './shared/probes.js';
+import { entriesOf, labFilesProbe } from './shared/lab-files.js';
 import { errorMessage } from '../cli/errors.js';
 import { readMinioBucketUsage } from './minio-metrics.js';
 import { parseSystemOptions } from './shared/options.js';
@@ -56,6 +57,8 @@ const optionsSchema = z
     /** MinIO only: Prometheus bucket metrics URL, e.g. http://host:9000/minio/v2/metrics/bucket. */
     metricsUrl: z.string().url().optional(),
     metricsBearerToken: z.string().min(1).optional(),
+    /** SeaweedFS only: the master's HTTP URL (e.g. http://127.0.0.1:9333); maintenance runs its volume vacuum. */
+    seaweedfsMasterUrl: z.string().url().optional(),
   })
   .strict();
 
@@ -84,6 +87,15 @@ export function assertBucketName(name: string): string {
 function isNotFound(error: unknown): boolean {
   const meta = (error as { $metadata?: { httpStatusCode?: number }; name?: string }) ?? {};
   return meta.$metadata?.httpStatusCode === 404 || meta.name === 'NotFound' || meta.name === 'NoSuchKey' || meta.name === 'NoSuchBucket';
+}
+
+/** Ask a SeaweedFS master to vacuum every volume with any garbage; it answers when the vacuum is done. */
+export async function seaweedfsVacuum(masterUrl: string): Promise<void> {
+  const url = new URL('/vol/vacuum', masterUrl);
+  url.searchParams.set('garbageThreshold', '0.0001');
+  const response = await fetch(url, { signal: AbortSignal.timeout(600_000) });
+  const body = await response.text();
+  if (!response.ok) throw new Error(`SeaweedFS vacuum: HTTP ${response.status}: ${body.slice(0, 200)}`);
 }
 
 class S3Adapter implements SystemAdapter {
@@ -277,10 +289,18 @@ class S3Adapter implements SystemAdapter {
     if (others.length === 0) await this.deleteVerified(bucket, `c/${file.sha256}`);
   }
 
-  maintenance(): Promise<NotApplicable> {
-    return Promise.resolve(
-      notApplicable('S3 has no space-reclaiming operation: the server frees deleted objects by itself (e.g. SeaweedFS vacuum, MinIO scanner)'),
-    );
+  /**
+   * SeaweedFS keeps deleted and overwritten needles in its volume files until a volume vacuum
+   * (the master runs one by itself only above 30 % garbage, every 15 min): with `seaweedfsMasterUrl`
+   * the maintenance stage asks the master for it. MinIO replaces an object's files on overwrite
+   * and removes them on delete, so it needs none.
+   */
+  async maintenance(): Promise<void | NotApplicable> {
+    const master = this.options.seaweedfsMasterUrl;
+    if (!master) {
+      return notApplicable('S3 has no space-reclaiming operation (MinIO replaces and removes object files itself); for SeaweedFS set seaweedfsMasterUrl to run its volume vacuum');
+    }
+    await seaweedfsVacuum(master);
   }
 
   async countStored(cell: CellContext): Promise<number> {
@@ -315,6 +335,10 @@ class S3Adapter implements SystemAdapter {
         }),
       );
     }
+    const dataDir = this.options.dataDir;
+    // SeaweedFS: the bucket is a collection; its needles sit in `<bucket>_<volume id>.dat/.idx/.vif`.
+    // MinIO keeps one directory per bucket. Either way: only the cell bucket's files.
+    if (dataDir) probes.push(labFilesProbe(() => entriesOf(dataDir, (name) => name === bucket || name.startsWith(`${bucket}_`))));
     return probes;
   }
 

@@ -23,12 +23,14 @@
  * leaves the stream state at once and the file store rewrites or removes its blocks by itself;
  * `purge` deletes messages and is not a reclaim operation.
  */
+import { join } from 'node:path';
 import { z } from 'zod';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { registerSecret } from '../config/secrets.js';
 import { assertObjectTag, forEachFileLimited} from './kv-common.js';
 import { LOGICAL_LAYER, sizeProbe } from './shared/probes.js';
+import { entriesOf, labFilesProbe } from './shared/lab-files.js';
 import { errorMessage } from '../cli/errors.js';
 import { parseSystemOptions } from './shared/options.js';
 import { notApplicable, throwIfAborted } from './shared/stages.js';
@@ -354,7 +356,10 @@ class NatsAdapter implements SystemAdapter {
 
   probes(cell: CellContext): Probe[] {
     const stream = this.streamOf(cell);
-    return [sizeProbe('internal', LOGICAL_LAYER, () => this.streamBytes(stream), { settleTimeoutMs: 10_000, pollIntervalMs: 100 })];
+    const internal = sizeProbe('internal', LOGICAL_LAYER, () => this.streamBytes(stream), { settleTimeoutMs: 10_000, pollIntervalMs: 100 });
+    const dataDir = this.options.dataDir;
+    // The stream's own directory `<store_dir>/jetstream/<account>/streams/<stream>` (message blocks, index, meta).
+    return dataDir ? [internal, labFilesProbe(() => entriesOf(join(dataDir, 'jetstream'), () => true).flatMap((account) => entriesOf(join(account, 'streams'), (name) => name === stream)))] : [internal];
   }
 
   localDataPaths(): string[] {

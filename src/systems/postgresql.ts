@@ -12,10 +12,12 @@
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { join } from 'node:path';
 import { z } from 'zod';
 import type pg from 'pg';
 import { UsageError } from '../cli/errors.js';
 import { SYSTEM_LAYER, sizeProbe, timingsOf } from './shared/probes.js';
+import { labFilesProbe, logFilesProbe, pgLabRelationFiles } from './shared/lab-files.js';
 import { qualifiedName as qualified } from './shared/identifiers.js';
 import { labTableName } from './shared/layout.js';
 import { checkRowWidth } from './shared/native.js';
@@ -272,7 +274,11 @@ class PostgresqlAdapter implements SystemAdapter {
   }
 
   probes(_cell: CellContext): Probe[] {
-    return [sizeProbe('internal', SYSTEM_LAYER, () => pgLabSize(this.execute, this.lab), timingsOf(this.options))];
+    const internal = sizeProbe('internal', SYSTEM_LAYER, () => pgLabSize(this.execute, this.lab), timingsOf(this.options));
+    const dataDir = this.options.dataDir;
+    if (!dataDir) return [internal];
+    // The lab's relation files (tables, TOAST, indexes, every fork) and the WAL beside them.
+    return [internal, labFilesProbe(() => pgLabRelationFiles(this.execute, this.lab, dataDir)), logFilesProbe(() => [join(dataDir, 'pg_wal')])];
   }
 
   localDataPaths(): string[] {

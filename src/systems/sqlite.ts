@@ -18,6 +18,7 @@ import { assertLabName, MODES } from './types.js';
 import { parseEmbeddedOptions, type EmbeddedOptions } from './shared/options.js';
 import { quoteIdent } from './shared/identifiers.js';
 import { EMBEDDED_POLL_INTERVAL_MS, SYSTEM_LAYER, sizeProbe } from './shared/probes.js';
+import { labFilesProbe, logFilesProbe } from './shared/lab-files.js';
 import { fileIdColumn, labTableName } from './shared/layout.js';
 import { checkRowWidth, nativeColumnsDdl, nativeInsertColumns, SQLITE_NATIVE_TYPES } from './shared/native.js';
 import { assertDeleted, requireNative, sqlTransaction, throwIfAborted, transactionalBulk, type RunInTransaction } from './shared/stages.js';
@@ -134,7 +135,12 @@ class SqliteAdapter implements SystemAdapter {
   probes(_cell: CellContext): Probe[] {
     // settle() checkpointed synchronously, so two reads agree at once: poll fast, no idle wait.
     const timings = { settleTimeoutMs: 5_000, pollIntervalMs: EMBEDDED_POLL_INTERVAL_MS };
-    return [sizeProbe('internal', SYSTEM_LAYER, () => this.fileBytes(), timings), sizeProbe('dbstat', SYSTEM_LAYER, () => this.dbstatBytes(), timings)];
+    return [
+      sizeProbe('internal', SYSTEM_LAYER, () => this.fileBytes(), timings),
+      sizeProbe('dbstat', SYSTEM_LAYER, () => this.dbstatBytes(), timings),
+      labFilesProbe(() => [this.dbPath]),
+      logFilesProbe(() => [`${this.dbPath}-wal`]),
+    ];
   }
 
   localDataPaths(): string[] {

@@ -57,6 +57,9 @@ function probe(name: string, before: number, after: number, stored: number, stag
   }
   return {
     name,
+    // The fixture's `internal` is the system's accounting and `fs` the disk under it (SPEC §6.2).
+    layer: name === 'fs' ? 'storage' : 'system',
+    ...(name === 'fs' ? { scope: 'data-dir' as const } : {}),
     replicas,
     baseline: BASELINE * replicas,
     before: before * replicas,
@@ -129,6 +132,7 @@ export function makeCell(spec: CellSpec): StageRecord[] {
       idealEdr,
       probes: [internal, fs],
       primaryProbe: 'internal',
+      primaryLayer: 'system',
       edr: internal.edr,
       edrFlag: internal.edrFlag,
       reclaimedBytes: internal.reclaimedBytes,

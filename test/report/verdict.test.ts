@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { StageRecord } from '../../src/experiment/record.js';
 import { renderSummaryTable } from '../../src/report/index.js';
 import { renderSummaryMarkdown } from '../../src/report/markdown.js';
-import { classifyShare, dedupShare, dedupVerdicts, formatGradeEdr, verdictText } from '../../src/report/verdict.js';
+import { classifyShare, dedupShare, dedupVerdicts, formatFreed, formatGradeEdr, reclaimWording, verdictText } from '../../src/report/verdict.js';
 import { makeCell, type CellSpec } from './fixtures.js';
 
 const GRADES = ['U0', 'U50', 'U90'];
@@ -85,7 +85,7 @@ test('failed stages are left out of the answer', () => {
   failed.edr = 55;
   const text = renderSummaryTable(records);
   const answer = text.slice(text.indexOf('Where does deduplication happen?'));
-  assert.match(answer, /\nredis +by-content +blob +random_binary +[\d.]+ +[\d.]+ +[\d.]+ /);
+  assert.match(answer, /\nredis +by-content +blob +random_binary +system +[\d.]+ +[\d.]+ +[\d.]+ /);
   assert.doesNotMatch(answer, /55\.00/);
 });
 
@@ -94,11 +94,11 @@ test('stdout and summary.md carry the answer table after / before the detailed t
   const text = renderSummaryTable(records);
   const answer = text.indexOf('Where does deduplication happen?');
   assert.ok(answer > text.indexOf('perfile_delete'), 'after the detailed table');
-  assert.match(text.slice(answer), /\nsqlite +default +blob +random_binary +[\d.]+ +[\d.]+ +[\d.]+ +0 % +98 % +no dedup\n/);
-  assert.match(text.slice(answer), /\nredis +by-content +blob +random_binary .* dedup at ingest \(100 % of ideal\)\n/);
+  assert.match(text.slice(answer), /\nsqlite +default +blob +random_binary +system +[\d.]+ +[\d.]+ +[\d.]+ +0 % → 98 % +-1 % → 97 % +no dedup; deletes grew the disk by 1 %; maintenance returns it\n/);
+  assert.match(text.slice(answer), /\nredis +by-content +blob +random_binary .* dedup at ingest \(100 % of ideal\); deletes grew the disk by 3 %; maintenance returns it\n/);
   const markdown = renderSummaryMarkdown(records);
   assert.ok(markdown.indexOf('## Where does deduplication happen?') < markdown.indexOf('## Summary'));
-  assert.match(markdown, /\| sqlite \| default \| blob \| random_binary \|.*\| no dedup \|/);
+  assert.match(markdown, /\| sqlite \| default \| blob \| random_binary \| system \|.*\| no dedup; deletes grew the disk by 1 %; maintenance returns it \|/);
 });
 
 test('an implausible EDR is never used for the answer', () => {
@@ -112,4 +112,22 @@ test('an implausible EDR is never used for the answer', () => {
   // The verdict then rests on U50, the most duplicated grade with a usable EDR.
   assert.equal(verdict?.verdict, 'dedup at ingest (100 % of ideal)');
   assert.equal(formatGradeEdr(verdict!.grades.find((grade) => grade.grade === 'U90')!), '—');
+});
+
+test('a logical layer alone never gives a dedup verdict; deleting is not reclaiming', () => {
+  const records = cells({ system: 'minio', variant: 'by-content', dedups: true });
+  for (const record of records) record.primaryLayer = 'logical';
+  const [verdict] = dedupVerdicts(records);
+  assert.equal(verdict?.layer, 'logical');
+  assert.match(verdict?.verdict ?? '', /^no physical answer: only the logical layer was measured \(logical: dedup at ingest/);
+  assert.equal(reclaimWording({ byDelete: 1, afterMaintenance: 1 }, { byDelete: 0, afterMaintenance: 0.95 }), 'deletes freed inside the system but returned 0 % to storage; maintenance returns it');
+  assert.equal(reclaimWording({ byDelete: 1, afterMaintenance: 1 }, { byDelete: -0.3, afterMaintenance: 0.1 }), 'deletes freed inside the system but grew the disk by 30 %; after maintenance 10 % returned');
+  assert.equal(reclaimWording({ byDelete: 1, afterMaintenance: 1 }, { byDelete: 0.97, afterMaintenance: 0.99 }), 'deletes return the space to storage');
+});
+
+test('freed inside comes from the system layer, returned from the storage layer (lab-scoped first)', () => {
+  const records = cells({ system: 'mariadb', maintenanceReclaims: 0.99 });
+  const [verdict] = dedupVerdicts(records);
+  assert.equal(formatFreed(verdict!.freedInside), '0 % → 99 %');
+  assert.equal(formatFreed({ byDelete: null, afterMaintenance: null }), '—');
 });
