@@ -60,7 +60,7 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT.usage;
     }
     if (error instanceof UsageError) {
-      log.error(error.message);
+      log.error(errorMessage(error));
       return EXIT.usage;
     }
     // e.g. a URL source that cannot be downloaded and has no cached copy (SPEC §2: exit 3).

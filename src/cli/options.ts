@@ -2,6 +2,7 @@
  * Shared option helpers: the data-set flags of `generate`, `run` and `demo`, resolved against the
  * config into validated `DatasetParameters` (CLI flags override the config file).
  */
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { loadConfigFile, parseConfig } from '../config/load.js';
@@ -77,8 +78,20 @@ export function resolveSources(cliOptions: Record<string, unknown>, config: Conf
       );
     }
     if (looksLikeUrl(sources[type] as string)) registerSourceUrl(sources[type] as string);
+    else checkLocalSource(type, sources[type] as string);
   }
   return sources;
+}
+
+/** A local source must exist and be a file or folder now, not when its set's turn comes (nothing written before). */
+function checkLocalSource(type: string, path: string): void {
+  let info;
+  try {
+    info = statSync(path);
+  } catch {
+    throw new UsageError(`invalid source for ${type}: ${JSON.stringify(path)} does not exist or cannot be read; valid: an existing file, folder or .gz file, or an http(s) URL`);
+  }
+  if (!info.isFile() && !info.isDirectory()) throw new UsageError(`invalid source for ${type}: ${JSON.stringify(path)} is neither a file nor a folder; valid: a file, folder or .gz file, or an http(s) URL`);
 }
 
 /** One validated parameter set per payload type × grade. Throws UsageError before anything is written. */

@@ -3,7 +3,7 @@
  * per-cell checkpoints written atomically, and the resume clean-up that keeps exactly one set of
  * lines per checkpointed cell.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { scrub } from '../config/secrets.js';
 import type { StageRecord } from './record.js';
@@ -29,9 +29,18 @@ export interface Checkpoint {
 /** Append one line and fsync it before returning: a crash right after loses nothing recorded. */
 export function appendLineDurably(file: string, line: string): void {
   const fd = openSync(file, 'a');
+  const sizeBefore = fstatSync(fd).size;
   try {
     writeSync(fd, line.endsWith('\n') ? line : `${line}\n`);
     fsyncSync(fd);
+  } catch (error) {
+    // A full disk may have taken part of the line: cut it off so every line stays whole.
+    try {
+      ftruncateSync(fd, sizeBefore);
+    } catch {
+      // the torn line is then dropped on the next read (parseRecordLines)
+    }
+    throw error;
   } finally {
     closeSync(fd);
   }

@@ -2,7 +2,7 @@
  * The runner (SPEC §4): datasets, systems, cells with retries, checkpoints and resume, trace,
  * environment.json and the reports at the end. One failing cell or system never stops the rest.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { ensureDataset, prepareSource } from '../dataset/index.js';
@@ -21,7 +21,8 @@ import { describeEnvironment, writeEnvironment, type SystemEnvironment } from '.
 import type { Plan, PlannedCell, SystemTarget } from './plan.js';
 import { createAdapter } from './setup.js';
 import type { StageRecord } from './record.js';
-import { appendRecord, compactResults, readCheckpoints, writeCheckpoint, type Checkpoint } from './results.js';
+import { acquireRunLock, isDiskError, ResultsWriteError, resultsWrite, tornLines } from './results-dir.js';
+import { appendRecord, compactResults, readCheckpoints, RESULTS_FILE, writeCheckpoint, type Checkpoint } from './results.js';
 
 export interface RunnerOptions {
   config: Config;
@@ -43,8 +44,18 @@ export interface RunnerOptions {
   progress: RunProgress;
   argv: string[];
   backoff?: BackoffOptions;
+  /** How long a retry keeps trying to reconnect to a restarting server (default RECONNECT_WINDOW_MS). */
+  reconnectWindowMs?: number;
   clock?: Clock;
 }
+
+/**
+ * A retry reconnects for up to 2 minutes (polling with backoff capped at 5 s): longer than a
+ * normal restart of any server we run (PostgreSQL/MariaDB/Redis/NATS ~1–3 s, ClickHouse ~5 s,
+ * Kafka's JVM + KRaft ~10–20 s, SeaweedFS ~5 s).
+ */
+export const RECONNECT_WINDOW_MS = 120_000;
+export const RECONNECT_BACKOFF: BackoffOptions = { baseMs: 500, maxMs: 5_000 };
 
 export interface FailedCell {
   cellId: string;
@@ -109,13 +120,31 @@ export function completeCells(plan: Plan, datasets: readonly DatasetParameters[]
   return new Set(plan.cells.filter((cell) => !pending.has(cell.cellId)).map((cell) => cell.cellId));
 }
 
+/** One run per results dir (SPEC §13): the lock is held from the first write to the end. */
 export async function runExperiment(options: RunnerOptions): Promise<RunSummary> {
+  const { resultsDir } = options;
+  resultsWrite(resultsDir, () => mkdirSync(resultsDir, { recursive: true }));
+  const lock = acquireRunLock(resultsDir);
+  try {
+    return await runLocked(options);
+  } catch (error) {
+    throw isDiskError(error) ? new ResultsWriteError(resultsDir, error) : error;
+  } finally {
+    try {
+      lock.release();
+    } catch {
+      // a full or gone disk: the lock of a dead pid is taken over by the next run
+    }
+  }
+}
+
+async function runLocked(options: RunnerOptions): Promise<RunSummary> {
   const { plan, resultsDir, signal, progress } = options;
   const clock = options.clock ?? realClock;
   const backoff = options.backoff ?? DEFAULT_BACKOFF;
   const startedAt = new Date();
   const runId = newRunId(startedAt);
-  mkdirSync(resultsDir, { recursive: true });
+  warnTornLines(resultsDir, progress);
   const dropped = compactResults(resultsDir);
   if (dropped > 0) progress.note(`dropped ${dropped} result lines of unfinished or superseded attempts`);
   const checkpoints = readCheckpoints(resultsDir);
@@ -239,6 +268,25 @@ export async function runExperiment(options: RunnerOptions): Promise<RunSummary>
     return lastError;
   }
 
+  /**
+   * Close and connect again until it works or the reconnect window passes: a server being
+   * restarted refuses connections for a while, and every try must start from a fresh client.
+   */
+  async function reconnect(adapter: SystemAdapter): Promise<string | null> {
+    const deadline = clock.now() + (options.reconnectWindowMs ?? RECONNECT_WINDOW_MS);
+    for (let attempt = 1; ; attempt++) {
+      if (signal.aborted) return 'interrupted';
+      await adapter.close().catch(() => {});
+      try {
+        await adapter.connect();
+        return null;
+      } catch (error) {
+        if (clock.now() >= deadline) return messageOf(error);
+      }
+      await clock.sleep(Math.min(backoffDelayMs(attempt, RECONNECT_BACKOFF), Math.max(0, deadline - clock.now())), signal);
+    }
+  }
+
   function failAll(cells: PlannedCell[], reason: string): void {
     for (const cell of cells) {
       recordFailure(cell, 0, { kind: 'unreachable', message: reason });
@@ -302,7 +350,7 @@ export async function runExperiment(options: RunnerOptions): Promise<RunSummary>
           signal,
           clock,
           onRecord: (record) => {
-            appendRecord(resultsDir, record);
+            resultsWrite(resultsDir, () => appendRecord(resultsDir, record));
             progress.stageEnd(record);
           },
           onStage: (stage, phase, ok) => {
@@ -310,11 +358,13 @@ export async function runExperiment(options: RunnerOptions): Promise<RunSummary>
             tracer.stage({ kind: phase === 'start' ? 'stage_start' : 'stage_end', system: cell.systemId, instance: cell.instance, cellId: cell.cellId, stage, ...(ok === undefined ? {} : { ok }) });
           },
         });
-        writeCheckpoint(resultsDir, { cellId: cell.cellId, status: 'complete', runId, attempt, finishedAt: new Date().toISOString(), error: null, fingerprint: fingerprintOf(cell) });
+        resultsWrite(resultsDir, () => writeCheckpoint(resultsDir, { cellId: cell.cellId, status: 'complete', runId, attempt, finishedAt: new Date().toISOString(), error: null, fingerprint: fingerprintOf(cell) }));
         summary.completedCells += 1;
         progress.cellEnd(cell.cellId, 'complete');
         return adapter;
       } catch (error) {
+        // A full results disk ends the run: retrying cannot help and every further line would be lost.
+        if (error instanceof ResultsWriteError) throw error;
         if (error instanceof InterruptedError || signal.aborted) return adapter;
         lastError = error instanceof StageFailedError ? messageOf(error) : `${messageOf(error)}`;
         progress.note(`${cell.cellId} attempt ${attempt} failed: ${lastError}`);
@@ -324,12 +374,16 @@ export async function runExperiment(options: RunnerOptions): Promise<RunSummary>
         }
         await clock.sleep(backoffDelayMs(attempt, backoff), signal);
         if (signal.aborted) return adapter;
-        // Reconnect before the retry: the failure may have been a lost connection.
+        // Reconnect before the retry: the failure may have been a lost connection or a restart.
         tracer.unwatch(adapter);
-        await adapter.close().catch(() => {});
-        const reconnectError = await connectWithRetries(adapter);
-        if (reconnectError) lastError = `reconnect failed: ${reconnectError}`;
+        const reconnectError = await reconnect(adapter);
         tracer.watch(adapter);
+        if (reconnectError) {
+          lastError = `reconnect failed: ${reconnectError}`;
+          progress.note(`${cell.cellId}: ${lastError}`);
+          recordFailure(cell, attempt, { kind: 'unreachable', message: lastError });
+          break;
+        }
         try {
           await adapter.resetLab(cellContextOf(cell, signal));
         } catch {
@@ -351,6 +405,14 @@ export async function runExperiment(options: RunnerOptions): Promise<RunSummary>
     summary.completedCells += 1;
     progress.cellEnd(cell.cellId, 'complete');
   }
+}
+
+/** A results.jsonl cut by a crash: said once; compactResults then keeps only its whole lines. */
+function warnTornLines(resultsDir: string, progress: RunProgress): void {
+  const file = join(resultsDir, RESULTS_FILE);
+  if (!existsSync(file)) return;
+  const torn = tornLines(readFileSync(file, 'utf8'));
+  if (torn > 0) progress.note(`warning: ${file}: ${torn} cut line${torn === 1 ? '' : 's'} (a crash mid-write) ignored; resuming from the last whole line`);
 }
 
 /** A stage of a cell that cannot run: recorded as not applicable with the reason, never as success. */

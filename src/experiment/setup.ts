@@ -10,6 +10,9 @@ import type { Config, SystemEntry } from '../config/schema.js';
 import type { DatasetParameters } from '../dataset/manifest.js';
 import { assumeRecordedSourceDigest, datasetDir, readManifest, sameParameters } from '../dataset/generate.js';
 import { loadSystem } from '../systems/registry.js';
+import { checkResultsDir } from './results-dir.js';
+import { checkPrimaryProbe } from '../systems/shared/probe-names.js';
+import { timeoutsFor, withOperationTimeouts } from '../systems/shared/timeouts.js';
 import { assertLabName, InvalidLabNameError, type SystemAdapter } from '../systems/types.js';
 import { parseMaxRetries, parseMode, parseRuns, parseStages, planCells, selectEntries, type Plan, type SystemTarget } from './plan.js';
 
@@ -45,14 +48,16 @@ export async function resolveTargets(config: Config, systemsArg: string[] | unde
     const options = Object.keys(configured.options).length > 0 ? configured.options : (defaultOptions?.(configured) ?? {});
     const entry: SystemEntry = { ...configured, options };
     definition.parseOptions(entry.options);
+    checkPrimaryProbe(definition.id, instance, entry);
     targets.push({ entry, instance, definition });
   }
   return targets;
 }
 
-/** Create an adapter for a target (options validated again by the definition). */
+/** Create an adapter for a target (options validated again by the definition), every operation bounded by a timeout. */
 export function createAdapter(target: SystemTarget, config: Config): SystemAdapter {
-  return target.definition.create(target.instance, target.definition.parseOptions(target.entry.options), checkedLabName(config));
+  const adapter = target.definition.create(target.instance, target.definition.parseOptions(target.entry.options), checkedLabName(config));
+  return withOperationTimeouts(adapter, timeoutsFor(target.definition.id, target.entry.options));
 }
 
 export interface RunSetup {
@@ -95,10 +100,15 @@ export async function resolveRunSetup(
 export function resolveResultsDir(cliOptions: Record<string, unknown>, config: Config, now: Date = new Date()): string {
   if (typeof cliOptions.resultsDir === 'string') {
     if (cliOptions.resultsDir.trim() === '') throw new UsageError('invalid --results-dir ""; valid: a folder path');
-    return resolve(cliOptions.resultsDir);
+    return checkedResultsDir(resolve(cliOptions.resultsDir));
   }
-  if (config.resultsDir) return resolve(config.resultsDir);
-  return resolve('results', now.toISOString().replace(/[:]/g, '-').replace(/\..*$/, ''));
+  if (config.resultsDir) return checkedResultsDir(resolve(config.resultsDir));
+  return checkedResultsDir(resolve('results', now.toISOString().replace(/[:]/g, '-').replace(/\..*$/, '')));
+}
+
+function checkedResultsDir(dir: string): string {
+  checkResultsDir(dir);
+  return dir;
 }
 
 /** The plan as text for --dry-run and check: systems, cells, and which data sets exist or will be generated. */

@@ -249,16 +249,15 @@ describe('runner with the real sqlite adapter', () => {
     assert.ok(mixed.every((record) => record.edrFlag.status === 'not-applicable' && /mixed/.test(record.edrFlag.reason ?? '') && record.edr === null && record.files === 0));
   });
 
-  it('a primary probe the system does not have gives no headline EDR, never another probe’s', async () => {
+  it('a primary probe the system does not have is refused before anything is written (SPEC §13)', async () => {
     const resultsDir = join(root, 'results-i');
     const wrongPrimary = parseConfig({ systems: [{ id: 'sqlite', options: { dataDir: join(root, 'lab-i') }, probes: { primary: 'prometheus' } }] });
-    const { records } = await runInProcess({ config: wrongPrimary, cli: { systems: 'sqlite', ...SMALL, grades: 'U0', stages: 'bulk_insert' }, dataDir, resultsDir });
-    const [record] = records;
-    assert.equal(record?.primaryProbe, 'prometheus');
-    assert.equal(record?.edr, null);
-    assert.equal(record?.edrFlag.status, 'unmeasurable');
-    assert.match(record?.edrFlag.reason ?? '', /primary probe prometheus is not among this system's probes \(internal, dbstat, fs\)/);
-    assert.ok(record?.probes.find((probe) => probe.name === 'internal')?.edr, 'the internal probe still has its EDR');
+    await assert.rejects(
+      runInProcess({ config: wrongPrimary, cli: { systems: 'sqlite', ...SMALL, grades: 'U0', stages: 'bulk_insert' }, dataDir, resultsDir }),
+      /unknown probes\.primary "prometheus" for system sqlite; valid: internal, dbstat, fs$/,
+    );
+    assert.equal(existsSync(resultsDir), false, 'no results dir');
+    assert.equal(existsSync(join(root, 'lab-i')), false, 'no lab files');
   });
 
   it('a failed redo (--fresh) keeps the earlier complete result of the cell', async () => {

@@ -4,14 +4,19 @@ import { z } from 'zod';
 import { UsageError } from '../../cli/errors.js';
 import { formatZodError } from '../../config/load.js';
 import { scrub } from '../../config/secrets.js';
+import { splitTimeoutOptions, timeoutOptionsSchema } from './timeouts.js';
 
 /**
  * Validate a system's raw `options` from the config with its zod schema. A bad value is a usage
  * error naming the system, the field and the value (secret-named fields shown as ***).
  */
 export function parseSystemOptions<Schema extends z.ZodType>(systemId: string, schema: Schema, raw: unknown): z.output<Schema> {
-  const parsed = schema.safeParse(raw ?? {});
-  if (!parsed.success) throw new UsageError(scrub(`${systemId} options: ${formatZodError(parsed.error, raw ?? {})}`));
+  // Every system also takes the operation timeouts (shared/timeouts.ts), validated here.
+  const { timeouts, rest } = splitTimeoutOptions(raw ?? {});
+  const timeoutCheck = timeoutOptionsSchema.safeParse(timeouts);
+  if (!timeoutCheck.success) throw new UsageError(scrub(`${systemId} options: ${formatZodError(timeoutCheck.error, timeouts)}`));
+  const parsed = schema.safeParse(rest);
+  if (!parsed.success) throw new UsageError(scrub(`${systemId} options: ${formatZodError(parsed.error, rest)}`));
   return parsed.data;
 }
 

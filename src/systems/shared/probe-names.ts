@@ -1,0 +1,38 @@
+/**
+ * The probe names each system can produce (SPEC §6.2), so `probes.primary` is checked before a run
+ * starts instead of the matrix running without a headline EDR. Keep in step with each adapter's
+ * `probes()`: a name missing here is refused as a primary probe. `fs` and `prometheus` come from
+ * the runner when configured (see `primaryProbeCandidates`).
+ */
+import { UsageError } from '../../cli/errors.js';
+import type { SystemEntry } from '../../config/schema.js';
+
+export const ADAPTER_PROBE_NAMES: Readonly<Record<string, readonly string[]>> = {
+  postgresql: ['internal'],
+  cockroachdb: ['internal'],
+  mariadb: ['internal', 'tablespace', 'tablespace_file'],
+  clickhouse: ['internal'],
+  redis: ['internal', 'memory'],
+  kafka: ['internal'],
+  minio: ['internal', 'minio_metrics'],
+  nats: ['internal'],
+  pglite: ['internal'],
+  sqlite: ['internal', 'dbstat'],
+  duckdb: ['internal'],
+};
+
+/** Names a system entry's probes.primary may take. `fs` without paths counts: the adapter may give local paths. */
+export function primaryProbeCandidates(systemId: string, entry: SystemEntry): string[] {
+  const names = [...(ADAPTER_PROBE_NAMES[systemId] ?? ['internal'])];
+  if (entry.probes.fs?.enabled !== false) names.push('fs');
+  if (entry.probes.prometheus) names.push('prometheus');
+  return names;
+}
+
+export function checkPrimaryProbe(systemId: string, instance: string, entry: SystemEntry): void {
+  const valid = primaryProbeCandidates(systemId, entry);
+  const primary = entry.probes.primary;
+  if (!valid.includes(primary)) {
+    throw new UsageError(`unknown probes.primary ${JSON.stringify(primary)} for system ${instance}; valid: ${valid.join(', ')}`);
+  }
+}
