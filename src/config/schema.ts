@@ -7,16 +7,35 @@ import { z } from 'zod';
 
 export const GRADE_PATTERN = /^U([0-9]|[1-9][0-9])$/;
 
+const k8sWorkloadSchema = z.union([
+  /** `statefulset/name`, `deployment/name`, `kafkanodepool/name` … */
+  z.string().regex(/^[a-z.]+\/[a-z0-9][a-z0-9.-]*$/, 'expected KIND/NAME, e.g. statefulset/postgres'),
+  z
+    .object({
+      kind: z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/),
+      name: z.string().regex(/^[a-z0-9][a-z0-9.-]*$/),
+      /** `group/version`; needed for kinds other than StatefulSet, Deployment, ReplicaSet, KafkaNodePool. */
+      apiVersion: z.string().regex(/^[a-z0-9.-]+\/v[a-z0-9]+$/).optional(),
+      /** The resource's plural name (default: lower-case kind + "s"). */
+      resource: z.string().regex(/^[a-z0-9.-]+$/).optional(),
+    })
+    .strict(),
+]);
+
 const k8sSchema = z
   .object({
-    namespace: z.string().min(1),
-    /** `statefulset/name`, `deployment/name`, `kafkanodepool/name` … */
-    workload: z.string().regex(/^[a-z.]+\/[a-z0-9][a-z0-9.-]*$/, 'expected KIND/NAME, e.g. statefulset/postgres'),
-    replicasUp: z.number().int().min(1).default(1),
-    replicasDown: z.number().int().min(0).default(0),
+    namespace: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'expected a Kubernetes namespace name'),
+    workload: k8sWorkloadSchema,
+    /** Unset on production workloads (they are never scaled); defaults 1 and 0 elsewhere (src/k8s/workload.ts). */
+    replicasUp: z.number().int().min(1).optional(),
+    replicasDown: z.number().int().min(0).optional(),
     production: z.boolean().default(false),
     /** Seconds to wait for pods to be ready and the protocol to answer. */
-    readyTimeoutSeconds: z.number().int().positive().default(600),
+    readyTimeoutS: z.number().int().positive().optional(),
+    /** Deprecated spelling of readyTimeoutS. */
+    readyTimeoutSeconds: z.number().int().positive().optional(),
+    /** Label selector of the workload's pods when its scale subresource reports none (e.g. a KafkaNodePool before its operator wrote status). */
+    podSelector: z.string().min(1).optional(),
   })
   .strict();
 
@@ -24,13 +43,18 @@ const prometheusProbeSchema = z
   .object({
     url: z.string().url(),
     /** PromQL returning one number: bytes for the whole workload (sum over every volume). */
-    query: z.string().min(1),
+    query: z.string().min(1).optional(),
+    /** `auto`: the workload's PVCs → PVs → Longhorn volumes, summed (src/k8s/volumes.ts); needs the entry's `k8s`. */
+    volumes: z.literal('auto').optional(),
+    /** Metric summed over the volumes with `volumes: auto`. */
+    volumeMetric: z.string().regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/).optional(),
     /** How many stored copies the metric counts (e.g. Longhorn replicas). */
     replicas: z.number().int().min(1),
     settleTimeoutMs: z.number().int().positive().default(120_000),
     pollIntervalMs: z.number().int().positive().default(2_000),
   })
-  .strict();
+  .strict()
+  .refine((probe) => (probe.query === undefined) !== (probe.volumes === undefined), { message: 'give exactly one of query and volumes: auto' });
 
 const probesSchema = z
   .object({
@@ -115,4 +139,5 @@ export const configSchema = z
 export type Config = z.infer<typeof configSchema>;
 export type SystemEntry = z.infer<typeof systemEntrySchema>;
 export type K8sTarget = z.infer<typeof k8sSchema>;
+export type K8sWorkloadRef = z.infer<typeof k8sWorkloadSchema>;
 export type PrometheusProbeConfig = z.infer<typeof prometheusProbeSchema>;

@@ -73,16 +73,21 @@ export async function executeRun(options: ExecuteOptions): Promise<number> {
     log.warn(`interrupted: ${summary.completedCells} cells completed in this run; run again with --results-dir ${resultsDir} to resume`);
     return exitCodeOf(summary);
   }
-  const records = readRecords(resultsDir);
-  if (records.length > 0) {
-    const paths = await writeReports(resultsDir);
-    process.stdout.write(`${renderSummaryTable(records)}\n`);
-    process.stdout.write(`results: ${join(resultsDir, 'results.jsonl')}\nreport:  ${paths.reportHtml}\n`);
-  } else {
-    log.info(`no stage finished, so there is nothing to report (results dir ${resultsDir})`);
-  }
+  await reportResults(resultsDir);
   if (summary.unreachable.length > 0) log.error(`unreachable: ${summary.unreachable.join(', ')}`);
   for (const failed of summary.failedCells) log.error(`cell failed: ${failed.cellId}: ${failed.error}`);
   log.info(`${summary.completedCells} cells completed, ${summary.skippedCells} skipped (already complete), ${summary.failedCells.length} failed`);
   return exitCodeOf(summary);
+}
+
+/** Reports, the summary table and the paths on stdout (shared by `run`, `demo` and `cascade`). */
+export async function reportResults(resultsDir: string): Promise<void> {
+  const records = readRecords(resultsDir);
+  if (records.length === 0) {
+    log.info(`no stage finished, so there is nothing to report (results dir ${resultsDir})`);
+    return;
+  }
+  const paths = await writeReports(resultsDir);
+  process.stdout.write(`${renderSummaryTable(records)}\n`);
+  process.stdout.write(`results: ${join(resultsDir, 'results.jsonl')}\nreport:  ${paths.reportHtml}\n`);
 }

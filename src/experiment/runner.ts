@@ -316,8 +316,9 @@ async function runLocked(options: RunnerOptions): Promise<RunSummary> {
     }
     if (entry.probes.prometheus) {
       // Loaded only when configured: the Prometheus probe lives with the reports/trace code.
-      const { prometheusProbe } = await import('../measure/probes/prometheus.js');
-      probes.push(prometheusProbe(entry.probes.prometheus));
+      // `volumes: auto` resolves the workload's Longhorn volumes first (src/k8s/volumes.ts).
+      const { prometheusProbeFor } = await import('../k8s/volumes.js');
+      probes.push(await prometheusProbeFor(entry, entry.probes.prometheus));
     }
     return probes;
   }

@@ -61,6 +61,8 @@ function requestParts(baseUrl: string, query: string): { url: string; headers: R
 }
 
 export interface PrometheusProbeOptions extends PrometheusProbeConfig {
+  /** Resolved: given in the config or built from `volumes: auto` (src/k8s/volumes.ts). */
+  query: string;
   /** Per-request timeout (default 10 s). */
   requestTimeoutMs?: number;
 }
