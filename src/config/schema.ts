@@ -87,6 +87,11 @@ export const runSchema = z
     maxRetries: z.number().int().min(0).default(2),
     traceIntervalMs: z.number().int().min(100).default(1000),
     keepLab: z.boolean().default(false),
+    /** SPEC §4.1 dimensions (validated with the CLI's parsers in setup, so both give the same message). */
+    deleteMethods: z.array(z.string()).optional(),
+    deleteScope: z.string().optional(),
+    placement: z.string().optional(),
+    cache: z.string().optional(),
   })
   .strict();
 
