@@ -147,6 +147,7 @@ export async function runCell(run: CellRun): Promise<void> {
   const { adapter, cell, dataset, signal } = run;
   const clock = run.clock ?? realClock;
   const context = cellContextOf(cell, signal);
+  if (run.stages.includes('maintenance_full')) context.twoMaintenanceLevels = true;
   const probes = [...adapter.probes(context), ...run.extraProbes];
   const sizeOf = new Map(dataset.manifest.entries.map((entry, id) => [id, entry.size]));
   const bytesOf = (ids: readonly number[]) => ids.reduce((sum, id) => sum + (sizeOf.get(id) ?? 0), 0);

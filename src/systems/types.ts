@@ -90,6 +90,11 @@ export interface CellContext {
    * whose definition sets `placementAcross` get `across`.
    */
   placement?: { kind: 'within' } | { kind: 'across'; objects: number };
+  /**
+   * SPEC §4.1: set when the cell also runs `maintenance_full`; then a system with two levels runs
+   * its light one in `maintenance` (otherwise `maintenance` stays its strongest reclaiming one).
+   */
+  twoMaintenanceLevels?: boolean;
 }
 
 /** What a write stage really got acknowledged by the system (SPEC §6.1). */
