@@ -113,6 +113,11 @@ export const runSchema = z
     /** Upper bound of the reclaim watch after delete, maintenance and compaction (SPEC §6.4), seconds. */
     reclaimWindowS: z.number().int().min(1).default(600),
     keepLab: z.boolean().default(false),
+    /** SPEC §4.1 dimensions (validated with the CLI's parsers in setup, so both give the same message). */
+    deleteMethods: z.array(z.string()).optional(),
+    deleteScope: z.string().optional(),
+    placement: z.string().optional(),
+    cache: z.string().optional(),
   })
   .strict();
 

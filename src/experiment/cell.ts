@@ -14,6 +14,8 @@ import { probeResult, type ProbeReadings, type StageMeasure } from '../measure/p
 import { readOnce, readSettled, realClock, type Clock } from '../measure/settle.js';
 import type { CellContext, LabFile, NotApplicable, Probe, StageName, SystemAdapter, WriteOutcome } from '../systems/types.js';
 import type { PlannedCell } from './plan.js';
+import { DEFAULT_DIMENSIONS, placementLabel } from './dimensions.js';
+import { deleteOperation, maintenanceFullOperation, readOperation, refillOperation, type StageKit } from './stages/dimension-stages.js';
 import type { ProbeResult, StageRecord } from './record.js';
 import { choosePrimaryProbe, DEFAULT_RECLAIM_WINDOW_S, physicalFields, RECLAIM_STAGES, reclaimWatchAfter } from './physical.js';
 
@@ -62,7 +64,7 @@ export class InterruptedError extends Error {
   }
 }
 
-const DATA_STAGES: readonly StageName[] = ['bulk_insert', 'perfile_insert', 'perfile_delete'];
+const DATA_STAGES: readonly StageName[] = ['bulk_insert', 'perfile_insert', 'perfile_delete', 'refill', 'read'];
 
 function isNotApplicable(value: unknown): value is NotApplicable {
   return typeof value === 'object' && value !== null && typeof (value as NotApplicable).notApplicable === 'string';
@@ -83,6 +85,7 @@ export function cellContextOf(cell: PlannedCell, signal: AbortSignal): CellConte
     grade: cell.grade,
     signal,
   };
+  if (cell.dimensions?.placement.kind === 'across') context.placement = cell.dimensions.placement;
   if (cell.mode === 'native') {
     const table = nativeTableFor(cell.payloadType);
     if (table) context.nativeTable = table;
@@ -123,22 +126,32 @@ export function emptyStageRecord(runId: string, attempt: number, cell: PlannedCe
     internalBefore: null,
     internalAfter: null,
     error: null,
+    ...dimensionFields(cell),
   };
 }
 
-interface StageOutcome {
+/** The cell's SPEC §4.1 dimensions as record fields (defaults spelled out, so reports can show them). */
+function dimensionFields(cell: PlannedCell): Pick<StageRecord, 'deleteMethod' | 'deleteScope' | 'placement' | 'cache'> {
+  const dimensions = cell.dimensions ?? DEFAULT_DIMENSIONS;
+  return { deleteMethod: dimensions.deleteMethod, deleteScope: dimensions.deleteScope, placement: placementLabel(dimensions.placement), cache: dimensions.cache };
+}
+
+export interface StageOutcome {
   files: number;
   logicalBytes: number;
   durationMs: number;
   latenciesUs: number[];
   measure: StageMeasure;
   error: { kind: string; message: string } | null;
+  /** Stage-specific record fields (refill's first-insert growth, read's cold-cache statement). */
+  extra?: Partial<StageRecord>;
 }
 
 export async function runCell(run: CellRun): Promise<void> {
   const { adapter, cell, dataset, signal } = run;
   const clock = run.clock ?? realClock;
   const context = cellContextOf(cell, signal);
+  if (run.stages.includes('maintenance_full')) context.twoMaintenanceLevels = true;
   const probes = [...adapter.probes(context), ...run.extraProbes];
   const choice = choosePrimaryProbe(probes, run.primaryProbe);
   const watchContext = { adapter, context, probes, choice, windowMs: run.reclaimWindowMs ?? DEFAULT_RECLAIM_WINDOW_S * 1000, clock, signal };
@@ -146,6 +159,7 @@ export async function runCell(run: CellRun): Promise<void> {
   const bytesOf = (ids: readonly number[]) => ids.reduce((sum, id) => sum + (sizeOf.get(id) ?? 0), 0);
   const stuck = new Map<string, string>();
   let stored: number[] = [];
+  let firstInsertGrowth: number | null = null;
 
   const checkAbort = () => {
     if (signal.aborted) throw new InterruptedError();
@@ -228,7 +242,9 @@ export async function runCell(run: CellRun): Promise<void> {
       internalBefore: internal?.before ?? null,
       internalAfter: internal?.after ?? null,
       error: outcome.error,
+      ...outcome.extra,
     };
+    if (stage === 'perfile_insert') firstInsertGrowth = primary?.delta ?? null;
     run.onRecord(record);
     run.onStage?.(stage, 'end', outcome.error === null);
     if (outcome.error) throw new StageFailedError(stage, outcome.error.kind, outcome.error.message);
@@ -261,7 +277,7 @@ export async function runCell(run: CellRun): Promise<void> {
 
   const wants = (stage: StageName) => run.stages.includes(stage);
   const firstHalf = wants('bulk_insert') || wants('compaction');
-  const secondHalf = wants('perfile_insert') || wants('perfile_delete') || wants('maintenance');
+  const secondHalf = (['perfile_insert', 'perfile_delete', 'maintenance', 'maintenance_full', 'refill', 'read'] as const).some(wants);
 
   // Step 2.
   if (wants('bulk_insert')) {
@@ -326,26 +342,25 @@ export async function runCell(run: CellRun): Promise<void> {
   };
   if (wants('perfile_insert')) {
     await runStage('perfile_insert', insertEach, () => bytesOf(stored));
-  } else if (wants('perfile_delete')) {
-    // Deletes need stored files: insert them untimed and unrecorded first.
+  } else if (wants('perfile_delete') || wants('read')) {
+    // Deletes and reads need stored files: insert them untimed and unrecorded first.
     await insertEach();
   }
-  // Step 6.
-  if (wants('perfile_delete')) {
-    await runStage(
-      'perfile_delete',
-      async () => {
-        const toDelete = [...stored];
-        const { latenciesUs, acknowledged: deleted, failed, durationMs } = await timeEach(toDelete, (file) => adapter.deleteOne(file, context));
-        const deletedSet = new Set(deleted);
-        stored = stored.filter((id) => !deletedSet.has(id));
-        // Deletes are verified by reading back what remains ("delete did nothing" was a predecessor bug).
-        const error = writeFailure(failed, toDelete.length) ?? (await verifyCount(stored.length, 'after perfile_delete'));
-        return { files: deleted.length, logicalBytes: bytesOf(deleted), durationMs, latenciesUs, measure: { kind: 'space' }, error };
-      },
-      () => bytesOf(stored),
-    );
-  }
+  const kit: StageKit = {
+    adapter,
+    context,
+    dimensions: cell.dimensions ?? DEFAULT_DIMENSIONS,
+    entries: dataset.manifest.entries,
+    stored: () => stored,
+    setStored: (ids) => void (stored = ids),
+    bytesOf,
+    timeEach,
+    verifyCount,
+    writeFailure,
+    firstInsertGrowth: () => firstInsertGrowth,
+  };
+  // Step 6 (under the cell's delete method and scope, SPEC §4.1).
+  if (wants('perfile_delete')) await runStage('perfile_delete', () => deleteOperation(kit), () => bytesOf(stored));
   // Step 7.
   if (wants('maintenance')) {
     await runStage(
@@ -354,6 +369,10 @@ export async function runCell(run: CellRun): Promise<void> {
       () => bytesOf(stored),
     );
   }
+  // SPEC §4.1 stages, in STAGE_ORDER after maintenance.
+  if (wants('maintenance_full')) await runStage('maintenance_full', () => maintenanceFullOperation(kit), () => bytesOf(stored));
+  if (wants('refill')) await runStage('refill', () => refillOperation(kit), () => bytesOf(stored));
+  if (wants('read')) await runStage('read', () => readOperation(kit), () => bytesOf(stored));
   // Step 8.
   if (!run.keepLab) {
     checkAbort();

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { invalidChoice, UsageError } from '../cli/errors.js';
 import type { SystemEntry } from '../config/schema.js';
 import { resolveSystemId, SYSTEM_ALIASES, SYSTEM_IDS, EMBEDDED_SYSTEMS } from '../systems/registry.js';
+import { DEFAULT_DIMENSIONS, dimensionSuffix, type CellDimensions, type PlanDimensions } from './dimensions.js';
 import { OPT_IN_STAGES, STAGE_ORDER, STAGES, type Mode, type StageName, type SystemDefinition } from '../systems/types.js';
 
 /** One configured system instance with its (module-level, driver-free) definition. */
@@ -27,6 +28,8 @@ export interface PlannedCell {
   payloadType: string;
   grade: string;
   repetition: number;
+  /** Research-plan dimensions (SPEC §4.1); absent = every one at its default. */
+  dimensions?: CellDimensions;
   /** Set when the cell cannot run at all (e.g. native mode of a `mixed` set): recorded, not run. */
   notApplicable?: string;
 }
@@ -50,12 +53,14 @@ export interface PlanInput {
   /** Data sets in run order (payload type, then grade). */
   datasets: readonly { payloadType: string; grade: string }[];
   runs: number;
+  /** SPEC §4.1: one cell per delete method, and the cell-wide scope/placement/cache; absent = defaults. */
+  dimensions?: PlanDimensions;
 }
 
 /** Readable and filesystem-safe: `sqlite.default.blob.random_binary.U50.r1` (`id@instance` when they differ). */
 export function cellIdOf(cell: Omit<PlannedCell, 'cellId' | 'objectTag' | 'notApplicable'>): string {
   const system = cell.instance === cell.systemId ? cell.systemId : `${cell.systemId}@${cell.instance}`;
-  const raw = [system, cell.variant, cell.mode, cell.payloadType, cell.grade, `r${cell.repetition}`].join('.');
+  const raw = [system, cell.variant, cell.mode, cell.payloadType, cell.grade, `r${cell.repetition}`].join('.') + (cell.dimensions ? dimensionSuffix(cell.dimensions) : '');
   return raw.replace(/[^A-Za-z0-9_.@-]/g, '_');
 }
 
@@ -188,6 +193,13 @@ export function selectVariants(targets: readonly SystemTarget[], raw: readonly s
   return { byInstance, notes };
 }
 
+/** One dimension set per delete method (the default: the single classic cell). */
+function cellDimensionsOf(input: PlanInput): CellDimensions[] {
+  if (!input.dimensions) return [DEFAULT_DIMENSIONS];
+  const { deleteMethods, ...rest } = input.dimensions;
+  return deleteMethods.map((deleteMethod) => ({ ...rest, deleteMethod }));
+}
+
 export function planCells(input: PlanInput): Plan {
   const { byInstance, notes } = selectVariants(input.targets, input.variants);
   const requestedModes: Mode[] = input.mode === 'both' ? ['blob', 'native'] : [input.mode];
@@ -202,14 +214,18 @@ export function planCells(input: PlanInput): Plan {
     for (const variant of variants) {
       for (const mode of modes) {
         for (const dataset of input.datasets) {
-          for (let repetition = 1; repetition <= input.runs; repetition++) {
-            const base = { systemId: target.definition.id, instance: target.instance, variant, mode, payloadType: dataset.payloadType, grade: dataset.grade, repetition };
-            const cellId = cellIdOf(base);
-            const cell: PlannedCell = { ...base, cellId, objectTag: objectTagOf(cellId) };
-            if (mode === 'native' && dataset.payloadType === 'mixed') {
-              cell.notApplicable = 'native mode needs one record shape per set; a mixed set has several';
+          for (const dimensions of cellDimensionsOf(input)) {
+            for (let repetition = 1; repetition <= input.runs; repetition++) {
+              const base = { systemId: target.definition.id, instance: target.instance, variant, mode, payloadType: dataset.payloadType, grade: dataset.grade, repetition, dimensions };
+              const cellId = cellIdOf(base);
+              const cell: PlannedCell = { ...base, cellId, objectTag: objectTagOf(cellId) };
+              if (mode === 'native' && dataset.payloadType === 'mixed') {
+                cell.notApplicable = 'native mode needs one record shape per set; a mixed set has several';
+              } else if (dimensions.placement.kind === 'across' && !target.definition.placementAcross) {
+                cell.notApplicable = `${target.definition.id} cannot spread files over several objects (--placement ${dimensions.placement.kind}:${dimensions.placement.objects})`;
+              }
+              cells.push(cell);
             }
-            cells.push(cell);
           }
         }
       }

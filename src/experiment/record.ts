@@ -1,5 +1,6 @@
 /** The result record of SPEC §6.4: one JSON object per stage, appended to results.jsonl. */
 import type { Mode, ProbeLayer, ProbeScope, StageName } from '../systems/types.js';
+import type { CacheState, DeleteMethod, DeleteScope } from './dimensions.js';
 
 export type EdrStatus = 'ok' | 'unmeasurable' | 'implausible' | 'not-applicable';
 
@@ -89,6 +90,16 @@ export interface StageRecord {
   internalBefore: number | null;
   internalAfter: number | null;
   error: { kind: string; message: string } | null;
+  /** SPEC §4.1: the cell's dimensions, on every record of the cell (absent in older results). */
+  deleteMethod?: DeleteMethod;
+  deleteScope?: DeleteScope;
+  /** `within` or `across:K`. */
+  placement?: string;
+  cache?: CacheState;
+  /** `refill` only: the primary probe's growth at this cell's first `perfile_insert` (compare with this stage's delta). */
+  firstInsertGrowthBytes?: number | null;
+  /** `read` only: what "cold" meant here (what was dropped), null for a warm read. */
+  coldCache?: string | null;
 }
 
 /** One line of trace.jsonl (SPEC §7): samples and stage events on one time axis. */

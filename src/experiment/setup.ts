@@ -14,6 +14,7 @@ import { checkResultsDir } from './results-dir.js';
 import { checkPrimaryProbe } from '../systems/shared/probe-names.js';
 import { timeoutsFor, withOperationTimeouts } from '../systems/shared/timeouts.js';
 import { assertLabName, InvalidLabNameError, type SystemAdapter } from '../systems/types.js';
+import { resolveDimensions } from './dimension-options.js';
 import { parseMaxRetries, parseMode, parseRuns, parseStages, planCells, selectEntries, type Plan, type SystemTarget } from './plan.js';
 
 export function splitList(raw: unknown): string[] | undefined {
@@ -85,7 +86,7 @@ export async function resolveRunSetup(
   const runs = cliOptions.runs !== undefined ? parseRuns(cliOptions.runs as string) : config.run.runs;
   const maxRetries = cliOptions.maxRetries !== undefined ? parseMaxRetries(cliOptions.maxRetries as string) : config.run.maxRetries;
   const variants = splitList(cliOptions.variants) ?? config.run.variants;
-  const plan = planCells({ targets, variants, stages, mode, datasets, runs });
+  const plan = planCells({ targets, variants, stages, mode, datasets, runs, dimensions: resolveDimensions(cliOptions, config) });
   let traceIntervalMs = config.run.traceIntervalMs;
   if (cliOptions.traceInterval !== undefined) {
     const value = Number(cliOptions.traceInterval);

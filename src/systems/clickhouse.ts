@@ -46,6 +46,7 @@ import {
   type Deferral,
   type StageName,
   type LabFile,
+  type LabFileRef,
   type NotApplicable,
   type Probe,
   type SystemAdapter,
@@ -340,11 +341,20 @@ class ClickhouseAdapter implements SystemAdapter {
   }
 
   async resetLab(cell: CellContext): Promise<void> {
-    const variant = this.variantOf(cell);
     await this.command(`DROP DATABASE IF EXISTS ${chIdent(this.lab, 'database name')}`);
     await this.command(`CREATE DATABASE ${chIdent(this.lab, 'database name')}`);
+    await this.createTables(cell);
+  }
+
+  private async createTables(cell: CellContext): Promise<void> {
+    const variant = this.variantOf(cell);
     const ddl = cell.mode === 'blob' ? clickhouseBlobTableDdl(this.lab, variant) : clickhouseNativeTableDdl(this.lab, requireNative(cell).table, variant);
     for (const statement of ddl) await this.command(statement);
+  }
+
+  /** The cell's tables: the content table, plus the reference table of `replacing`. */
+  private cellTables(cell: CellContext): string[] {
+    return this.variantOf(cell) === 'replacing' ? [this.tableOf(cell), REFS_TABLE] : [this.tableOf(cell)];
   }
 
   async dropLab(): Promise<void> {
@@ -516,7 +526,7 @@ class ClickhouseAdapter implements SystemAdapter {
     }
   }
 
-  private notStored(file: LabFile): Error {
+  private notStored(file: LabFileRef): Error {
     return new DeleteDidNothingError(`delete did nothing: file ${file.id} (${file.name}) is not stored in ${this.lab}`);
   }
 
@@ -536,7 +546,62 @@ class ClickhouseAdapter implements SystemAdapter {
   }
 
   async maintenance(cell: CellContext): Promise<void | NotApplicable> {
+    // With maintenance_full in the cell this is the light level: OPTIMIZE without FINAL (SPEC §4.1).
+    if (cell.twoMaintenanceLevels) await this.optimizeLight(cell);
+    else await this.optimizeFinal(cell);
+  }
+
+  // SPEC §4.1 capabilities.
+  async maintenanceFull(cell: CellContext): Promise<void> {
     await this.optimizeFinal(cell);
+  }
+
+  /** `OPTIMIZE TABLE` without FINAL: one merge round the server chooses (it may merge nothing). */
+  private async optimizeLight(cell: CellContext): Promise<void> {
+    await this.waitUntilIdle(cell.signal);
+    for (const table of this.cellTables(cell)) await this.command(`OPTIMIZE TABLE ${chQualified(this.lab, table)}`);
+    await this.waitUntilIdle(cell.signal);
+  }
+
+  /** One mutation per table for all the files; `replacing` drops a content only when no reference is left. */
+  async deleteMany(files: readonly LabFileRef[], cell: CellContext): Promise<void> {
+    if (files.length === 0) return;
+    const ids = files.map((file) => assertFileId(file.id)).join(', ');
+    if (this.variantOf(cell) === 'mergetree') {
+      await this.mutateDelete(this.tableOf(cell), `${this.idColumn(cell)} IN (${ids})`, cell.signal);
+      return;
+    }
+    await this.mutateDelete(REFS_TABLE, `id IN (${ids})`, cell.signal);
+    const shas = [...new Set(files.map((file) => chString(assertSha256(file.sha256))))];
+    const kept = await this.ch.query({ query: `SELECT DISTINCT sha256 FROM ${chQualified(this.lab, REFS_TABLE)} WHERE sha256 IN (${shas.join(', ')})`, format: 'JSONCompact' });
+    const stillReferenced = new Set(((await kept.json()) as { data: string[][] }).data.map((row) => chString(String(row[0]))));
+    const orphans = shas.filter((sha) => !stillReferenced.has(sha));
+    if (orphans.length > 0) await this.mutateDelete(this.tableOf(cell), `${this.shaColumn(cell)} IN (${orphans.join(', ')})`, cell.signal);
+  }
+
+  async truncate(cell: CellContext): Promise<void> {
+    for (const table of this.cellTables(cell)) await this.command(`TRUNCATE TABLE ${chQualified(this.lab, table)}`);
+  }
+
+  async dropAndRecreate(cell: CellContext): Promise<void> {
+    for (const table of this.cellTables(cell)) await this.command(`DROP TABLE ${chQualified(this.lab, table)}`);
+    await this.createTables(cell);
+  }
+
+  /** hex() keeps the bytes exact through the JSON answer. */
+  async readOne(file: LabFileRef, cell: CellContext): Promise<Buffer> {
+    const where = this.variantOf(cell) === 'replacing' ? `sha256 = ${chString(assertSha256(file.sha256))}` : `id = ${assertFileId(file.id)}`;
+    if (this.variantOf(cell) === 'replacing' && (await this.count(REFS_TABLE, `id = ${assertFileId(file.id)}`)) === 0) throw this.notStored(file);
+    const result = await this.ch.query({ query: `SELECT hex(content) FROM ${chQualified(this.lab, BLOB_TABLE)} WHERE ${where} LIMIT 1`, format: 'JSONCompact' });
+    const row = ((await result.json()) as { data: string[][] }).data[0];
+    if (!row) throw this.notStored(file);
+    return Buffer.from(String(row[0]), 'hex');
+  }
+
+  async dropCaches(_cell: CellContext): Promise<string> {
+    await this.command('SYSTEM DROP MARK CACHE');
+    await this.command('SYSTEM DROP UNCOMPRESSED CACHE');
+    return 'ClickHouse: SYSTEM DROP MARK CACHE and SYSTEM DROP UNCOMPRESSED CACHE';
   }
 
   /** `OPTIMIZE TABLE … FINAL` on every lab table with data, then wait for merges and mutations. */

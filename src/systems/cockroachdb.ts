@@ -36,12 +36,14 @@ import {
   type PgExecute,
 } from './shared/pgCommon.js';
 import { batchFiles, notApplicable, requireNative, throwIfAborted } from './shared/stages.js';
+import { pgDeleteMany, pgReadBlob, pgTruncate } from './shared/pgDimensions.js';
 import { checkVariant, numberOf, openPgClient, pgConnectionOptionsSchema, pgExecutor } from './postgresql.js';
 import { SYSTEM_LAYER, sizeProbe, timingsOf } from './shared/probes.js';
 import {
   assertLabName,
   type CellContext,
   type LabFile,
+  type LabFileRef,
   type NotApplicable,
   type Probe,
   type SystemAdapter,
@@ -149,6 +151,10 @@ class CockroachAdapter implements SystemAdapter {
       // Zone settings are DDL (no parameters); the TTL is a validated integer.
       await this.db.query(`ALTER DATABASE ${quoteIdent(this.lab)} CONFIGURE ZONE USING gc.ttlseconds = ${Math.trunc(this.options.gcTtlSeconds)}`);
     }
+    await this.createTable(cell);
+  }
+
+  private async createTable(cell: CellContext): Promise<void> {
     const table = qualified(this.lab, labTableName(cell));
     if (cell.mode === 'native') {
       await this.db.query(`CREATE TABLE ${table} (${nativeColumnsDdl(requireNative(cell).table, PG_NATIVE_TYPES, 'INT8')})`);
@@ -243,6 +249,32 @@ class CockroachAdapter implements SystemAdapter {
       await this.db.query(`SELECT crdb_internal.kv_enqueue_replica($1, 'mvccGC', true)`, [numberOf(range.range_id)]);
     }
     await this.compactLabSpans();
+  }
+
+  // SPEC §4.1 capabilities (PostgreSQL dialect where CockroachDB speaks it).
+  async deleteMany(files: readonly LabFileRef[], cell: CellContext): Promise<void> {
+    await pgDeleteMany(this.execute, this.lab, cell, files);
+  }
+
+  async truncate(cell: CellContext): Promise<void> {
+    await pgTruncate(this.execute, this.lab, cell);
+  }
+
+  async dropAndRecreate(cell: CellContext): Promise<void> {
+    await this.db.query(`DROP TABLE ${qualified(this.lab, labTableName(cell))}`);
+    await this.createTable(cell);
+  }
+
+  async maintenanceFull(_cell: CellContext): Promise<NotApplicable> {
+    return notApplicable('cockroachdb has one maintenance level: MVCC GC of the lab ranges, then engine compaction (there is no rewriting VACUUM FULL)');
+  }
+
+  async readOne(file: LabFileRef, _cell: CellContext): Promise<Buffer> {
+    return pgReadBlob(this.execute, this.lab, file);
+  }
+
+  async dropCaches(_cell: CellContext): Promise<string> {
+    return `${this.isCockroach ? 'CockroachDB block cache' : 'PostgreSQL shared_buffers (compat mode)'}: kept (only a server restart empties it, which the tool does not do)`;
   }
 
   /** `crdb_internal.compact_engine_span` for each lab table's span on every store; returns when done. */

@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DuckDBAppender, DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { ColumnType } from '../dataset/records.js';
-import type { CellContext, LabFile, Probe, SystemAdapter, SystemDefinition, WriteOutcome } from './types.js';
+import type { CellContext, LabFile, LabFileRef, NotApplicable, Probe, SystemAdapter, SystemDefinition, WriteOutcome } from './types.js';
 import { assertLabName, MODES } from './types.js';
 import { parseEmbeddedOptions, type EmbeddedOptions } from './shared/options.js';
 import { quoteIdent } from './shared/identifiers.js';
@@ -22,7 +22,7 @@ import { EMBEDDED_POLL_INTERVAL_MS, SYSTEM_LAYER, sizeProbe } from './shared/pro
 import { labFilesProbe, logFilesProbe } from './shared/lab-files.js';
 import { fileIdColumn, labTableName } from './shared/layout.js';
 import { checkRowWidth, DUCKDB_NATIVE_TYPES, nativeColumnsDdl } from './shared/native.js';
-import { assertDeleted, requireNative, sqlTransaction, throwIfAborted, transactionalBulk, type RunInTransaction } from './shared/stages.js';
+import { assertDeleted, notApplicable, requireNative, sqlTransaction, throwIfAborted, transactionalBulk, type RunInTransaction } from './shared/stages.js';
 
 type DuckApi = typeof import('@duckdb/node-api');
 
@@ -103,13 +103,18 @@ class DuckdbAdapter implements SystemAdapter {
     await this.close();
     this.removeFiles();
     const connection = await this.open();
+    await this.createTable(cell);
+    await connection.run('CHECKPOINT');
+  }
+
+  private async createTable(cell: CellContext): Promise<void> {
+    const connection = this.requireConnection();
     const table = quoteIdent(labTableName(cell));
     if (cell.mode === 'blob') {
       await connection.run(`CREATE TABLE ${table} (id INTEGER NOT NULL, name VARCHAR NOT NULL, sha256 VARCHAR NOT NULL, size INTEGER NOT NULL, content BLOB NOT NULL)`);
     } else {
       await connection.run(`CREATE TABLE ${table} (${nativeColumnsDdl(requireNative(cell).table, DUCKDB_NATIVE_TYPES, 'INTEGER')})`);
     }
-    await connection.run('CHECKPOINT');
   }
 
   async dropLab(): Promise<void> {
@@ -280,6 +285,41 @@ class DuckdbAdapter implements SystemAdapter {
     this.instanceHandle = await this.requireApi().DuckDBInstance.fromCache(this.dbPath);
     this.connection = await this.instanceHandle.connect();
     return this.connection;
+  }
+
+  // SPEC §4.1 capabilities.
+  async deleteMany(files: readonly LabFileRef[], cell: CellContext): Promise<void> {
+    const ids = files.map((file) => file.id);
+    // One statement; the ids are integers from the manifest, bound as a list parameter.
+    const sql = `DELETE FROM ${quoteIdent(labTableName(cell))} WHERE list_contains($1::INTEGER[], ${quoteIdent(fileIdColumn(cell))})`;
+    await this.requireConnection().run(sql, [this.requireApi().listValue(ids)]);
+  }
+
+  async truncate(cell: CellContext): Promise<void> {
+    await this.requireConnection().run(`TRUNCATE ${quoteIdent(labTableName(cell))}`);
+  }
+
+  async dropAndRecreate(cell: CellContext): Promise<void> {
+    await this.requireConnection().run(`DROP TABLE ${quoteIdent(labTableName(cell))}`);
+    await this.createTable(cell);
+  }
+
+  async maintenanceFull(_cell: CellContext): Promise<NotApplicable> {
+    return notApplicable('duckdb has one maintenance level: VACUUM + CHECKPOINT (no rewriting VACUUM FULL; a rewrite means copying the database)');
+  }
+
+  async readOne(file: LabFileRef, cell: CellContext): Promise<Buffer> {
+    const reader = await this.requireConnection().runAndReadAll(`SELECT content FROM ${quoteIdent(labTableName(cell))} WHERE id = $1`, [file.id]);
+    const value = reader.getRowObjects()[0]?.content as { bytes: Uint8Array } | undefined;
+    if (!value) throw new Error(`file ${file.id} is not stored in duckdb ${this.dbPath}`);
+    return Buffer.from(value.bytes.buffer, value.bytes.byteOffset, value.bytes.byteLength);
+  }
+
+  async dropCaches(_cell: CellContext): Promise<string> {
+    // DuckDB's buffer pool belongs to the database instance.
+    await this.close();
+    await this.open();
+    return 'DuckDB buffer pool: instance closed and reopened';
   }
 
   private removeFiles(): void {

@@ -32,6 +32,7 @@ import {
   assertLabName,
   type CellContext,
   type LabFile,
+  type LabFileRef,
   type NotApplicable,
   type Probe,
   type SystemAdapter,
@@ -251,9 +252,14 @@ class MariadbAdapter implements SystemAdapter {
   }
 
   async resetLab(cell: CellContext): Promise<void> {
-    const variant = checkVariant(MARIADB_VARIANTS, cell.variant, 'mariadb');
+    checkVariant(MARIADB_VARIANTS, cell.variant, 'mariadb');
     await this.db.query(`DROP DATABASE IF EXISTS ${myIdent(this.lab, 'database name')}`);
     await this.db.query(`CREATE DATABASE ${myIdent(this.lab, 'database name')}`);
+    await this.createTable(cell);
+  }
+
+  private async createTable(cell: CellContext): Promise<void> {
+    const variant = checkVariant(MARIADB_VARIANTS, cell.variant, 'mariadb');
     await this.db.query(cell.mode === 'native' ? mariadbNativeTableDdl(this.lab, cell, variant) : mariadbBlobTableDdl(this.lab, variant));
   }
 
@@ -381,7 +387,39 @@ class MariadbAdapter implements SystemAdapter {
   }
 
   async maintenance(cell: CellContext): Promise<void | NotApplicable> {
+    // With maintenance_full in the cell this is the light level: InnoDB's purge, waited for (SPEC §4.1).
+    if (cell.twoMaintenanceLevels) await this.waitForPurge();
+    else await this.optimize(cell);
+  }
+
+  // SPEC §4.1 capabilities.
+  async maintenanceFull(cell: CellContext): Promise<void> {
     await this.optimize(cell);
+  }
+
+  async deleteMany(files: readonly LabFileRef[], cell: CellContext): Promise<void> {
+    if (files.length === 0) return;
+    const placeholders = files.map(() => '?').join(', ');
+    await this.db.query(`DELETE FROM ${this.table(cell)} WHERE ${myIdent(fileIdColumn(cell))} IN (${placeholders})`, files.map((file) => file.id));
+  }
+
+  async truncate(cell: CellContext): Promise<void> {
+    await this.db.query(`TRUNCATE TABLE ${this.table(cell)}`);
+  }
+
+  async dropAndRecreate(cell: CellContext): Promise<void> {
+    await this.db.query(`DROP TABLE ${this.table(cell)}`);
+    await this.createTable(cell);
+  }
+
+  async readOne(file: LabFileRef, cell: CellContext): Promise<Buffer> {
+    const rows = await this.db.query<{ content: Buffer }[]>(`SELECT content FROM ${this.table(cell)} WHERE id = ?`, [file.id]);
+    if (!rows[0]) throw new Error(`file ${file.id} is not stored in ${this.lab}.${labTableName(cell)}`);
+    return rows[0].content;
+  }
+
+  async dropCaches(_cell: CellContext): Promise<string> {
+    return 'InnoDB buffer pool: kept (only a server restart empties it, which the tool does not do)';
   }
 
   private async optimize(cell: CellContext): Promise<void> {

@@ -21,7 +21,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { CellContext, LabFile, Probe, SystemAdapter, SystemDefinition, WriteOutcome } from './types.js';
+import type { CellContext, LabFile, LabFileRef, Probe, SystemAdapter, SystemDefinition, WriteOutcome } from './types.js';
+import { pgDeleteMany, pgDropAndRecreate, pgReadBlob, pgTruncate, pgVacuumSql } from './shared/pgDimensions.js';
 import { assertLabName, MODES } from './types.js';
 import { HOST_FLAG, type HostError, type HostHello, type HostQueryResult, type HostRequest, type HostResponse } from './pglite-host.js';
 import { parseEmbeddedOptions, type EmbeddedOptions } from './shared/options.js';
@@ -489,7 +490,11 @@ class PgliteAdapter implements SystemAdapter {
   }
 
   async maintenance(cell: CellContext): Promise<void> {
-    await this.vacuumFull(cell);
+    // With maintenance_full in the cell this is the light level (plain VACUUM), SPEC §4.1.
+    if (cell.twoMaintenanceLevels) {
+      await this.db().query(pgVacuumSql(this.schema, cell));
+      await this.db().query('CHECKPOINT');
+    } else await this.vacuumFull(cell);
   }
 
   async countStored(cell: CellContext): Promise<number> {
@@ -535,6 +540,34 @@ class PgliteAdapter implements SystemAdapter {
   private async vacuumFull(cell: CellContext): Promise<void> {
     await this.db().query(pgVacuumFullSql(this.schema, cell));
     await this.db().query('CHECKPOINT');
+  }
+
+  // SPEC §4.1 capabilities (shared/pgDimensions.ts).
+  async deleteMany(files: readonly LabFileRef[], cell: CellContext): Promise<void> {
+    await pgDeleteMany(this.execute(), this.schema, cell, files);
+  }
+
+  async truncate(cell: CellContext): Promise<void> {
+    await pgTruncate(this.execute(), this.schema, cell);
+  }
+
+  async dropAndRecreate(cell: CellContext): Promise<void> {
+    await pgDropAndRecreate(this.execute(), this.schema, cell);
+  }
+
+  async maintenanceFull(cell: CellContext): Promise<void> {
+    await this.vacuumFull(cell);
+  }
+
+  async readOne(file: LabFileRef, _cell: CellContext): Promise<Buffer> {
+    return pgReadBlob(this.execute(), this.schema, file);
+  }
+
+  async dropCaches(_cell: CellContext): Promise<string> {
+    // PGlite's buffers live in its host process: releasing the last reference ends that process.
+    await this.close();
+    await this.connect();
+    return 'PGlite buffers: host released and reconnected (a fresh host process unless another user of the data dir held it)';
   }
 
   private db(): PgliteClient {

@@ -39,10 +39,12 @@ import {
   type PgExecute,
 } from './shared/pgCommon.js';
 import { requireNative, throwIfAborted } from './shared/stages.js';
+import { pgDeleteMany, pgDropAndRecreate, pgReadBlob, pgTruncate, pgVacuumSql } from './shared/pgDimensions.js';
 import {
   assertLabName,
   type CellContext,
   type LabFile,
+  type LabFileRef,
   type NotApplicable,
   type Probe,
   type SystemAdapter,
@@ -240,7 +242,9 @@ class PostgresqlAdapter implements SystemAdapter {
   }
 
   async maintenance(cell: CellContext): Promise<void | NotApplicable> {
-    await this.vacuumFull(cell);
+    // With maintenance_full in the cell this is the light level (plain VACUUM), SPEC §4.1.
+    if (cell.twoMaintenanceLevels) await this.vacuumPlain(cell);
+    else await this.vacuumFull(cell);
   }
 
   /** `VACUUM FULL` rewrites the table (and its TOAST + indexes) compactly; it returns when done. */
@@ -297,6 +301,39 @@ class PostgresqlAdapter implements SystemAdapter {
       lab_bytes: await pgLabSize(pgExecutor(() => client), this.lab),
       ...(row ? { xact_commit: numberOf(row.commits), tup_inserted: numberOf(row.inserted), tup_deleted: numberOf(row.deleted) } : {}),
     };
+  }
+
+  // SPEC §4.1 capabilities (shared/pgDimensions.ts).
+  async deleteMany(files: readonly LabFileRef[], cell: CellContext): Promise<void> {
+    await pgDeleteMany(this.execute, this.lab, cell, files);
+  }
+
+  async truncate(cell: CellContext): Promise<void> {
+    await pgTruncate(this.execute, this.lab, cell);
+  }
+
+  async dropAndRecreate(cell: CellContext): Promise<void> {
+    await pgDropAndRecreate(this.execute, this.lab, cell);
+  }
+
+  async maintenanceFull(cell: CellContext): Promise<void> {
+    await this.vacuumFull(cell);
+  }
+
+  private async vacuumPlain(cell: CellContext): Promise<void> {
+    await this.db.query(pgVacuumSql(this.lab, cell));
+    await this.db.query('CHECKPOINT');
+  }
+
+  async readOne(file: LabFileRef, _cell: CellContext): Promise<Buffer> {
+    return pgReadBlob(this.execute, this.lab, file);
+  }
+
+  async dropCaches(_cell: CellContext): Promise<string> {
+    // The tool does not restart a server it does not own: shared_buffers stay; a new session drops the session's own state.
+    await this.close();
+    await this.connect();
+    return 'PostgreSQL shared_buffers: kept (only a server restart empties them, which the tool does not do); session: reconnected';
   }
 }
 

@@ -13,7 +13,7 @@
 import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
-import type { CellContext, LabFile, Probe, SystemAdapter, SystemDefinition, WriteOutcome } from './types.js';
+import type { CellContext, LabFile, LabFileRef, NotApplicable, Probe, SystemAdapter, SystemDefinition, WriteOutcome } from './types.js';
 import { assertLabName, MODES } from './types.js';
 import { parseEmbeddedOptions, type EmbeddedOptions } from './shared/options.js';
 import { quoteIdent } from './shared/identifiers.js';
@@ -21,12 +21,16 @@ import { EMBEDDED_POLL_INTERVAL_MS, SYSTEM_LAYER, sizeProbe } from './shared/pro
 import { labFilesProbe, logFilesProbe } from './shared/lab-files.js';
 import { fileIdColumn, labTableName } from './shared/layout.js';
 import { checkRowWidth, nativeColumnsDdl, nativeInsertColumns, SQLITE_NATIVE_TYPES } from './shared/native.js';
-import { assertDeleted, requireNative, sqlTransaction, throwIfAborted, transactionalBulk, type RunInTransaction } from './shared/stages.js';
+import { assertDeleted, notApplicable, requireNative, sqlTransaction, throwIfAborted, transactionalBulk, type RunInTransaction } from './shared/stages.js';
 
 type SqliteDriver = typeof BetterSqlite3;
 type Db = BetterSqlite3.Database;
 
-export const SQLITE_VARIANTS = ['default'] as const;
+/**
+ * `incremental`: `auto_vacuum = INCREMENTAL`, so the light maintenance level (`PRAGMA
+ * incremental_vacuum`, gives the freelist pages back) means something before `VACUUM` (SPEC §4.1).
+ */
+export const SQLITE_VARIANTS = ['default', 'incremental'] as const;
 
 /** A native value as better-sqlite3 binds it (it refuses booleans and undefined). */
 export function toSqliteValue(value: unknown): string | number | bigint | Buffer | null {
@@ -80,7 +84,14 @@ class SqliteAdapter implements SystemAdapter {
   async resetLab(cell: CellContext): Promise<void> {
     await this.close();
     this.removeFiles();
-    const db = this.open();
+    // Only a fresh database takes a new auto_vacuum mode: before WAL mode writes its first page.
+    this.open(cell.variant === 'incremental');
+    this.createTable(cell);
+    this.checkpoint();
+  }
+
+  private createTable(cell: CellContext): void {
+    const db = this.requireDb();
     const table = quoteIdent(labTableName(cell));
     if (cell.mode === 'blob') {
       // INTEGER PRIMARY KEY is SQLite's rowid: no separate index, so no extra bytes.
@@ -88,7 +99,6 @@ class SqliteAdapter implements SystemAdapter {
     } else {
       db.exec(`CREATE TABLE ${table} (${nativeColumnsDdl(requireNative(cell).table, SQLITE_NATIVE_TYPES, 'INTEGER')})`);
     }
-    this.checkpoint();
   }
 
   async dropLab(): Promise<void> {
@@ -119,8 +129,10 @@ class SqliteAdapter implements SystemAdapter {
     assertDeleted(result.changes, file, `sqlite ${this.dbPath}`);
   }
 
-  async maintenance(_cell: CellContext): Promise<void> {
-    this.requireDb().exec('VACUUM');
+  async maintenance(cell: CellContext): Promise<void> {
+    // incremental: the light level gives the free pages back without rewriting; default: VACUUM.
+    if (cell.variant === 'incremental') this.requireDb().pragma('incremental_vacuum');
+    else this.requireDb().exec('VACUUM');
   }
 
   async countStored(cell: CellContext): Promise<number> {
@@ -173,8 +185,9 @@ class SqliteAdapter implements SystemAdapter {
     return this.db;
   }
 
-  private open(): Db {
+  private open(incrementalVacuum = false): Db {
     const db = new (this.requireDriver())(this.dbPath);
+    if (incrementalVacuum) db.pragma('auto_vacuum = INCREMENTAL');
     db.pragma('journal_mode = WAL');
     // NORMAL is crash-safe in WAL mode; durability of the last transaction is not what we measure.
     db.pragma('synchronous = NORMAL');
@@ -199,6 +212,42 @@ class SqliteAdapter implements SystemAdapter {
   private dbstatBytes(): number {
     const row = this.requireDb().prepare('SELECT coalesce(sum(pgsize), 0) AS bytes FROM dbstat').get() as { bytes: number };
     return row.bytes;
+  }
+
+  // SPEC §4.1 capabilities.
+  async deleteMany(files: readonly LabFileRef[], cell: CellContext): Promise<void> {
+    const db = this.requireDb();
+    const remove = db.prepare(`DELETE FROM ${quoteIdent(labTableName(cell))} WHERE ${quoteIdent(fileIdColumn(cell))} = ?`);
+    // One transaction: one bulk operation as SQLite sees it (one commit, one WAL append).
+    db.transaction(() => files.forEach((file) => remove.run(file.id)))();
+  }
+
+  async truncate(cell: CellContext): Promise<void> {
+    // SQLite has no TRUNCATE; a DELETE without WHERE is its "truncate optimization" (drops the pages at once).
+    this.requireDb().exec(`DELETE FROM ${quoteIdent(labTableName(cell))}`);
+  }
+
+  async dropAndRecreate(cell: CellContext): Promise<void> {
+    this.requireDb().exec(`DROP TABLE ${quoteIdent(labTableName(cell))}`);
+    this.createTable(cell);
+  }
+
+  async maintenanceFull(cell: CellContext): Promise<void | NotApplicable> {
+    if (cell.variant !== 'incremental') return notApplicable('sqlite default (auto_vacuum NONE): its maintenance already is VACUUM, the full level; variant incremental has both');
+    this.requireDb().exec('VACUUM');
+  }
+
+  async readOne(file: LabFileRef, cell: CellContext): Promise<Buffer> {
+    const row = this.requireDb().prepare(`SELECT content FROM ${quoteIdent(labTableName(cell))} WHERE id = ?`).get(file.id) as { content: Buffer } | undefined;
+    if (!row) throw new Error(`file ${file.id} is not stored in sqlite ${this.dbPath}`);
+    return row.content;
+  }
+
+  async dropCaches(_cell: CellContext): Promise<string> {
+    // SQLite's page cache lives in the connection: a new connection starts with none.
+    await this.close();
+    this.open();
+    return 'SQLite page cache: dropped (connection closed and reopened)';
   }
 
   /** A function writing one file's row(s) into the cell's table with a prepared statement. */

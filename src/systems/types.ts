@@ -33,7 +33,7 @@ export const STAGES: readonly StageName[] = [
   'maintenance',
 ];
 /** Opt-in stages that are implemented (accepted by `--stages`); each feature adds its own. */
-export const OPT_IN_STAGES: readonly StageName[] = [];
+export const OPT_IN_STAGES: readonly StageName[] = ['maintenance_full', 'refill', 'read'];
 /** Where every stage sits in a cell (SPEC §4, §4.1, §12): `--stages` is kept in this order. */
 export const STAGE_ORDER: readonly StageName[] = [
   'bulk_insert',
@@ -62,6 +62,9 @@ export interface LabFile {
   content: Buffer;
 }
 
+/** A data-set file without its bytes: what a bulk delete needs (id, and sha256 for content-addressed variants). */
+export type LabFileRef = Omit<LabFile, 'content'>;
+
 /** Everything an adapter needs to know about the cell it is working on. */
 export interface CellContext {
   /** Readable cell id for logs and results, e.g. `sqlite.default.blob.random_binary.U50.r1`. */
@@ -81,6 +84,17 @@ export interface CellContext {
   parseRecords?: (file: LabFile) => AsyncIterable<unknown[]>;
   /** Cooperative cancellation (SIGINT/SIGTERM): adapters check it between operations. */
   signal: AbortSignal;
+  /**
+   * SPEC §4.1 `--placement`: absent or `within` = one table/topic/bucket/stream; `across` = file i
+   * lives in object `i mod objects` (`objectIndexOf`, src/experiment/dimensions.ts). Only adapters
+   * whose definition sets `placementAcross` get `across`.
+   */
+  placement?: { kind: 'within' } | { kind: 'across'; objects: number };
+  /**
+   * SPEC §4.1: set when the cell also runs `maintenance_full`; then a system with two levels runs
+   * its light one in `maintenance` (otherwise `maintenance` stays its strongest reclaiming one).
+   */
+  twoMaintenanceLevels?: boolean;
 }
 
 /** What a write stage really got acknowledged by the system (SPEC §6.1). */
@@ -180,6 +194,21 @@ export interface SystemAdapter {
    * settings where it can: the reclaim watch samples until these have passed.
    */
   deferrals?(cell: CellContext, stage: StageName): Promise<Deferral[]>;
+
+  // Optional capabilities of the research dimensions (SPEC §4.1). Absent = the stage or method is
+  // not applicable for this system (recorded with a reason), never a silent substitute.
+  /** `--delete-methods bulk`: the given files (all, or the copies) deleted in one operation. */
+  deleteMany?(files: readonly LabFileRef[], cell: CellContext): Promise<void | NotApplicable>;
+  /** `--delete-methods truncate`: the system's own truncate/purge of the cell's objects. */
+  truncate?(cell: CellContext): Promise<void | NotApplicable>;
+  /** `--delete-methods drop`: drop the cell's table/topic/bucket/stream and create it again, empty. */
+  dropAndRecreate?(cell: CellContext): Promise<void | NotApplicable>;
+  /** `maintenance_full`: the rewriting maintenance level (VACUUM FULL, OPTIMIZE FINAL …). */
+  maintenanceFull?(cell: CellContext): Promise<void | NotApplicable>;
+  /** `read`: one stored file's bytes as the system returns them (blob mode). */
+  readOne?(file: LabFileRef, cell: CellContext): Promise<Buffer>;
+  /** `--cache cold`: drop the system's own caches; returns what was done (stated in the record). */
+  dropCaches?(cell: CellContext): Promise<string | NotApplicable>;
 }
 
 /** A known delayed reclamation (ClickHouse old_parts_lifetime, Kafka file.delete.delay.ms …). */
@@ -199,6 +228,8 @@ export interface SystemDefinition<Options = unknown> {
   /** The first variant is the default (SPEC §5.3). */
   variants: readonly string[];
   modes: readonly Mode[];
+  /** SPEC §4.1: the adapter honours `CellContext.placement` `across` (else those cells are not applicable). */
+  placementAcross?: boolean;
   /** Parse + validate this system's options from the config (zod), with defaults. */
   parseOptions(raw: unknown): Options;
   create(instance: string, options: Options, labName: string): SystemAdapter;

@@ -17,7 +17,11 @@ export function addRunOptions(cmd: Command): Command {
   return cmd
     .option('--systems <list>', 'systems to run: ids (s3 = minio) or instance names from the config')
     .option('--variants <list>', 'system:variant entries or bare variant names (default: every variant)')
-    .option('--stages <list>', 'subset of bulk_insert,compaction,perfile_insert,perfile_delete,maintenance')
+    .option('--stages <list>', 'subset of bulk_insert,compaction,perfile_insert,perfile_delete,maintenance (opt-in: maintenance_full,refill,read)')
+    .option('--delete-methods <list>', 'how the delete stage deletes: perfile,bulk,truncate,drop — one cell each (default perfile)')
+    .option('--delete-scope <scope>', 'all or duplicates (delete only the copies, keep one file per content) (default all)')
+    .option('--placement <where>', 'within (one table/topic/bucket/stream) or across:K (round-robin over K of them) (default within)')
+    .option('--cache <state>', 'read stage cache state: warm or cold (default warm)')
     .option('--mode <mode>', 'blob, native or both (default blob)')
     .option('--runs <n>', 'repetitions per cell (default 1)')
     .option('--results-dir <dir>', 'where results go (default ./results/<timestamp>; an existing dir resumes)')
