@@ -14,6 +14,7 @@ import { probeResult, type ProbeReadings, type StageMeasure } from '../measure/p
 import { readOnce, readSettled, realClock, type Clock } from '../measure/settle.js';
 import type { CellContext, LabFile, NotApplicable, Probe, StageName, SystemAdapter, WriteOutcome } from '../systems/types.js';
 import type { PlannedCell } from './plan.js';
+import { storageDedupOutcome, type StorageStageInfo } from '../storage/stage.js';
 import type { ProbeResult, StageRecord } from './record.js';
 
 export interface CellDataset {
@@ -129,6 +130,8 @@ interface StageOutcome {
   latenciesUs: number[];
   measure: StageMeasure;
   error: { kind: string; message: string } | null;
+  /** storage_dedup: what the storage layer was and did (src/storage/stage.ts). */
+  storage?: StorageStageInfo;
 }
 
 export async function runCell(run: CellRun): Promise<void> {
@@ -216,6 +219,7 @@ export async function runCell(run: CellRun): Promise<void> {
       internalBefore: internal?.before ?? null,
       internalAfter: internal?.after ?? null,
       error: outcome.error,
+      ...(outcome.storage ? { storage: outcome.storage } : {}),
     };
     run.onRecord(record);
     run.onStage?.(stage, 'end', outcome.error === null);
@@ -271,6 +275,10 @@ export async function runCell(run: CellRun): Promise<void> {
   // Step 3.
   if (wants('compaction')) {
     await runStage('compaction', () => timedWhole(() => adapter.compact(context), 'edr'), () => bytesOf(stored));
+  }
+  // Storage layer (SPEC §12): after compaction when it ran, else after bulk_insert, on the data at rest.
+  if (wants('storage_dedup') && (wants('bulk_insert') || wants('compaction'))) {
+    await runStage('storage_dedup', () => storageDedupOutcome(adapter.localDataPaths()), () => bytesOf(stored));
   }
   // Step 4: reset, and catch probes that do not shrink back to the empty baseline.
   if (firstHalf && secondHalf) {

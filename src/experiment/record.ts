@@ -1,4 +1,5 @@
 /** The result record of SPEC §6.4: one JSON object per stage, appended to results.jsonl. */
+import type { StorageStageInfo } from '../storage/stage.js';
 import type { Mode, StageName } from '../systems/types.js';
 
 export type EdrStatus = 'ok' | 'unmeasurable' | 'implausible' | 'not-applicable';
@@ -71,6 +72,8 @@ export interface StageRecord {
   internalBefore: number | null;
   internalAfter: number | null;
   error: { kind: string; message: string } | null;
+  /** storage_dedup only: the file systems, the offline dedup pass and the simulated block dedup (SPEC §12). */
+  storage?: StorageStageInfo;
 }
 
 /** One line of trace.jsonl (SPEC §7): samples and stage events on one time axis. */

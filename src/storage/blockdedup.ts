@@ -254,13 +254,15 @@ async function readAligned(file: string, buffer: Buffer, onPiece: (piece: Buffer
 }
 
 /** Simulate block dedup and compression over a file or every file under a directory. */
-export async function simulateBlockDedup(path: string, options: BlockDedupOptions = {}): Promise<BlockDedupResult> {
+export async function simulateBlockDedup(path: string | readonly string[], options: BlockDedupOptions = {}): Promise<BlockDedupResult> {
   const started = performance.now();
   const compress = options.compress === false ? null : await loadCompressor();
   const cdcParams = options.cdc === undefined ? DEFAULT_CDC : options.cdc;
   const simulation = new Simulation(compress, cdcParams);
   const buffer = Buffer.allocUnsafe(READ_BYTES);
-  const files = await listFiles(path);
+  // Several paths are one volume's worth of files: duplicates across them count.
+  const files: string[] = [];
+  for (const one of typeof path === 'string' ? [path] : path) files.push(...(await listFiles(one)));
   let skippedFiles = 0;
   for (const file of files) {
     // Pieces are consumed synchronously before the next read reuses the buffer.
@@ -271,7 +273,7 @@ export async function simulateBlockDedup(path: string, options: BlockDedupOption
   const fixed = simulation.fixed.map((tally, index) => ({ blockSize: BLOCK_SIZES[index] as number, ...tally.result() }));
   const cdcParamsStated = cdcParams || DEFAULT_CDC;
   return {
-    path,
+    path: typeof path === 'string' ? path : path.join(', '),
     files: files.length - skippedFiles,
     skippedFiles,
     bytes: fixed[0]?.bytes ?? 0,
