@@ -6,6 +6,7 @@
 #   bash scripts/services.sh down [names...]   clean shutdown
 #   bash scripts/services.sh status [names...] one line per service
 #   bash scripts/services.sh env               shell export lines for the tests
+#   bash scripts/services.sh storage           the storage layer under each server (DEDUP_LAB_<SVC>_STORAGE)
 #   bash scripts/services.sh selftest [names...]  deeper functional check (used when developing this script)
 #
 # Names: postgresql mariadb clickhouse redis nats kafka s3 prometheus pushgateway
@@ -48,6 +49,8 @@ S3PROXY_JARS="$CACHE/s3proxy-$S3PROXY_VERSION/jars"
 
 export DEBIAN_FRONTEND=noninteractive
 umask 022
+# Storage layers under the servers' data folders (DEDUP_LAB_<SVC>_STORAGE): scripts/services/storage.sh
+source "$SVC_FILES/storage.sh"
 
 say()  { printf '%s\n' "$*"; }
 warn() { printf 'services.sh: %s\n' "$*" >&2; }
@@ -783,13 +786,13 @@ cmd_up() {
     [[ -n ${bg[$s]:-} ]] && continue
     if pid_"$s" >/dev/null; then continue; fi
     install_"$s"
-    if start_"$s"; then started[$s]=1; else failed+=("$s"); fi
+    if storage_prepare "$s" && start_"$s"; then started[$s]=1; else failed+=("$s"); fi
   done
   for s in "${!bg[@]}"; do
     if ! wait "${bg[$s]}"; then
       warn "$s: install failed:"; tail -n 30 "$CACHE/install-$s.log" >&2; failed+=("$s"); continue
     fi
-    if start_"$s"; then started[$s]=1; else failed+=("$s"); fi
+    if storage_prepare "$s" && start_"$s"; then started[$s]=1; else failed+=("$s"); fi
   done
   # 4. wait for each, provision users/passwords, verify at protocol level, report
   for s in "${SELECTED[@]}"; do
@@ -822,6 +825,7 @@ cmd_down() {
     else
       say "not running $s"
     fi
+    pid_"$s" >/dev/null || storage_release "$s" || rc=1
   done
   return $rc
 }
@@ -917,6 +921,7 @@ main() {
     down) cmd_down "$@" ;;
     status) cmd_status "$@" ;;
     env) print_env ;;
+    storage) storage_status ;;
     selftest) cmd_selftest "$@" ;;
     *) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; [[ $cmd == -h || $cmd == --help || $cmd == help ]] || exit 2 ;;
   esac

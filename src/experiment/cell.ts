@@ -16,6 +16,7 @@ import type { CellContext, LabFile, NotApplicable, Probe, StageName, SystemAdapt
 import type { PlannedCell } from './plan.js';
 import { DEFAULT_DIMENSIONS, placementLabel } from './dimensions.js';
 import { deleteOperation, maintenanceFullOperation, readOperation, refillOperation, type StageKit } from './stages/dimension-stages.js';
+import { storageDedupOutcome, type StorageStageInfo } from '../storage/stage.js';
 import type { ProbeResult, StageRecord } from './record.js';
 import { choosePrimaryProbe, DEFAULT_RECLAIM_WINDOW_S, physicalFields, RECLAIM_STAGES, reclaimWatchAfter } from './physical.js';
 
@@ -145,6 +146,8 @@ export interface StageOutcome {
   error: { kind: string; message: string } | null;
   /** Stage-specific record fields (refill's first-insert growth, read's cold-cache statement). */
   extra?: Partial<StageRecord>;
+  /** storage_dedup: what the storage layer was and did (src/storage/stage.ts). */
+  storage?: StorageStageInfo;
 }
 
 export async function runCell(run: CellRun): Promise<void> {
@@ -243,6 +246,7 @@ export async function runCell(run: CellRun): Promise<void> {
       internalAfter: internal?.after ?? null,
       error: outcome.error,
       ...outcome.extra,
+      ...(outcome.storage ? { storage: outcome.storage } : {}),
     };
     if (stage === 'perfile_insert') firstInsertGrowth = primary?.delta ?? null;
     run.onRecord(record);
@@ -299,6 +303,10 @@ export async function runCell(run: CellRun): Promise<void> {
   // Step 3.
   if (wants('compaction')) {
     await runStage('compaction', () => timedWhole(() => adapter.compact(context), 'edr'), () => bytesOf(stored));
+  }
+  // Storage layer (SPEC §12): after compaction when it ran, else after bulk_insert, on the data at rest.
+  if (wants('storage_dedup') && (wants('bulk_insert') || wants('compaction'))) {
+    await runStage('storage_dedup', () => storageDedupOutcome(adapter.localDataPaths()), () => bytesOf(stored));
   }
   // Step 4: reset, and catch probes that do not shrink back to the empty baseline.
   if (firstHalf && secondHalf) {

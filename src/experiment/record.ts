@@ -1,6 +1,7 @@
 /** The result record of SPEC §6.4: one JSON object per stage, appended to results.jsonl. */
 import type { Mode, ProbeLayer, ProbeScope, StageName } from '../systems/types.js';
 import type { CacheState, DeleteMethod, DeleteScope } from './dimensions.js';
+import type { StorageStageInfo } from '../storage/stage.js';
 
 export type EdrStatus = 'ok' | 'unmeasurable' | 'implausible' | 'not-applicable';
 
@@ -100,6 +101,8 @@ export interface StageRecord {
   firstInsertGrowthBytes?: number | null;
   /** `read` only: what "cold" meant here (what was dropped), null for a warm read. */
   coldCache?: string | null;
+  /** storage_dedup only: the file systems, the offline dedup pass and the simulated block dedup (SPEC §12). */
+  storage?: StorageStageInfo;
 }
 
 /** One line of trace.jsonl (SPEC §7): samples and stage events on one time axis. */

@@ -12,6 +12,7 @@ import { scrub } from '../config/secrets.js';
 import { compressibilityOf } from '../measure/compressibility.js';
 import { backoffDelayMs, DEFAULT_BACKOFF, type BackoffOptions } from '../measure/backoff.js';
 import { fsProbe } from '../measure/probes/fs.js';
+import { storageProbeFor } from '../storage/stage.js';
 import { realClock, type Clock } from '../measure/settle.js';
 import { startTrace } from '../trace/index.js';
 import { type Probe, type StageName, type SystemAdapter } from '../systems/types.js';
@@ -313,6 +314,8 @@ async function runLocked(options: RunnerOptions): Promise<RunSummary> {
     if (fsConfig?.enabled !== false) {
       const paths = fsConfig?.paths ?? adapter.localDataPaths();
       if (paths.length > 0) probes.push(fsProbe({ paths, ...(fsConfig ? { settleTimeoutMs: fsConfig.settleTimeoutMs } : {}) }));
+      const storage = storageProbeFor(paths);
+      if (storage) probes.push(storage);
     }
     if (entry.probes.prometheus) {
       // Loaded only when configured: the Prometheus probe lives with the reports/trace code.

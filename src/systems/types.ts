@@ -33,12 +33,13 @@ export const STAGES: readonly StageName[] = [
   'maintenance',
 ];
 /** Opt-in stages that are implemented (accepted by `--stages`); each feature adds its own. */
-export const OPT_IN_STAGES: readonly StageName[] = ['maintenance_full', 'refill', 'read'];
+export const OPT_IN_STAGES: readonly StageName[] = ['maintenance_full', 'refill', 'read', 'storage_dedup'];
 /** Where every stage sits in a cell (SPEC §4, §4.1, §12): `--stages` is kept in this order. */
 export const STAGE_ORDER: readonly StageName[] = [
   'bulk_insert',
-  'storage_dedup',
   'compaction',
+  // After compaction when that ran, else after bulk_insert: on the data at rest (src/storage/stage.ts).
+  'storage_dedup',
   'perfile_insert',
   'perfile_delete',
   'maintenance',

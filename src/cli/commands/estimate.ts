@@ -1,7 +1,8 @@
 /** `estimate DIR`: file, 4 KiB block and FastCDC dedup ratios plus compressibility per data set. */
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { CommandModule } from './types.js';
-import { EXIT } from '../errors.js';
+import { EXIT, UsageError } from '../errors.js';
 import { log } from '../log.js';
 import { COMPRESSION_SAMPLE_BYTES, COMPRESSOR, DEFAULT_CDC, estimateDataset, findDatasetDirs, formatBytes, type SetEstimate } from '../../dataset/index.js';
 
@@ -35,9 +36,12 @@ export const command: CommandModule = {
     program
       .command('estimate')
       .description('print the dedup potential of data sets: file, 4 KiB block and content-defined-chunk ratios, and compressibility')
-      .argument('<dir>', 'a data dir, a payload-type folder or one grade folder')
+      .argument('[dir]', 'a data dir, a payload-type folder or one grade folder')
+      .option('--dir <path>', 'instead: simulate block dedup (4–128 KiB, FastCDC) and LZ4 compression over any folder or file (SPEC §12)')
       .option('--json', 'print JSON instead of a table'),
   run: async (args, options) => {
+    if (options.dir !== undefined) return estimateAnyDir(String(options.dir), options.json === true, args[0]);
+    if (args[0] === undefined) throw new UsageError('estimate needs a data set folder, or --dir PATH for any folder or file');
     const dirs = await findDatasetDirs(resolve(String(args[0])));
     const estimates: SetEstimate[] = [];
     for (const dir of dirs) {
@@ -52,3 +56,16 @@ export const command: CommandModule = {
     return damaged.length > 0 ? EXIT.cellsFailed : EXIT.ok;
   },
 };
+
+/** `estimate --dir PATH`: the storage-layer simulation of src/storage/blockdedup.ts. */
+async function estimateAnyDir(path: string, json: boolean, extra: unknown): Promise<number> {
+  if (extra !== undefined) throw new UsageError(`estimate takes either a data set folder or --dir PATH, not both (got ${JSON.stringify(extra)} and --dir ${JSON.stringify(path)})`);
+  const target = resolve(path);
+  const stats = await stat(target).catch(() => null);
+  if (!stats || !(stats.isDirectory() || stats.isFile())) throw new UsageError(`invalid --dir ${JSON.stringify(path)}: not a folder or file`);
+  const { simulateBlockDedup } = await import('../../storage/blockdedup.js');
+  const { formatBlockDedupTable } = await import('../../storage/format.js');
+  const result = await simulateBlockDedup(target);
+  process.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : `${formatBlockDedupTable(result)}\n`);
+  return EXIT.ok;
+}

@@ -1,0 +1,31 @@
+/** The table `estimate --dir` prints for a simulated block-dedup result. */
+import { formatBytes } from '../dataset/index.js';
+import { COMPRESS_ALWAYS_BYTES, COMPRESS_SAMPLE_RATE, type BlockDedupResult, type DedupTally } from './blockdedup.js';
+
+export function formatBlockDedupTable(result: BlockDedupResult): string {
+  const header = ['unit', 'pieces', 'distinct', 'zero bytes', 'dedup', 'compress', 'dedup+compress'];
+  const row = (unit: string, tally: DedupTally): string[] => [
+    unit,
+    String(tally.pieces),
+    String(tally.uniquePieces),
+    formatBytes(tally.zeroBytes),
+    tally.dedupRatio.toFixed(3),
+    tally.compressionRatio.toFixed(3),
+    tally.storageRatio.toFixed(3),
+  ];
+  const rows = [...result.fixed.map((tally) => row(`${tally.blockSize / 1024} KiB`, tally)), row('FastCDC', result.cdc)];
+  const widths = header.map((title, i) => Math.max(title.length, ...rows.map((cells) => (cells[i] as string).length)));
+  const line = (cells: string[]): string => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] as number) : cell.padStart(widths[i] as number))).join('  ');
+  const seconds = result.durationMs / 1000;
+  return [
+    `${result.path}: ${result.files} files, ${formatBytes(result.bytes)}${result.skippedFiles > 0 ? `, ${result.skippedFiles} unreadable files skipped` : ''}, ${seconds.toFixed(1)} s (${(result.bytes / 1e6 / Math.max(seconds, 1e-9)).toFixed(0)} MB/s)`,
+    line(header),
+    line(widths.map((width) => '-'.repeat(width))),
+    ...rows.map(line),
+    '',
+    'fixed blocks aligned to each file offset, sha256; FastCDC (normalized level 2) min/avg/max ' +
+      `${result.cdc.minSize}/${result.cdc.avgSize}/${result.cdc.maxSize} bytes.`,
+    `compress: ${result.compressor}, measured on the first ${formatBytes(COMPRESS_ALWAYS_BYTES)} of distinct blocks per unit, then 1/${COMPRESS_SAMPLE_RATE} of them chosen by digest.`,
+    `dedup+compress: bytes / what a ZFS-like layer allocates (${result.sectorBytes}-byte sectors, compression kept only when it saves 1/8, zero blocks as holes; CDC chunks packed).`,
+  ].join('\n');
+}
