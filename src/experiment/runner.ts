@@ -300,6 +300,7 @@ export async function runExperiment(options: RunnerOptions): Promise<RunSummary>
           clock,
           onRecord: (record) => {
             appendRecord(resultsDir, record);
+            tracer.result(record);
             progress.stageEnd(record);
           },
           onStage: (stage, phase, ok) => {
