@@ -355,6 +355,7 @@ async function runLocked(options: RunnerOptions): Promise<RunSummary> {
           clock,
           onRecord: (record) => {
             resultsWrite(resultsDir, () => appendRecord(resultsDir, record));
+            tracer.result(record);
             progress.stageEnd(record);
           },
           onStage: (stage, phase, ok) => {

@@ -8,7 +8,7 @@
  * logged once per failure streak.
  */
 import { join } from 'node:path';
-import type { TraceEvent } from '../experiment/record.js';
+import type { StageRecord, TraceEvent } from '../experiment/record.js';
 import type { SystemAdapter } from '../systems/types.js';
 import type { Config } from '../config/schema.js';
 import { log } from '../cli/log.js';
@@ -16,6 +16,7 @@ import { errorMessage } from '../cli/errors.js';
 import { QueuedSink } from './queue.js';
 import { fileTransport, kafkaTransport, pushgatewayTransport } from './sinks.js';
 import { Sampler } from './sampler.js';
+import { resultPusher } from './results-push.js';
 
 export type StageEvent = Extract<TraceEvent, { kind: 'stage_start' | 'stage_end' }>;
 
@@ -25,6 +26,8 @@ export interface Tracer {
   /** Start sampling this adapter's cheap metrics (connection reused, never the measured one's work). */
   watch(adapter: SystemAdapter): void;
   unwatch(adapter: SystemAdapter): void;
+  /** A stage finished with this record: its result metrics go to the Pushgateway, when one is set. */
+  result(record: StageRecord): void;
   close(): Promise<void>;
 }
 
@@ -41,6 +44,8 @@ export interface TraceStats {
   skippedTicks: number;
   sampleErrors: number;
   sinks: { name: string; sent: number; dropped: number; failed: number }[];
+  /** Stage records pushed to the Pushgateway (null without one). */
+  results: { pushed: number; failed: number } | null;
 }
 
 export interface TracerWithStats extends Tracer {
@@ -63,6 +68,7 @@ export async function startTrace(options: TraceOptions): Promise<TracerWithStats
   if (options.sinks?.pushgateway) {
     sinks.push(new QueuedSink(pushgatewayTransport(options.sinks.pushgateway), { onError: warnOnce }));
   }
+  const results = options.sinks?.pushgateway ? resultPusher(options.sinks.pushgateway, warnOnce) : null;
   const emit = (event: TraceEvent) => {
     for (const sink of sinks) sink.push(event);
   };
@@ -97,21 +103,25 @@ export async function startTrace(options: TraceOptions): Promise<TracerWithStats
     unwatch: (adapter) => {
       void sampler.unwatch(adapter);
     },
+    result: (record) => {
+      if (!closed) results?.push(record);
+    },
     stats: () => ({
       samples,
       stageEvents,
       skippedTicks: sampler.skippedTicks,
       sampleErrors,
       sinks: sinks.map((sink) => ({ name: sink.name, sent: sink.sent, dropped: sink.dropped, failed: sink.failed })),
+      results: results ? { pushed: results.pushed, failed: results.failed } : null,
     }),
     flush: async () => {
-      await Promise.all(sinks.map((sink) => sink.flush()));
+      await Promise.all([...sinks.map((sink) => sink.flush()), results?.settle()]);
     },
     async close() {
       if (closed) return;
       closed = true;
       await sampler.stop();
-      await Promise.all(sinks.map((sink) => sink.close()));
+      await Promise.all([...sinks.map((sink) => sink.close()), results?.settle()]);
       for (const sink of sinks) {
         if (sink.dropped > 0 || sink.failed > 0) log.warn(`trace sink ${sink.name}: ${sink.dropped} event(s) dropped (queue full), ${sink.failed} not delivered`);
       }

@@ -120,19 +120,25 @@ export function pushgatewayTransport(options: PushgatewayTraceOptions): SinkTran
         }
       }
       for (const [key, { system, instance }] of touched) {
-        const url = `${base}/metrics/${groupingSegment('job', options.job)}/${groupingSegment('system', system)}/${groupingSegment('instance', instance)}`;
-        const response = await fetch(url, {
-          method: 'PUT',
-          headers: { 'content-type': 'text/plain; version=0.0.4' },
-          body: pushgatewayBody(latest.get(key), stageState.get(key) ?? new Map()),
-          signal: AbortSignal.timeout(5_000),
-        });
-        if (!response.ok) {
-          const text = (await response.text().catch(() => '')).slice(0, 200);
-          // The URL may carry credentials: scrub before it reaches a log line.
-          throw new Error(scrub(`PUT ${url} answered ${response.status} ${response.statusText}: ${text}`));
-        }
+        const group = `${groupingSegment('job', options.job)}/${groupingSegment('system', system)}/${groupingSegment('instance', instance)}`;
+        await putPushgatewayGroup(base, group, pushgatewayBody(latest.get(key), stageState.get(key) ?? new Map()));
       }
     },
   };
+}
+
+/** PUT one group's body (replacing that group only); throws a scrubbed error on a non-2xx answer. */
+export async function putPushgatewayGroup(baseUrl: string, groupPath: string, body: string): Promise<void> {
+  const url = `${baseUrl.replace(/\/+$/, '')}/metrics/${groupPath}`;
+  const response = await fetch(url, {
+    method: 'PUT',
+    headers: { 'content-type': 'text/plain; version=0.0.4' },
+    body,
+    signal: AbortSignal.timeout(5_000),
+  });
+  if (!response.ok) {
+    const text = (await response.text().catch(() => '')).slice(0, 200);
+    // The URL may carry credentials: scrub before it reaches a log line.
+    throw new Error(scrub(`PUT ${url} answered ${response.status} ${response.statusText}: ${text}`));
+  }
 }
