@@ -68,7 +68,7 @@ export const INSERT_CHUNK_BYTES = 8 * 1024 * 1024;
 interface ChdbResult {
   text(): string;
 }
-interface ChdbSession {
+export interface ChdbSession {
   queryAsync(query: string, options?: { format?: string }): Promise<ChdbResult>;
   insert(params: { table: string; values: Buffer; format: 'TabSeparated' }): Promise<{ rowsWritten: number }>;
   close(): void;
@@ -93,6 +93,15 @@ async function importChdb(): Promise<ChdbApi> {
   if (!chdbInstalled()) throw new UsageError(CHDB_MISSING_MESSAGE);
   const specifier = 'chdb'; // a variable: tsc must not require the optional package's types
   return (await import(specifier)) as ChdbApi;
+}
+
+/**
+ * A chdb session on `path` (tests, tools). A path the adapter has open is shared (chdb counts
+ * references); another path while one is open is refused by chdb.
+ */
+export async function openChdbSession(path: string): Promise<ChdbSession> {
+  const api = await importChdb();
+  return new api.Session(path);
 }
 
 const chdbOptionsSchema = z

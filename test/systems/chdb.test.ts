@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
-import { Session } from 'chdb';
+import { openChdbSession } from '../../src/systems/chdb.js';
 import { runContractSuite } from './contract.js';
 import { dirListing } from './fixtures.js';
 
@@ -34,7 +34,7 @@ runContractSuite({
     // holding the poisoned file (resetLab recreates the table without it).
     async arm({ cell, poisoned }) {
       const [table, column] = cell.mode === 'blob' ? ['blobs', 'id'] : ['n_fixture_rows', 'file_id'];
-      const session = new Session(join(dataDir, LAB)); // same path: chdb shares the open engine
+      const session = await openChdbSession(join(dataDir, LAB)); // same path: chdb shares the open engine
       try {
         await session.queryAsync(`ALTER TABLE ${LAB}.${table} ADD CONSTRAINT poison CHECK ${column} != ${poisoned.id}`);
       } finally {
