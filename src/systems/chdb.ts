@@ -385,7 +385,9 @@ class ChdbAdapter implements SystemAdapter {
     const name = chQualified(this.lab, table);
     if (this.variantOf(cell) === 'mutation') await this.command(`ALTER TABLE ${name} DELETE WHERE ${where} SETTINGS mutations_sync = 1`);
     else await this.command(`DELETE FROM ${name} WHERE ${where} SETTINGS lightweight_deletes_sync = 1`);
-    await this.waitUntilIdle(cell.signal);
+    // Only this delete's mutation is waited for: background merges (many small parts after
+    // per-file inserts) would make every delete wait for them; settle() waits for those.
+    await this.waitUntilIdle(cell.signal, { merges: false });
   }
 
   /** Delete matching rows and check none is left. */
@@ -449,15 +451,14 @@ class ChdbAdapter implements SystemAdapter {
     await this.waitUntilIdle(cell.signal);
   }
 
-  /** Poll until the lab has no running merge and no unfinished mutation (or time out with an error). */
-  private async waitUntilIdle(signal: AbortSignal): Promise<void> {
+  /** Poll until the lab has no unfinished mutation and (unless told not to) no running merge, or time out with an error. */
+  private async waitUntilIdle(signal: AbortSignal, { merges = true } = {}): Promise<void> {
     const lab = chString(this.lab);
     const deadline = Date.now() + this.options.mutationTimeoutMs;
+    const mergesSql = merges ? `(SELECT count() FROM system.merges WHERE database = ${lab})` : '0';
     for (;;) {
       throwIfAborted(signal);
-      const busy = await this.scalar(
-        `SELECT (SELECT count() FROM system.merges WHERE database = ${lab}) + (SELECT count() FROM system.mutations WHERE database = ${lab} AND NOT is_done)`,
-      );
+      const busy = await this.scalar(`SELECT ${mergesSql} + (SELECT count() FROM system.mutations WHERE database = ${lab} AND NOT is_done)`);
       if (busy === 0) return;
       if (Date.now() > deadline) throw new Error(`chdb: merges/mutations in ${this.lab} still running after ${this.options.mutationTimeoutMs} ms`);
       await sleep(this.options.pollIntervalMs);
