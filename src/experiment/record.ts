@@ -71,6 +71,8 @@ export interface StageRecord {
   internalBefore: number | null;
   internalAfter: number | null;
   error: { kind: string; message: string } | null;
+  /** What the adapter's version() reported for this system (e.g. `ClickHouse 26.7.2.1 (chdb 3.4.0)`). */
+  systemVersion?: string;
 }
 
 /** One line of trace.jsonl (SPEC §7): samples and stage events on one time axis. */

@@ -136,6 +136,8 @@ export async function runExperiment(options: RunnerOptions): Promise<RunSummary>
     reachable: [],
   };
   const systemsEnv: SystemEnvironment[] = [];
+  /** version() per instance, copied into its records so every table row says which engine it measured. */
+  const systemVersions = new Map<string, string>();
   const saveEnvironment = () => writeEnvironment(resultsDir, describeEnvironment(options.config, runId, options.argv, systemsEnv, startedAt));
   // A resume with nothing left to do keeps the environment of the run that produced the results.
   if (pending.length > 0 || !existsSync(join(resultsDir, 'environment.json'))) saveEnvironment();
@@ -204,6 +206,7 @@ export async function runExperiment(options: RunnerOptions): Promise<RunSummary>
     summary.reachable.push(target.instance);
     try {
       systemEnv.version = await adapter.version();
+      systemVersions.set(target.instance, systemEnv.version);
     } catch (error) {
       systemEnv.error = `version: ${messageOf(error)}`;
     }
@@ -298,6 +301,7 @@ export async function runExperiment(options: RunnerOptions): Promise<RunSummary>
           keepLab: options.keepLab,
           signal,
           clock,
+          ...(systemVersions.has(target.instance) ? { systemVersion: systemVersions.get(target.instance) } : {}),
           onRecord: (record) => {
             appendRecord(resultsDir, record);
             progress.stageEnd(record);

@@ -221,12 +221,16 @@ class ChdbAdapter implements SystemAdapter {
     await this.api?.drainPending?.();
   }
 
+  /** The engine's own `version()` (chdb's version() says "unknown" for libchdb until an engine is open). */
   async version(): Promise<string> {
-    const info = this.requireApi().version();
-    return `ClickHouse ${info.libchdb.replace(/"/g, '')} (chdb ${info.chdb})`;
+    const session = this.session ?? this.open();
+    const text = (await session.queryAsync('SELECT version()', { format: 'JSONCompactEachRow' })).text().trim();
+    const engine = String((JSON.parse(text) as unknown[])[0]);
+    return `ClickHouse ${engine} (chdb ${this.requireApi().version().chdb})`;
   }
 
   private open(): ChdbSession {
+    mkdirSync(this.labDir, { recursive: true });
     this.session = new (this.requireApi().Session)(this.labDir);
     return this.session;
   }
