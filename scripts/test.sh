@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 [ -d node_modules ] || npm ci
+# chdb (ClickHouse 26.x embedded) is optional (≈ 540 MB, see README): npm ci leaves it out, the
+# tests need it. Installed once, pinned, from npm's cache after the first download (≈ 45 s).
+bash scripts/install-chdb.sh
 
 bash scripts/services.sh up
 eval "$(bash scripts/services.sh env)"

@@ -44,6 +44,8 @@ export interface CellRun {
   signal: AbortSignal;
   clock?: Clock;
   onRecord(record: StageRecord): void;
+  /** The system's version() as the runner read it, copied into every record (SPEC §6.4). */
+  systemVersion?: string;
   onStage?(stage: StageName, phase: 'start' | 'end', ok?: boolean): void;
 }
 
@@ -225,6 +227,7 @@ export async function runCell(run: CellRun): Promise<void> {
     const internal = probeResults.find((probe) => probe.name === 'internal');
     const record: StageRecord = {
       ...emptyStageRecord(run.runId, run.attempt, cell, stage, dataset.manifest.totals.idealEdr),
+      ...(run.systemVersion ? { systemVersion: run.systemVersion } : {}),
       startedAt: startedAt.toISOString(),
       durationMs: outcome.durationMs,
       files: outcome.files,

@@ -103,6 +103,8 @@ export interface StageRecord {
   coldCache?: string | null;
   /** storage_dedup only: the file systems, the offline dedup pass and the simulated block dedup (SPEC §12). */
   storage?: StorageStageInfo;
+  /** What the adapter's version() reported for this system (e.g. `ClickHouse 26.7.2.1 (chdb 3.4.0)`). */
+  systemVersion?: string;
 }
 
 /** One line of trace.jsonl (SPEC §7): samples and stage events on one time axis. */

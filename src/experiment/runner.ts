@@ -168,6 +168,8 @@ async function runLocked(options: RunnerOptions): Promise<RunSummary> {
     reachable: [],
   };
   const systemsEnv: SystemEnvironment[] = [];
+  /** version() per instance, copied into its records so every table row says which engine it measured. */
+  const systemVersions = new Map<string, string>();
   const saveEnvironment = () => writeEnvironment(resultsDir, describeEnvironment(options.config, runId, options.argv, systemsEnv, startedAt));
   // A resume with nothing left to do keeps the environment of the run that produced the results.
   if (pending.length > 0 || !existsSync(join(resultsDir, 'environment.json'))) saveEnvironment();
@@ -236,6 +238,7 @@ async function runLocked(options: RunnerOptions): Promise<RunSummary> {
     summary.reachable.push(target.instance);
     try {
       systemEnv.version = await adapter.version();
+      systemVersions.set(target.instance, systemEnv.version);
     } catch (error) {
       systemEnv.error = `version: ${messageOf(error)}`;
     }
@@ -353,6 +356,7 @@ async function runLocked(options: RunnerOptions): Promise<RunSummary> {
           keepLab: options.keepLab,
           signal,
           clock,
+          ...(systemVersions.has(target.instance) ? { systemVersion: systemVersions.get(target.instance) } : {}),
           onRecord: (record) => {
             resultsWrite(resultsDir, () => appendRecord(resultsDir, record));
             tracer.result(record);

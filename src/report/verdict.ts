@@ -19,6 +19,7 @@ import type { ProbeLayer, StageName } from '../systems/types.js';
 import { bestProbe } from '../measure/layers.js';
 import { aggregate } from './stats.js';
 import { alignedTable, markdownTable, MISSING, systemLabel } from './summary.js';
+import { engineLabel } from './engine.js';
 
 /** Share of the possible dedup from which a system counts as deduplicating / partly. */
 export const FULL_DEDUP_SHARE = 0.8;
@@ -38,6 +39,8 @@ export interface GradeEdr {
 
 export interface DedupVerdict {
   system: string;
+  /** The engine version the records carry (engineLabel), e.g. `ClickHouse 26.7.2.1`. */
+  engine: string | null;
   variant: string;
   mode: string;
   payloadType: string;
@@ -207,6 +210,7 @@ export function dedupVerdicts(records: readonly StageRecord[]): DedupVerdict[] {
     const layer = headlineLayer(list);
     return {
       system: systemLabel(first),
+      engine: engineLabel(first.systemVersion),
       variant: first.variant,
       mode: first.mode,
       payloadType: first.payloadType,
@@ -251,9 +255,12 @@ export function verdictCells(records: readonly StageRecord[]): { headers: string
   const gradeOrder = new Map<string, number>();
   for (const verdict of verdicts) for (const grade of verdict.grades) gradeOrder.set(grade.grade, Math.min(gradeOrder.get(grade.grade) ?? Infinity, grade.ideal));
   const gradeColumns = [...gradeOrder.entries()].sort((a, b) => a[1] - b[1]).map(([grade]) => grade);
-  const headers = ['system', 'variant', 'mode', 'payload', 'layer', ...gradeColumns.map((grade) => `EDR ${grade}`), 'freed inside', 'returned', 'where dedup happens'];
+  // The engine column appears when the records carry versions (results from before it do not).
+  const withEngine = verdicts.some((verdict) => verdict.engine !== null);
+  const headers = ['system', ...(withEngine ? ['engine'] : []), 'variant', 'mode', 'payload', 'layer', ...gradeColumns.map((grade) => `EDR ${grade}`), 'freed inside', 'returned', 'where dedup happens'];
   const rows = verdicts.map((verdict) => [
     verdict.system,
+    ...(withEngine ? [verdict.engine ?? MISSING] : []),
     verdict.variant,
     verdict.mode,
     verdict.payloadType,

@@ -15,6 +15,7 @@ const MODULES = {
   cockroachdb: 'cockroachdb',
   mariadb: 'mariadb',
   clickhouse: 'clickhouse',
+  chdb: 'chdb',
   redis: 'redis',
   kafka: 'kafka',
   minio: 'minio',
@@ -24,7 +25,9 @@ const MODULES = {
 export type SystemId = keyof typeof MODULES;
 export const SYSTEM_IDS = Object.keys(MODULES) as SystemId[];
 export const SYSTEM_ALIASES: Record<string, SystemId> = { s3: 'minio' };
-export const EMBEDDED_SYSTEMS: SystemId[] = ['pglite', 'sqlite', 'duckdb'];
+export const EMBEDDED_SYSTEMS: SystemId[] = ['pglite', 'sqlite', 'duckdb', 'chdb'];
+/** What `demo` runs: chdb is an optional ≈ 540 MB package, so the demo never needs it. */
+export const DEMO_SYSTEMS: SystemId[] = ['pglite', 'sqlite', 'duckdb'];
 
 export function resolveSystemId(name: string): SystemId {
   const id = SYSTEM_ALIASES[name] ?? name;

@@ -12,7 +12,7 @@ import { EXIT } from '../errors.js';
 import { log } from '../log.js';
 import { parseConfig } from '../../config/load.js';
 import type { DatasetParameters } from '../../dataset/manifest.js';
-import { EMBEDDED_SYSTEMS } from '../../systems/registry.js';
+import { DEMO_SYSTEMS } from '../../systems/registry.js';
 import { describePlan, resolveRunSetup } from '../../experiment/setup.js';
 import { executeRun } from '../../experiment/execute.js';
 
@@ -57,7 +57,7 @@ export const command: CommandModule = {
     const dataDir = typeof options.dataDir === 'string' ? resolve(options.dataDir) : null;
     const resultsDirOption = typeof options.resultsDir === 'string' ? resolve(options.resultsDir) : null;
     const labDir = (id: string) => join(resultsDirOption ?? baseDir(), 'lab', id);
-    const cli = { systems: EMBEDDED_SYSTEMS.join(','), mode: 'blob', keepLab: false };
+    const cli = { systems: DEMO_SYSTEMS.join(','), mode: 'blob', keepLab: false };
     if (options.dryRun === true) {
       const setup = await resolveRunSetup(cli, config, { datasets: demoDatasets(), dataDir: dataDir ?? '<temporary folder>/data', defaultOptions: () => ({}) });
       process.stdout.write(`${await describePlan(setup)}\nresults dir: ${resultsDirOption ?? '<a new temporary folder>'} (not created: dry run)\n`);

@@ -1,0 +1,514 @@
+/**
+ * `chdb` — a current ClickHouse engine (26.x) embedded in-process through the `chdb` npm package
+ * (SPEC §5.1–§5.3). The only ClickHouse server Debian installs here is 18.16 (`clickhouse`); this
+ * adapter measures the engine people run today: column codecs, lightweight DELETE, current merges.
+ *
+ * `chdb` is an OPTIONAL dependency (≈ 540 MB installed): it is not in package.json, the tool
+ * resolves it at option-parsing time and, when it is missing, says in one line how to add it.
+ *
+ * Lab namespace: the directory `<dataDir>/<lab>/` is the engine's data path (a chdb `Session`),
+ * holding the database `<lab>`. Reset closes the session, deletes the directory and opens a new
+ * one, so the baseline is truly empty. chdb runs ONE engine per process with one data path at a
+ * time (a second path while one is open is refused by chdb), which fits the runner: systems run
+ * one after another and each adapter is closed before the next opens.
+ *
+ * Variants (content column codec / engine / per-file delete path):
+ * - `mergetree`: MergeTree ORDER BY id, default codec (LZ4), lightweight `DELETE FROM`;
+ * - `uncompressed`: as mergetree with `CODEC(NONE)` on the content column(s);
+ * - `zstd`: as mergetree with `CODEC(ZSTD(1))` on the content column(s);
+ * - `replacing`: ReplacingMergeTree ORDER BY content hash + `file_refs` table (as `clickhouse`);
+ * - `mutation`: as mergetree, but a per-file delete is an `ALTER TABLE … DELETE` mutation that
+ *   rewrites the part, instead of a lightweight delete that only marks rows (`_row_exists`).
+ * The delete path is a variant, not an option, so the cell id (and every table row) says which
+ * mechanism produced a number.
+ *
+ * Writes go as TabSeparated through chdb's raw insert (payload handed over as a Buffer), in
+ * chunks of ~8 MiB: each chunk is one INSERT and its files are acknowledged when it returns.
+ * A refused chunk's files are reported failed and whatever part of it was written is removed.
+ * Settle, compaction and maintenance wait until `system.merges` / `system.mutations` are idle.
+ */
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { UsageError } from '../cli/errors.js';
+import type { NativeTable } from '../dataset/records.js';
+import {
+  assertFileId,
+  assertSha256,
+  chIdent,
+  chQualified,
+  chString,
+  CLICKHOUSE_NATIVE_TYPES,
+  clickhouseNativeLines,
+  FILE_SHA_COLUMN,
+  REFS_TABLE,
+  ROW_NO_COLUMN,
+  tsvEscape,
+} from './clickhouse.js';
+import { checkVariant, numberOf } from './postgresql.js';
+import { BLOB_TABLE } from './shared/layout.js';
+import { FILE_ID_COLUMN, nativeTableName } from './shared/native.js';
+import { defaultDataDir, parseSystemOptions } from './shared/options.js';
+import { sizeProbe } from './shared/probes.js';
+import { DeleteDidNothingError, requireNative, throwIfAborted } from './shared/stages.js';
+import { assertLabName, MODES, type CellContext, type LabFile, type NotApplicable, type Probe, type SystemAdapter, type SystemDefinition, type WriteOutcome } from './types.js';
+
+export const CHDB_VARIANTS = ['mergetree', 'uncompressed', 'zstd', 'replacing', 'mutation'] as const;
+export type ChdbVariant = (typeof CHDB_VARIANTS)[number];
+
+/** The chdb release this adapter is written and tested against (scripts/test.sh installs it). */
+export const CHDB_PACKAGE = 'chdb@3.4.0';
+export const CHDB_MISSING_MESSAGE = `system chdb needs the optional package chdb (≈ 540 MB, not installed by npm ci): add it with \`npm install --no-save ${CHDB_PACKAGE}\``;
+
+/** Payload bytes per INSERT: bounds memory whatever the file sizes. */
+export const INSERT_CHUNK_BYTES = 8 * 1024 * 1024;
+
+/** The slice of chdb's API this adapter uses (typed here: the package is optional, so tsc may not see it). */
+interface ChdbResult {
+  text(): string;
+}
+export interface ChdbSession {
+  queryAsync(query: string, options?: { format?: string }): Promise<ChdbResult>;
+  insert(params: { table: string; values: Buffer; format: 'TabSeparated' }): Promise<{ rowsWritten: number }>;
+  close(): void;
+}
+interface ChdbApi {
+  Session: new (path: string) => ChdbSession;
+  version(): { chdb: string; libchdb: string };
+  drainPending?: () => Promise<void>;
+}
+
+/** True when `chdb` resolves from this installation. */
+export function chdbInstalled(): boolean {
+  try {
+    createRequire(import.meta.url).resolve('chdb');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function importChdb(): Promise<ChdbApi> {
+  if (!chdbInstalled()) throw new UsageError(CHDB_MISSING_MESSAGE);
+  const specifier = 'chdb'; // a variable: tsc must not require the optional package's types
+  return (await import(specifier)) as ChdbApi;
+}
+
+/**
+ * A chdb session on `path` (tests, tools). A path the adapter has open is shared (chdb counts
+ * references); another path while one is open is refused by chdb.
+ */
+export async function openChdbSession(path: string): Promise<ChdbSession> {
+  const api = await importChdb();
+  return new api.Session(path);
+}
+
+const chdbOptionsSchema = z
+  .object({
+    /** Folder holding the lab's engine directory; default `.dedup-lab/chdb/` in the cwd. */
+    dataDir: z.string().min(1).optional(),
+    /** How long a merge or mutation may take before the stage fails. */
+    mutationTimeoutMs: z.coerce.number().int().positive().default(300_000),
+    pollIntervalMs: z.coerce.number().int().positive().default(50),
+  })
+  .strict();
+export interface ChdbOptions {
+  dataDir: string;
+  mutationTimeoutMs: number;
+  pollIntervalMs: number;
+}
+
+export function parseChdbOptions(raw: unknown): ChdbOptions {
+  const parsed = parseSystemOptions('chdb', chdbOptionsSchema, raw);
+  if (!chdbInstalled()) throw new UsageError(CHDB_MISSING_MESSAGE);
+  return { ...parsed, dataDir: parsed.dataDir ? resolve(parsed.dataDir) : defaultDataDir('chdb') };
+}
+
+/** The codec clause of the content column(s) per variant ('' = the engine's default, LZ4). */
+export function contentCodec(variant: ChdbVariant): string {
+  if (variant === 'uncompressed') return ' CODEC(NONE)';
+  if (variant === 'zstd') return ' CODEC(ZSTD(1))';
+  return '';
+}
+
+function engineOf(variant: ChdbVariant, mergeKey: string, replaceKey: string): string {
+  return variant === 'replacing' ? `ENGINE = ReplacingMergeTree ORDER BY ${replaceKey}` : `ENGINE = MergeTree ORDER BY ${mergeKey}`;
+}
+
+const REFS_DDL = (lab: string) => `CREATE TABLE ${chQualified(lab, REFS_TABLE)} (id UInt32, sha256 String) ENGINE = MergeTree ORDER BY id`;
+
+export function chdbBlobTableDdl(lab: string, variant: ChdbVariant): string[] {
+  const columns = `(id UInt32, name String, sha256 String, size UInt64, content String${contentCodec(variant)})`;
+  const table = `CREATE TABLE ${chQualified(lab, BLOB_TABLE)} ${columns} ${engineOf(variant, 'id', 'sha256')}`;
+  return variant === 'replacing' ? [table, REFS_DDL(lab)] : [table];
+}
+
+export function chdbNativeTableDdl(lab: string, table: NativeTable, variant: ChdbVariant): string[] {
+  const names = new Set([FILE_ID_COLUMN, FILE_SHA_COLUMN, ROW_NO_COLUMN]);
+  const typed = table.columns.map((column) => {
+    if (names.has(column.name)) throw new Error(`native table ${table.name}: column ${column.name} clashes with a lab column`);
+    names.add(column.name);
+    return `${chIdent(column.name, 'native column name')} Nullable(${CLICKHOUSE_NATIVE_TYPES[column.type]})${contentCodec(variant)}`;
+  });
+  const columns = [`${FILE_ID_COLUMN} UInt32`, `${FILE_SHA_COLUMN} String`, `${ROW_NO_COLUMN} UInt32`, ...typed].join(', ');
+  const ddl = `CREATE TABLE ${chQualified(lab, nativeTableName(table))} (${columns}) ${engineOf(variant, `(${FILE_ID_COLUMN}, ${ROW_NO_COLUMN})`, `(${FILE_SHA_COLUMN}, ${ROW_NO_COLUMN})`)}`;
+  return variant === 'replacing' ? [ddl, REFS_DDL(lab)] : [ddl];
+}
+
+/** One blob row as TabSeparated (id, name, sha256, size, content). */
+export function tsvBlobRow(file: Pick<LabFile, 'id' | 'name' | 'sha256' | 'size' | 'content'>): Buffer {
+  const head = Buffer.concat([Buffer.from(`${assertFileId(file.id)}\t`), tsvEscape(Buffer.from(file.name, 'utf8')), Buffer.from(`\t${assertSha256(file.sha256)}\t${file.size}\t`)]);
+  return Buffer.concat([head, tsvEscape(file.content), Buffer.from('\n')]);
+}
+
+export function tsvRefRow(file: Pick<LabFile, 'id' | 'sha256'>): Buffer {
+  return Buffer.from(`${assertFileId(file.id)}\t${assertSha256(file.sha256)}\n`);
+}
+
+/** Files grouped into INSERT chunks of about `limit` payload bytes (a file is never split). */
+export function chunkBySize<T>(items: readonly { bytes: number; item: T }[], limit: number): T[][] {
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let size = 0;
+  for (const { bytes, item } of items) {
+    if (current.length > 0 && size + bytes > limit) {
+      chunks.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(item);
+    size += bytes;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+interface EncodedFile {
+  id: number;
+  sha256: string;
+  rows: Buffer;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+class ChdbAdapter implements SystemAdapter {
+  readonly id = 'chdb';
+  private api: ChdbApi | null = null;
+  private session: ChdbSession | null = null;
+  private readonly labDir: string;
+
+  constructor(
+    readonly instance: string,
+    private readonly options: ChdbOptions,
+    private readonly lab: string,
+  ) {
+    this.labDir = join(options.dataDir, lab);
+  }
+
+  async connect(): Promise<void> {
+    this.api ??= await importChdb();
+    mkdirSync(this.options.dataDir, { recursive: true });
+    if (!this.session && existsSync(this.labDir)) this.open();
+  }
+
+  async close(): Promise<void> {
+    const session = this.session;
+    this.session = null;
+    session?.close();
+    // close() returns before the engine has let go when work is still in flight.
+    await this.api?.drainPending?.();
+  }
+
+  /** The engine's own `version()` (chdb's version() says "unknown" for libchdb until an engine is open). */
+  async version(): Promise<string> {
+    const session = this.session ?? this.open();
+    const text = (await session.queryAsync('SELECT version()', { format: 'JSONCompactEachRow' })).text().trim();
+    const engine = String((JSON.parse(text) as unknown[])[0]);
+    return `ClickHouse ${engine} (chdb ${this.requireApi().version().chdb})`;
+  }
+
+  private open(): ChdbSession {
+    mkdirSync(this.labDir, { recursive: true });
+    this.session = new (this.requireApi().Session)(this.labDir);
+    return this.session;
+  }
+
+  private requireApi(): ChdbApi {
+    if (!this.api) throw new Error('chdb adapter is not connected (call connect first)');
+    return this.api;
+  }
+
+  private get db(): ChdbSession {
+    if (!this.session) throw new Error(`chdb lab ${this.labDir} is not open (call resetLab first)`);
+    return this.session;
+  }
+
+  private async command(query: string): Promise<void> {
+    await this.db.queryAsync(query);
+  }
+
+  /** First column of the first row. */
+  private async scalar(query: string): Promise<number> {
+    const text = (await this.db.queryAsync(query, { format: 'JSONCompactEachRow' })).text().trim();
+    const row = text ? (JSON.parse(text.split('\n')[0]!) as unknown[]) : [];
+    if (row.length === 0) throw new Error(`chdb query returned no row: ${query}`);
+    return numberOf(row[0]);
+  }
+
+  private variantOf(cell: CellContext): ChdbVariant {
+    return checkVariant(CHDB_VARIANTS, cell.variant, 'chdb');
+  }
+
+  private tableOf(cell: CellContext): string {
+    return cell.mode === 'blob' ? BLOB_TABLE : nativeTableName(requireNative(cell).table);
+  }
+
+  private idColumn(cell: CellContext): string {
+    return cell.mode === 'blob' ? 'id' : FILE_ID_COLUMN;
+  }
+
+  private shaColumn(cell: CellContext): string {
+    return cell.mode === 'blob' ? 'sha256' : FILE_SHA_COLUMN;
+  }
+
+  async resetLab(cell: CellContext): Promise<void> {
+    const variant = this.variantOf(cell);
+    await this.close();
+    rmSync(this.labDir, { recursive: true, force: true });
+    this.open();
+    await this.command(`CREATE DATABASE ${chIdent(this.lab, 'database name')}`);
+    const ddl = cell.mode === 'blob' ? chdbBlobTableDdl(this.lab, variant) : chdbNativeTableDdl(this.lab, requireNative(cell).table, variant);
+    for (const statement of ddl) await this.command(statement);
+  }
+
+  async dropLab(): Promise<void> {
+    await this.close();
+    rmSync(this.labDir, { recursive: true, force: true });
+  }
+
+  /** A file as the TabSeparated rows of the cell's content table (native: parsed whole first). */
+  private async encode(file: LabFile, cell: CellContext): Promise<EncodedFile> {
+    const sha256 = assertSha256(file.sha256);
+    if (cell.mode === 'blob') return { id: file.id, sha256, rows: tsvBlobRow(file) };
+    const { table, parse } = requireNative(cell);
+    const lines: Buffer[] = [];
+    for await (const line of clickhouseNativeLines(file, table, parse)) lines.push(line);
+    return { id: file.id, sha256, rows: Buffer.concat(lines) };
+  }
+
+  private async insertRows(table: string, rows: Buffer): Promise<void> {
+    if (rows.length === 0) return; // a native file may parse into no rows
+    await this.db.insert({ table: `${assertLabName(this.lab)}.${table}`, values: rows, format: 'TabSeparated' });
+  }
+
+  /** One INSERT of a chunk of files (plus their references in `replacing`); on failure nothing of it stays. */
+  private async writeChunk(chunk: EncodedFile[], cell: CellContext): Promise<string | null> {
+    try {
+      await this.insertRows(this.tableOf(cell), Buffer.concat(chunk.map((file) => file.rows)));
+      if (this.variantOf(cell) === 'replacing') await this.insertRows(REFS_TABLE, Buffer.concat(chunk.map(tsvRefRow)));
+      return null;
+    } catch (error) {
+      let message = messageOf(error);
+      await this.removePartial(cell, chunk).catch((cleanup: unknown) => {
+        message += `; removing the partial insert failed too: ${messageOf(cleanup)}`;
+      });
+      return message;
+    }
+  }
+
+  async bulkInsert(files: AsyncIterable<LabFile>, cell: CellContext): Promise<WriteOutcome> {
+    throwIfAborted(cell.signal);
+    const outcome: WriteOutcome = { acknowledged: [], failed: [] };
+    let chunk: EncodedFile[] = [];
+    let chunkBytes = 0;
+    const flush = async () => {
+      if (chunk.length === 0) return;
+      const error = await this.writeChunk(chunk, cell);
+      for (const file of chunk) {
+        if (error === null) outcome.acknowledged.push(file.id);
+        else outcome.failed.push({ id: file.id, error });
+      }
+      chunk = [];
+      chunkBytes = 0;
+    };
+    for await (const file of files) {
+      throwIfAborted(cell.signal);
+      let encoded: EncodedFile;
+      try {
+        encoded = await this.encode(file, cell);
+      } catch (error) {
+        outcome.failed.push({ id: file.id, error: messageOf(error) });
+        continue;
+      }
+      if (chunk.length > 0 && chunkBytes + encoded.rows.length > INSERT_CHUNK_BYTES) await flush();
+      chunk.push(encoded);
+      chunkBytes += encoded.rows.length;
+    }
+    throwIfAborted(cell.signal);
+    await flush();
+    return outcome;
+  }
+
+  async insertOne(file: LabFile, cell: CellContext): Promise<void> {
+    throwIfAborted(cell.signal);
+    const error = await this.writeChunk([await this.encode(file, cell)], cell);
+    if (error !== null) throw new Error(error);
+  }
+
+  /**
+   * Remove the rows a failed INSERT may have left (a chunk parsed into several blocks can be
+   * written in part); in `replacing`, only contents no stored file references.
+   */
+  private async removePartial(cell: CellContext, sent: readonly { id: number; sha256: string }[]): Promise<void> {
+    const table = this.tableOf(cell);
+    if (this.variantOf(cell) !== 'replacing') {
+      const where = `${this.idColumn(cell)} IN (${sent.map((file) => assertFileId(file.id)).join(', ')})`;
+      if ((await this.count(table, where)) > 0) await this.deleteWhere(table, where, cell);
+      return;
+    }
+    const ids = sent.map((file) => assertFileId(file.id)).join(', ');
+    if ((await this.count(REFS_TABLE, `id IN (${ids})`)) > 0) await this.deleteWhere(REFS_TABLE, `id IN (${ids})`, cell);
+    for (const sha of new Set(sent.map((file) => chString(assertSha256(file.sha256))))) {
+      const where = `${this.shaColumn(cell)} = ${sha}`;
+      if ((await this.count(REFS_TABLE, `sha256 = ${sha}`)) === 0 && (await this.count(table, where)) > 0) await this.deleteWhere(table, where, cell);
+    }
+  }
+
+  private async count(table: string, where = '1'): Promise<number> {
+    return this.scalar(`SELECT count() FROM ${chQualified(this.lab, table)} WHERE ${where}`);
+  }
+
+  /**
+   * The variant's per-file delete path: a lightweight DELETE (marks rows in `_row_exists`; the
+   * bytes go at the next merge) or, in `mutation`, an ALTER TABLE … DELETE that rewrites the
+   * parts. Both are waited for (lightweight: `lightweight_deletes_sync`; mutation: `mutations_sync`).
+   */
+  private async deleteWhere(table: string, where: string, cell: CellContext): Promise<void> {
+    const name = chQualified(this.lab, table);
+    if (this.variantOf(cell) === 'mutation') await this.command(`ALTER TABLE ${name} DELETE WHERE ${where} SETTINGS mutations_sync = 1`);
+    else await this.command(`DELETE FROM ${name} WHERE ${where} SETTINGS lightweight_deletes_sync = 1`);
+    // Only this delete's mutation is waited for: background merges (many small parts after
+    // per-file inserts) would make every delete wait for them; settle() waits for those.
+    await this.waitUntilIdle(cell.signal, { merges: false });
+  }
+
+  /** Delete matching rows and check none is left. */
+  private async deleteAll(table: string, where: string, cell: CellContext, what: string): Promise<void> {
+    await this.deleteWhere(table, where, cell);
+    const left = await this.count(table, where);
+    if (left !== 0) throw new Error(`chdb delete of ${what} left ${left} rows`);
+  }
+
+  async deleteOne(file: LabFile, cell: CellContext): Promise<void> {
+    throwIfAborted(cell.signal);
+    const id = assertFileId(file.id);
+    const table = this.tableOf(cell);
+    if (this.variantOf(cell) !== 'replacing') {
+      const where = `${this.idColumn(cell)} = ${id}`;
+      if ((await this.count(table, where)) === 0) throw this.notStored(file);
+      return this.deleteAll(table, where, cell, `file ${id}`);
+    }
+    if ((await this.count(REFS_TABLE, `id = ${id}`)) === 0) throw this.notStored(file);
+    await this.deleteAll(REFS_TABLE, `id = ${id}`, cell, `the reference of file ${id}`);
+    // The content goes only when no other stored file references it (a duplicate may still be held).
+    const sha = chString(assertSha256(file.sha256));
+    if ((await this.count(REFS_TABLE, `sha256 = ${sha}`)) > 0) return;
+    const where = `${this.shaColumn(cell)} = ${sha}`;
+    if ((await this.count(table, where)) > 0) await this.deleteAll(table, where, cell, `the content of file ${id}`);
+  }
+
+  private notStored(file: LabFile): Error {
+    return new DeleteDidNothingError(`delete did nothing: file ${file.id} (${file.name}) is not stored in chdb ${this.labDir}`);
+  }
+
+  async countStored(cell: CellContext): Promise<number> {
+    if (this.variantOf(cell) === 'replacing') return this.count(REFS_TABLE);
+    if (cell.mode === 'blob') return this.count(BLOB_TABLE);
+    return this.scalar(`SELECT uniqExact(${FILE_ID_COLUMN}) FROM ${chQualified(this.lab, this.tableOf(cell))}`);
+  }
+
+  /** Rows physically present in the content table (what `replacing` collapsed shows here). */
+  async countContentRows(cell: CellContext): Promise<number> {
+    return this.count(this.tableOf(cell));
+  }
+
+  async compact(cell: CellContext): Promise<void | NotApplicable> {
+    await this.optimizeFinal(cell);
+  }
+
+  async maintenance(cell: CellContext): Promise<void | NotApplicable> {
+    await this.optimizeFinal(cell);
+  }
+
+  /** `OPTIMIZE TABLE … FINAL` on every lab table with parts (it also drops rows a lightweight delete marked). */
+  private async optimizeFinal(cell: CellContext): Promise<void> {
+    await this.waitUntilIdle(cell.signal);
+    const tables = this.variantOf(cell) === 'replacing' ? [this.tableOf(cell), REFS_TABLE] : [this.tableOf(cell)];
+    for (const table of tables) {
+      const parts = await this.scalar(`SELECT count() FROM system.parts WHERE active AND database = ${chString(this.lab)} AND table = ${chString(table)}`);
+      if (parts === 0) continue; // nothing to merge; OPTIMIZE would be a no-op
+      // optimize_throw_if_noop: an OPTIMIZE that merges nothing is an error, not a silent success.
+      await this.command(`OPTIMIZE TABLE ${chQualified(this.lab, table)} FINAL SETTINGS optimize_throw_if_noop = 1`);
+    }
+    await this.waitUntilIdle(cell.signal);
+  }
+
+  /** Poll until the lab has no unfinished mutation and (unless told not to) no running merge, or time out with an error. */
+  private async waitUntilIdle(signal: AbortSignal, { merges = true } = {}): Promise<void> {
+    const lab = chString(this.lab);
+    const deadline = Date.now() + this.options.mutationTimeoutMs;
+    const mergesSql = merges ? `(SELECT count() FROM system.merges WHERE database = ${lab})` : '0';
+    for (;;) {
+      throwIfAborted(signal);
+      const busy = await this.scalar(`SELECT ${mergesSql} + (SELECT count() FROM system.mutations WHERE database = ${lab} AND NOT is_done)`);
+      if (busy === 0) return;
+      if (Date.now() > deadline) throw new Error(`chdb: merges/mutations in ${this.lab} still running after ${this.options.mutationTimeoutMs} ms`);
+      await sleep(this.options.pollIntervalMs);
+    }
+  }
+
+  async settle(cell: CellContext): Promise<void> {
+    // Inserts write their parts synchronously; background merges and mutations may still run.
+    await this.waitUntilIdle(cell.signal);
+  }
+
+  /** Bytes of the lab's active parts, as the engine accounts them. */
+  async activePartBytes(): Promise<number> {
+    return this.scalar(`SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND database = ${chString(this.lab)}`);
+  }
+
+  /** Bytes of parts the engine no longer uses but still keeps on disk (chdb does not remove them). */
+  async outdatedPartBytes(): Promise<number> {
+    return this.scalar(`SELECT sum(bytes_on_disk) FROM system.parts WHERE NOT active AND database = ${chString(this.lab)}`);
+  }
+
+  probes(_cell: CellContext): Probe[] {
+    // Background merges can move the number between reads: poll until two reads agree.
+    const internal = sizeProbe('internal', () => this.activePartBytes(), { settleTimeoutMs: 30_000, pollIntervalMs: this.options.pollIntervalMs });
+    return [{ ...internal, layer: 'system' }];
+  }
+
+  localDataPaths(): string[] {
+    return [this.labDir];
+  }
+
+  async sampleMetrics(): Promise<Record<string, number>> {
+    // No query: it would queue behind the measured work on the same engine. The engine lives in
+    // this process, so the process's resident memory is the engine's (plus Node's).
+    return { rssBytes: process.memoryUsage().rss };
+  }
+}
+
+export const definition: SystemDefinition<ChdbOptions> = {
+  id: 'chdb',
+  kind: 'embedded',
+  variants: CHDB_VARIANTS,
+  modes: MODES,
+  parseOptions: parseChdbOptions,
+  create(instance, options, labName) {
+    assertLabName(labName);
+    return new ChdbAdapter(instance, options, labName);
+  },
+};

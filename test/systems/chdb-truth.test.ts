@@ -1,0 +1,140 @@
+/**
+ * What a current ClickHouse (chdb, 26.x) physically does with the lab's data — asserted as
+ * observed and explained in docs/systems-embedded.md next to the 18.16 server's behaviour:
+ * CODEC(NONE) stores random data at ≈ 1× at every duplicate share (no LZ4 window effect),
+ * LZ4 folds adjacent duplicates, ZSTD compresses text, ReplacingMergeTree collapses duplicates at
+ * OPTIMIZE FINAL, lightweight deletes only mark rows until a merge, and chdb keeps outdated parts.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { allocatedBytesSync } from '../../src/measure/probes/fs.js';
+import { chunkBySize, contentCodec, definition, tsvBlobRow } from '../../src/systems/chdb.js';
+import type { CellContext, LabFile, SystemAdapter } from '../../src/systems/types.js';
+import { iterate, makeCell, makeLabFiles } from './fixtures.js';
+
+const dataDir = mkdtempSync(join(tmpdir(), 'dedup-chdb-truth-'));
+const LAB = 'dedup_truth';
+const FILE_SIZE = 16_384;
+const COUNT = 64;
+let adapter: SystemAdapter | null = null;
+after(async () => {
+  await adapter?.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function labAdapter(): Promise<SystemAdapter> {
+  if (adapter) return adapter;
+  adapter = definition.create('chdb', definition.parseOptions({ dataDir }), LAB);
+  await adapter.connect();
+  return adapter;
+}
+
+/** `count` files of which every `period`-th group repeats: file i copies file i - (i % period) when i % period ≠ 0. */
+function withAdjacentDuplicates(kind: 'random' | 'text', duplicateShare: number): LabFile[] {
+  const unique = Math.round(COUNT * (1 - duplicateShare));
+  const duplicates: Record<number, number> = {};
+  // Spread the duplicates evenly, each right after the file it copies (ORDER BY id keeps them adjacent).
+  for (let id = 0; id < COUNT; id++) {
+    const source = Math.floor((id * unique) / COUNT);
+    const first = Math.ceil((source * COUNT) / unique);
+    if (first !== id) duplicates[id] = first;
+  }
+  return makeLabFiles({ count: COUNT, size: FILE_SIZE, kind, duplicates, seed: `truth-${kind}-${duplicateShare}` });
+}
+
+async function internal(lab: SystemAdapter, cell: CellContext): Promise<number> {
+  await lab.settle(cell);
+  const reading = await lab.probes(cell)[0]!.read();
+  assert.equal(typeof reading.bytes, 'number', reading.error);
+  return reading.bytes!;
+}
+
+/** physical / logical after loading `files` into a fresh lab of `variant` (and compacting). */
+async function ratioOf(variant: string, files: LabFile[], compact = false): Promise<number> {
+  const lab = await labAdapter();
+  const cell = makeCell({ variant, mode: 'blob' });
+  await lab.resetLab(cell);
+  assert.equal((await lab.bulkInsert(iterate(files), cell)).acknowledged.length, files.length);
+  if (compact) await lab.compact(cell);
+  return (await internal(lab, cell)) / files.reduce((sum, file) => sum + file.size, 0);
+}
+
+describe('chdb encodings (pure)', () => {
+  it('codec clause per variant', () => {
+    assert.equal(contentCodec('uncompressed'), ' CODEC(NONE)');
+    assert.equal(contentCodec('zstd'), ' CODEC(ZSTD(1))');
+    assert.equal(contentCodec('mergetree'), '');
+  });
+  it('TabSeparated blob rows escape tab, newline and backslash in content', () => {
+    const row = tsvBlobRow({ id: 7, name: 'a\tb', sha256: 'ab'.repeat(32), size: 3, content: Buffer.from('x\n\\') });
+    assert.equal(row.toString(), `7\ta\\tb\t${'ab'.repeat(32)}\t3\tx\\n\\\\\n`);
+  });
+  it('chunks never split a file and stay under the limit unless one file alone is larger', () => {
+    const items = [5, 5, 5, 20, 1].map((bytes, item) => ({ bytes, item }));
+    assert.deepEqual(chunkBySize(items, 10), [[0, 1], [2], [3], [4]]);
+    assert.deepEqual(chunkBySize([], 10), []);
+  });
+});
+
+describe('chdb truths (ClickHouse 26.x in-process)', () => {
+  for (const share of [0, 0.5, 0.9]) {
+    it(`random data in uncompressed costs ≈ 1× at ${share * 100}% duplicates (no LZ4 window effect)`, async (t) => {
+      const files = withAdjacentDuplicates('random', share);
+      const none = await ratioOf('uncompressed', files);
+      const lz4 = await ratioOf('mergetree', files);
+      t.diagnostic(`duplicates ${share}: CODEC(NONE) ${none.toFixed(3)}, LZ4 ${lz4.toFixed(3)}`);
+      assert.ok(none >= 1.0 && none <= 1.05, `CODEC(NONE) physical/logical ${none}`);
+      // LZ4 (the default) folds a duplicate that sits next to its original in the same block.
+      assert.ok(lz4 <= (1 - share) * 1.05 + 0.02, `LZ4 physical/logical ${lz4} at ${share} duplicates`);
+    });
+  }
+
+  it('text compresses under zstd, less under LZ4, not at all under CODEC(NONE)', async (t) => {
+    const files = withAdjacentDuplicates('text', 0);
+    const [none, lz4, zstd] = [await ratioOf('uncompressed', files), await ratioOf('mergetree', files), await ratioOf('zstd', files)];
+    t.diagnostic(`text: NONE ${none.toFixed(3)}, LZ4 ${lz4.toFixed(3)}, ZSTD ${zstd.toFixed(3)}`);
+    assert.ok(none >= 1.0 && none <= 1.05, `NONE ${none}`);
+    assert.ok(zstd < 0.6, `ZSTD ${zstd}`);
+    assert.ok(zstd < lz4 && lz4 < none, `ZSTD ${zstd} < LZ4 ${lz4} < NONE ${none}`);
+  });
+
+  it('replacing: after OPTIMIZE FINAL one row per content, near the ideal (unique bytes)', async (t) => {
+    // Duplicates far from their originals (second half copies the first), so no codec folds them.
+    const duplicates: Record<number, number> = {};
+    for (let id = COUNT / 2; id < COUNT; id++) duplicates[id] = id - COUNT / 2;
+    const files = makeLabFiles({ count: COUNT, size: FILE_SIZE, duplicates, seed: 'truth-replacing' });
+    const ratio = await ratioOf('replacing', files, true);
+    const lab = await labAdapter();
+    const cell = makeCell({ variant: 'replacing', mode: 'blob' });
+    t.diagnostic(`replacing after compaction: ${ratio.toFixed(3)} (ideal 0.5)`);
+    assert.equal(await lab.countStored(cell), COUNT);
+    assert.equal(await (lab as unknown as { countContentRows(c: CellContext): Promise<number> }).countContentRows(cell), COUNT / 2);
+    assert.ok(ratio >= 0.5 && ratio <= 0.55, `replacing physical/logical ${ratio}`);
+  });
+
+  for (const variant of ['mergetree', 'mutation']) {
+    it(`${variant}: what deleting 3/4 of the files returns (internal and fs)`, async (t) => {
+      const lab = await labAdapter();
+      const cell = makeCell({ variant, mode: 'blob' });
+      const files = makeLabFiles({ count: COUNT, size: FILE_SIZE, seed: `truth-delete-${variant}` });
+      await lab.resetLab(cell);
+      await lab.bulkInsert(iterate(files), cell);
+      const fs = () => Number(allocatedBytesSync(lab.localDataPaths()));
+      const [loaded, loadedFs] = [await internal(lab, cell), fs()];
+      for (const file of files.slice(0, (COUNT * 3) / 4)) await lab.deleteOne(file, cell);
+      const [deleted, deletedFs] = [await internal(lab, cell), fs()];
+      await lab.maintenance(cell);
+      const [maintained, maintainedFs] = [await internal(lab, cell), fs()];
+      t.diagnostic(`${variant}: internal ${loaded} → delete ${deleted} → OPTIMIZE FINAL ${maintained}; fs ${loadedFs} → ${deletedFs} → ${maintainedFs}`);
+      assert.equal(await lab.countStored(cell), COUNT / 4);
+      if (variant === 'mergetree') assert.ok(deleted >= loaded * 0.95, `lightweight delete only marks rows: ${loaded} → ${deleted}`);
+      else assert.ok(deleted <= loaded * 0.3, `a mutation rewrites the part without the rows: ${loaded} → ${deleted}`);
+      assert.ok(maintained <= loaded * 0.3, `OPTIMIZE FINAL drops deleted rows: ${loaded} → ${maintained}`);
+      // chdb never removes outdated parts from disk (no cleanup thread in-process): fs does not shrink.
+      assert.ok(maintainedFs >= loadedFs, `fs ${loadedFs} → ${maintainedFs}: if this fails, chdb now removes outdated parts; update docs/systems-embedded.md`);
+    });
+  }
+});
