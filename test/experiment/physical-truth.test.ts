@@ -95,7 +95,11 @@ describe('physical truth on the real servers', { timeout: 900_000 }, () => {
     assert.ok(peak > last + 64 * 1024, `the disk held replaced parts after the deletes (peak ${peak}, final ${last})`);
     const grown = grownOnDisk(records);
     assert.ok(deleted.residualBytes !== null && deleted.residualBytes <= 0.2 * grown, `returned in the end: residual ${deleted.residualBytes} of ${grown}`);
-    assert.ok(deleted.freedInside !== null && deleted.freedInside !== undefined && deleted.freedInside >= 0.7 * grown, `active parts shrink at once: ${deleted.freedInside}`);
+    // The system layer (active parts) gives it all back at once; the disk only after the lifetime.
+    const activeGrown = probeOf(recordOf(records, 'perfile_insert'), 'internal');
+    assert.ok(activeGrown.after !== null && activeGrown.baseline !== null);
+    const activeBytes = activeGrown.after - activeGrown.baseline;
+    assert.ok(deleted.freedInside !== null && deleted.freedInside !== undefined && deleted.freedInside >= 0.9 * activeBytes, `active parts shrink at once: ${deleted.freedInside} of ${activeBytes}`);
   });
 
   it('MariaDB default: a delete frees pages inside the .ibd but returns nothing to storage; OPTIMIZE returns it', async (t) => {
