@@ -12,6 +12,15 @@
 # Names: postgresql mariadb clickhouse redis nats kafka s3 prometheus pushgateway
 set -euo pipefail
 
+# `flock /tmp/dedup-lab-servers.lock CMD` hands its lock fd down to CMD: a server started from
+# here would inherit it and hold the cross-helper lock for as long as it runs (seen: a restarted
+# PostgreSQL blocked every test). Close any inherited copy; the flock process keeps the lock.
+for inherited_fd in /proc/$$/fd/*; do
+  n=${inherited_fd##*/}
+  if (( n > 2 )) && [[ $(readlink "$inherited_fd" 2>/dev/null) == */dedup-lab-servers.lock ]]; then eval "exec $n>&-"; fi
+done
+unset inherited_fd n
+
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 SVC_FILES="$HERE/services"
 ROOT="${DEDUP_LAB_SERVICES_DIR:-/var/lib/dedup-lab-services}"

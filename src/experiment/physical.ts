@@ -53,7 +53,7 @@ export async function reclaimWatchAfter(stage: StageName, watch: WatchContext): 
   const probe = watchedProbe(watch.probes, watch.choice);
   if (!probe) return { timeToReclaimMs: null, reclaimCurve: null, reclaimNote: 'no storage-layer probe to watch' };
   const deferrals = watch.adapter.deferrals ? await watch.adapter.deferrals(watch.context, stage) : [];
-  const result: ReclaimWatch = await watchReclaim({ read: () => readOnce(probe), clock: watch.clock, windowMs: watch.windowMs, deferrals, minIntervalMs: probe.pollIntervalMs, signal: watch.signal });
+  const result: ReclaimWatch = await watchReclaim({ read: () => readOnce(probe), clock: watch.clock, windowMs: watch.windowMs, deferrals, minIntervalMs: probe.pollIntervalMs, settleTimeoutMs: probe.settleTimeoutMs, signal: watch.signal });
   const declared = deferrals.length > 0 ? `; deferrals: ${deferrals.map((deferral) => `${deferral.name} ${Math.round(deferral.durationMs / 1000)} s (${deferral.source})`).join(', ')}` : '';
   return { ...result, reclaimNote: `${result.reclaimNote ? `${result.reclaimNote}; ` : ''}watched ${probe.name}${declared}` };
 }

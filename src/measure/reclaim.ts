@@ -18,6 +18,8 @@ export interface ReclaimWatchInput {
   deferrals: readonly Deferral[];
   /** Shortest pause between two samples (the probe's poll interval). */
   minIntervalMs: number;
+  /** How long after the last deferral the probe may take to agree with itself (its settle timeout); default: the whole window. */
+  settleTimeoutMs?: number;
   signal?: AbortSignal;
 }
 
@@ -72,13 +74,15 @@ export function watchIsDone(curve: readonly ReclaimSample[], elapsedMs: number, 
 
 export function notReclaimedNote(windowMs: number, deferrals: readonly Deferral[], elapsedMs: number): string {
   const pending = deferrals.filter((deferral) => deferral.durationMs > elapsedMs).map((deferral) => `${deferral.name} ${Math.round(deferral.durationMs / 1000)} s`);
-  return `not reclaimed within ${Math.round(windowMs / 1000)} s${pending.length > 0 ? ` (still pending: ${pending.join(', ')})` : ' (still changing)'}`;
+  return `not reclaimed within ${Math.round(windowMs / 1000)} s${pending.length > 0 ? ` (still pending: ${pending.join(', ')})` : ` (still changing after ${Math.round(elapsedMs / 1000)} s)`}`;
 }
 
 export async function watchReclaim(input: ReclaimWatchInput): Promise<ReclaimWatch> {
   const start = input.clock.now();
   const pendingMs = pendingUntilMs(input.deferrals);
   const intervalMs = sampleIntervalMs(pendingMs, input.minIntervalMs);
+  // Past the last deferral the probe only needs to settle: never more than its own settle timeout.
+  const deadlineMs = Math.min(input.windowMs, pendingMs + (input.settleTimeoutMs ?? input.windowMs));
   const curve: ReclaimSample[] = [];
   let errors = 0;
   for (;;) {
@@ -89,7 +93,7 @@ export async function watchReclaim(input: ReclaimWatchInput): Promise<ReclaimWat
     if (watchIsDone(curve, elapsed, pendingMs)) {
       return { reclaimCurve: curve, timeToReclaimMs: timeToFinal(curve), reclaimNote: null };
     }
-    if (elapsed + intervalMs > input.windowMs || input.signal?.aborted) {
+    if (elapsed + intervalMs > deadlineMs || input.signal?.aborted) {
       const note = curve.length === 0 ? `the storage probe could not be read (${errors} failed reads)` : notReclaimedNote(input.windowMs, input.deferrals, elapsed);
       return { reclaimCurve: curve, timeToReclaimMs: null, reclaimNote: note };
     }

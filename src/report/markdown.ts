@@ -27,7 +27,10 @@ function probeEdrTable(records: readonly StageRecord[]): string | null {
   const writeGroups = groupRecords(records).filter((group) => isWriteStage(group.stage));
   const names = probeNames(records);
   if (writeGroups.length === 0 || names.length < 2) return null;
-  const headers = ['system', 'variant', 'mode', 'payload', 'grade', 'stage', ...names.flatMap((n) => [`EDR ${n}`, `phys MB/copy ${n}`])];
+  // Each probe's layer in its header (SPEC §6.2), e.g. `EDR lab_fs (storage)`.
+  const layerOf = new Map(records.flatMap((record) => record.probes.map((probe) => [probe.name, probe.layer] as const)).filter(([, layer]) => layer !== undefined));
+  const label = (name: string) => (layerOf.has(name) ? `${name} (${layerOf.get(name)})` : name);
+  const headers = ['system', 'variant', 'mode', 'payload', 'grade', 'stage', ...names.flatMap((n) => [`EDR ${label(n)}`, `phys MB/copy ${label(n)}`])];
   const rows = writeGroups.map((group) => [
     systemLabel(group),
     group.variant,

@@ -642,6 +642,9 @@ class ClickhouseAdapter implements SystemAdapter {
    * cleanup_delay_period (+ a random add). Read from the server (production default 480 + 30 + 10 s).
    */
   async deferrals(_cell: CellContext, _stage: StageName): Promise<Deferral[]> {
+    // Nothing replaced, nothing pending: no inactive part of the lab is waiting for removal.
+    const inactive = numberOf(await this.scalar(`SELECT count() FROM system.parts WHERE NOT active AND database = ${chString(this.lab)}`));
+    if (inactive === 0) return [];
     const result = await this.ch.query({
       query: `SELECT name, value FROM system.merge_tree_settings WHERE name IN ('old_parts_lifetime', 'cleanup_delay_period', 'cleanup_delay_period_random_add')`,
       format: 'JSONCompact',

@@ -588,7 +588,7 @@ class KafkaAdapter implements SystemAdapter {
     const topics = this.topicsOf(cell);
     const internal = sizeProbe('internal', SYSTEM_LAYER, () => this.topicBytes(topics), { settleTimeoutMs: 30_000, pollIntervalMs: 250 });
     const dataDir = this.options.dataDir;
-    // The lab topics' partition directories, including ones renamed `….<uuid>-delete` that the broker removes after file.delete.delay.ms.
+    // The lab topics' live partition directories (segments, indexes, and `.deleted` files until file.delete.delay.ms).
     return dataDir ? [internal, labFilesProbe(() => entriesOf(dataDir, (name) => topics.some((topic) => isPartitionDir(topic, name))))] : [internal];
   }
 

@@ -57,8 +57,8 @@ const optionsSchema = z
     /** MinIO only: Prometheus bucket metrics URL, e.g. http://host:9000/minio/v2/metrics/bucket. */
     metricsUrl: z.string().url().optional(),
     metricsBearerToken: z.string().min(1).optional(),
-    /** SeaweedFS only: the master's HTTP URL (e.g. http://127.0.0.1:9333); maintenance runs its volume vacuum. */
-    seaweedfsMasterUrl: z.string().url().optional(),
+    /** SeaweedFS only: the master's HTTP URL (e.g. http://127.0.0.1:9333); maintenance runs its volume vacuum. Empty = not set. */
+    seaweedfsMasterUrl: z.union([z.literal(''), z.string().url()]).optional(),
   })
   .strict();
 

@@ -71,7 +71,11 @@ describe('runner with the real sqlite adapter', () => {
     assert.equal(bulk.logicalBytes, manifest.totals.logicalBytes, 'logical bytes come from the manifest sizes of acknowledged files');
     assert.equal(bulk.files, 12);
     assert.equal(bulk.idealEdr, manifest.totals.idealEdr);
-    assert.deepEqual(bulk.probes.map((probe) => probe.name).sort(), ['dbstat', 'fs', 'internal'].filter((name) => bulk.probes.some((probe) => probe.name === name)).sort());
+    assert.deepEqual(bulk.probes.map((probe) => probe.name).sort(), ['dbstat', 'fs', 'internal', 'lab_fs', 'log_fs']);
+    assert.deepEqual(Object.fromEntries(bulk.probes.map((probe) => [probe.name, probe.layer])), { internal: 'system', dbstat: 'system', lab_fs: 'storage', log_fs: 'storage', fs: 'storage' });
+    // The physical layer decides (SPEC §6.2): the lab's own database file, not the whole data dir and never the WAL alone.
+    assert.equal(bulk.primaryProbe, 'lab_fs');
+    assert.equal(bulk.primaryLayer, 'storage');
     assert.ok(bulk.probes.some((probe) => probe.name === 'fs'), 'the fs probe is added from localDataPaths()');
     assert.ok(bulk.probes.every((probe) => probe.settled), 'embedded probes settle');
     const perfile = records.find((record) => record.grade === 'U50' && record.stage === 'perfile_insert');
@@ -254,7 +258,7 @@ describe('runner with the real sqlite adapter', () => {
     const wrongPrimary = parseConfig({ systems: [{ id: 'sqlite', options: { dataDir: join(root, 'lab-i') }, probes: { primary: 'prometheus' } }] });
     await assert.rejects(
       runInProcess({ config: wrongPrimary, cli: { systems: 'sqlite', ...SMALL, grades: 'U0', stages: 'bulk_insert' }, dataDir, resultsDir }),
-      /unknown probes\.primary "prometheus" for system sqlite; valid: internal, dbstat, fs$/,
+      /unknown probes\.primary "prometheus" for system sqlite; valid: internal, dbstat, lab_fs, log_fs, fs$/,
     );
     assert.equal(existsSync(resultsDir), false, 'no results dir');
     assert.equal(existsSync(join(root, 'lab-i')), false, 'no lab files');

@@ -43,6 +43,15 @@ describe('watchReclaim', () => {
     assert.ok(clock.now() <= 10_000);
   });
 
+  it('past the last deferral a probe that never agrees is given only its settle timeout', async () => {
+    const clock = fakeClock();
+    let bytes = 0;
+    const watch = await watchReclaim({ read: async () => ({ bytes: (bytes += 100_000) }), clock, windowMs: 600_000, deferrals: [], minIntervalMs: 100, settleTimeoutMs: 10_000 });
+    assert.equal(watch.timeToReclaimMs, null);
+    assert.match(watch.reclaimNote ?? '', /still changing after 10 s/);
+    assert.ok(clock.now() <= 10_000);
+  });
+
   it('records failed reads as missing, never as numbers', async () => {
     const clock = fakeClock();
     const watch = await watchReclaim({ read: async () => ({ bytes: null, error: 'down' }), clock, windowMs: 1000, deferrals: [], minIntervalMs: 100 });

@@ -25,6 +25,7 @@ import {
   type Probe,
   type SystemAdapter,
   type SystemDefinition,
+  PROBE_LAYERS,
 } from '../../src/systems/types.js';
 import { iterate, makeCell, makeLabFiles, parseFixtureRows } from './fixtures.js';
 
@@ -261,6 +262,9 @@ export function runContractSuite(setup: ContractSetup): void {
               assert.ok(probe.replicas >= 1, `${probe.name}: replicas >= 1`);
               assert.ok(probe.settleTimeoutMs > 0 && probe.pollIntervalMs > 0, `${probe.name}: positive settle timings`);
               assert.ok(probe.pollIntervalMs <= probe.settleTimeoutMs, `${probe.name}: poll interval within the timeout`);
+              // SPEC §6.2: every probe says which layer it reads; file probes are storage.
+              assert.ok(PROBE_LAYERS.includes(probe.layer), `${probe.name}: layer ${String(probe.layer)}`);
+              if (probe.name === 'lab_fs' || probe.name === 'log_fs') assert.equal(probe.layer, 'storage', probe.name);
             }
             const paths = current().localDataPaths();
             assert.ok(Array.isArray(paths));

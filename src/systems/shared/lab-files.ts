@@ -71,7 +71,11 @@ export async function pgLabRelationFiles(execute: PgExecute, schema: string, dat
   return files;
 }
 
-/** A Kafka partition directory of `topic`: `<topic>-<n>`, or `<topic>-<n>.<id>-delete` while the broker deletes it. */
+/**
+ * A live Kafka partition directory of `topic`: `<topic>-<n>`. Directories of a deleted topic
+ * (`<topic>-<n>.<id>-delete`, left by the lab reset until the broker removes them) are not the
+ * cell's data: counting them would make the probe look stuck after every reset.
+ */
 export function isPartitionDir(topic: string, name: string): boolean {
-  return new RegExp(`^${regexpEscape(topic)}-[0-9]+(\\.[0-9a-zA-Z]+-delete)?$`).test(name);
+  return new RegExp(`^${regexpEscape(topic)}-[0-9]+$`).test(name);
 }
