@@ -94,7 +94,7 @@ export async function deleteOperation(kit: StageKit): Promise<StageOutcome> {
 /** `maintenance_full`: the rewriting level, or why the system has only one. */
 export async function maintenanceFullOperation(kit: StageKit): Promise<StageOutcome> {
   const { adapter, context } = kit;
-  if (!adapter.maintenanceFull) return notApplicableOutcome(`${adapter.id} has one maintenance level only`);
+  if (!adapter.maintenanceFull) return notApplicableOutcome(`${adapter.id} has no second, rewriting maintenance level`);
   const { result, durationMs } = await timed(() => adapter.maintenanceFull!(context));
   if (isNotApplicable(result)) return { ...notApplicableOutcome(result.notApplicable), durationMs };
   return { files: 0, logicalBytes: 0, durationMs, latenciesUs: [], measure: { kind: 'space' }, error: null };
