@@ -14,6 +14,7 @@
  * Log scale because EDR is a ratio: at U90 (ideal ≈ 10) a system storing every copy half as big
  * would reach EDR 2, which is ln 2 / ln 10 = 30 % of the way, not 11 %.
  */
+import { variantWithDimensions } from './dimensions.js';
 import type { StageRecord } from '../experiment/record.js';
 import type { StageName } from '../systems/types.js';
 import { aggregate } from './stats.js';
@@ -105,7 +106,7 @@ function freedShares(records: readonly StageRecord[]): { byDelete: number | null
 export function dedupVerdicts(records: readonly StageRecord[]): DedupVerdict[] {
   const rows = new Map<string, StageRecord[]>();
   for (const record of records) {
-    const key = [systemLabel(record), record.variant, record.mode, record.payloadType].join('\u0000');
+    const key = [systemLabel(record), variantWithDimensions(record), record.mode, record.payloadType].join('\u0000');
     const list = rows.get(key) ?? [];
     list.push(record);
     rows.set(key, list);
@@ -129,7 +130,7 @@ export function dedupVerdicts(records: readonly StageRecord[]): DedupVerdict[] {
     const freed = freedShares(list);
     return {
       system: systemLabel(first),
-      variant: first.variant,
+      variant: variantWithDimensions(first),
       mode: first.mode,
       payloadType: first.payloadType,
       grades,
