@@ -12,6 +12,7 @@ import type { DatasetParameters } from '../dataset/manifest.js';
 import { looksLikeUrl, redactUserInfo, registerSourceUrl } from '../dataset/download.js';
 import { DEFAULT_GRADES, parseGrade } from '../dataset/grades.js';
 import { parseSize } from '../dataset/size.js';
+import { filesForTotalSize } from '../dataset/total-size.js';
 import { isRealWorldType, isSyntheticType, MIXED, SYNTHETIC_TYPES, USER_TYPE_PATTERN, validPayloadTypes } from '../dataset/types.js';
 
 export const DUP_DISTRIBUTIONS = ['uniform', 'zipf'] as const;
@@ -26,6 +27,7 @@ export function addDatasetOptions(cmd: Command): Command {
     .option('--payload-types <list>', 'comma-separated payload types (default: the synthetic types, plus types with a source)')
     .option('--grades <list>', `comma-separated grades U0…U99 (default: ${DEFAULT_GRADES.join(',')})`)
     .option('--files <n>', 'files per data set (default 100)')
+    .option('--total-size <size>', 'size each data set by total bytes instead, e.g. 1GiB (as many files as the size range needs)')
     .option('--min-size <size>', 'smallest file, e.g. 4KiB (default 4 KiB)')
     .option('--max-size <size>', 'largest file, e.g. 1MiB (default 1 MiB)')
     .option('--file-size <size>', 'every file exactly this size (overrides --min-size/--max-size)')
@@ -134,18 +136,30 @@ export function resolveDatasetParameters(cliOptions: Record<string, unknown>, co
       throw new UsageError(`payload type ${type} needs a source: --source ${type}=PATH (file, folder or .gz) or ${type}=URL`);
     }
   }
+  const totalSize = resolveTotalSize(cliOptions, config);
   return payloadTypes.flatMap((payloadType) =>
-    grades.map((grade) => ({
-      payloadType,
-      grade,
-      files,
-      minSize,
-      maxSize,
-      seed,
-      dupDistribution: dupDistribution ?? 'uniform',
-      source: sources[payloadType] ? sourceParameter(sources[payloadType]) : null,
-    })),
+    grades.map((grade) => {
+      const params: DatasetParameters = {
+        payloadType,
+        grade,
+        files,
+        minSize,
+        maxSize,
+        seed,
+        dupDistribution: dupDistribution ?? 'uniform',
+        source: sources[payloadType] ? sourceParameter(sources[payloadType]) : null,
+      };
+      return totalSize === undefined ? params : { ...params, files: filesForTotalSize(params, totalSize), totalSize };
+    }),
   );
+}
+
+/** `--total-size` / `dataset.totalSize` in bytes; undefined when the set is sized by `files`. */
+function resolveTotalSize(cliOptions: Record<string, unknown>, config: Config): number | undefined {
+  const raw = cliOptions.totalSize ?? config.dataset.totalSize;
+  if (raw === undefined) return undefined;
+  if (cliOptions.files !== undefined && cliOptions.totalSize !== undefined) throw new UsageError('--files and --total-size both size the data set; valid: one of them');
+  return typeof raw === 'number' ? raw : parseSize(String(raw), 'total size');
 }
 
 /** A local source as an absolute path; a URL as its display form (no credentials, no pin): what the manifest records. */

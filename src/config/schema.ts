@@ -92,6 +92,8 @@ export const datasetSchema = z
     payloadTypes: z.array(z.string().min(1)).min(1).optional(),
     grades: z.array(z.string().regex(GRADE_PATTERN, 'expected U0 … U99')).min(1).default(['U0', 'U50', 'U90']),
     files: z.number().int().min(1).max(1_000_000).default(100),
+    /** SPEC §4.1: size the set by total bytes (e.g. "1GiB" or a byte count) instead of `files`. */
+    totalSize: z.union([z.number().int().min(1), z.string().min(1)]).optional(),
     minSize: z.number().int().min(1).default(4096),
     maxSize: z.number().int().min(1).default(1024 * 1024),
     seed: z.number().int().min(0).default(42),

@@ -57,7 +57,7 @@ async function tryReadManifest(dir: string): Promise<Manifest | null> {
 export function sameParameters(a: DatasetParameters, b: DatasetParameters): boolean {
   const keys: (keyof DatasetParameters)[] = ['payloadType', 'grade', 'files', 'minSize', 'maxSize', 'seed', 'dupDistribution', 'source'];
   // Absent (local source, older manifest) equals absent only: a URL set cut from other bytes differs.
-  return keys.every((key) => a[key] === b[key]) && (a.sourceSha256 ?? null) === (b.sourceSha256 ?? null);
+  return keys.every((key) => a[key] === b[key]) && (a.sourceSha256 ?? null) === (b.sourceSha256 ?? null) && (a.totalSize ?? null) === (b.totalSize ?? null);
 }
 
 /**

@@ -26,6 +26,8 @@ export interface DatasetParameters {
    * synthetic types): a changed remote file gives other parameters, so the set is regenerated.
    */
   sourceSha256?: string;
+  /** `--total-size` target in bytes (SPEC §4.1) when the file count was derived from it; absent otherwise. */
+  totalSize?: number;
 }
 
 export interface ManifestTotals {

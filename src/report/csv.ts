@@ -65,6 +65,13 @@ export const FIXED_COLUMNS: Column[] = [
   ...LATENCY_FIELDS.map((field) => ({ name: `lat_${field}_us`, get: (r: StageRecord) => r.latencyUs?.[field] })),
   { name: 'error_kind', get: (r) => r.error?.kind },
   { name: 'error_message', get: (r) => r.error?.message },
+  // SPEC §4.1 dimensions (empty in records written before them).
+  { name: 'deleteMethod', get: (r) => r.deleteMethod },
+  { name: 'deleteScope', get: (r) => r.deleteScope },
+  { name: 'placement', get: (r) => r.placement },
+  { name: 'cache', get: (r) => r.cache },
+  { name: 'firstInsertGrowthBytes', get: (r) => r.firstInsertGrowthBytes },
+  { name: 'coldCache', get: (r) => r.coldCache },
 ];
 
 /** Per-probe columns, in this order, for every probe name present in the records. */

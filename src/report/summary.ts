@@ -3,15 +3,16 @@
  * system/instance/variant/mode/payload type/grade/stage, repetitions aggregated as
  * mean ± sample standard deviation [min–max] (see stats.ts).
  */
+import { variantWithDimensions } from './dimensions.js';
 import type { StageRecord } from '../experiment/record.js';
-import { STAGES, type StageName } from '../systems/types.js';
+import { STAGE_ORDER, type StageName } from '../systems/types.js';
 import { aggregate, type Aggregate } from './stats.js';
 import { SPACE_STAGE_REASON } from '../measure/probe-results.js';
 
 export const BYTES_PER_MB = 1_000_000;
-const WRITE_STAGES: readonly StageName[] = ['bulk_insert', 'compaction', 'perfile_insert'];
-const RECLAIM_STAGES: readonly StageName[] = ['perfile_delete', 'maintenance'];
-const PERFILE_STAGES: readonly StageName[] = ['perfile_insert', 'perfile_delete'];
+const WRITE_STAGES: readonly StageName[] = ['bulk_insert', 'compaction', 'perfile_insert', 'refill'];
+const RECLAIM_STAGES: readonly StageName[] = ['perfile_delete', 'maintenance', 'maintenance_full'];
+const PERFILE_STAGES: readonly StageName[] = ['perfile_insert', 'perfile_delete', 'refill', 'read'];
 
 export function isWriteStage(stage: StageName): boolean {
   return WRITE_STAGES.includes(stage);
@@ -41,7 +42,7 @@ export function systemLabel(record: { system: string; instance: string }): strin
 }
 
 function cellKey(record: StageRecord): string {
-  return [record.system, record.instance, record.variant, record.mode, record.payloadType, record.grade].join('\u0000');
+  return [record.system, record.instance, variantWithDimensions(record), record.mode, record.payloadType, record.grade].join('\u0000');
 }
 
 /** Groups in the matrix order the records came in, stages in SPEC order inside each cell. */
@@ -56,8 +57,8 @@ export function groupRecords(records: readonly StageRecord[]): SummaryGroup[] {
     stages.set(record.stage, list);
   }
   const stageOrder = (stage: StageName) => {
-    const index = STAGES.indexOf(stage);
-    return index === -1 ? STAGES.length : index;
+    const index = STAGE_ORDER.indexOf(stage);
+    return index === -1 ? STAGE_ORDER.length : index;
   };
   const groups: SummaryGroup[] = [];
   for (const stages of cells.values()) {
@@ -68,7 +69,7 @@ export function groupRecords(records: readonly StageRecord[]): SummaryGroup[] {
       groups.push({
         system: first.system,
         instance: first.instance,
-        variant: first.variant,
+        variant: variantWithDimensions(first),
         mode: first.mode,
         payloadType: first.payloadType,
         grade: first.grade,

@@ -17,6 +17,7 @@
 import type { ProbeResult, StageRecord } from '../experiment/record.js';
 import type { ProbeLayer, StageName } from '../systems/types.js';
 import { bestProbe } from '../measure/layers.js';
+import { variantWithDimensions } from './dimensions.js';
 import { aggregate } from './stats.js';
 import { alignedTable, markdownTable, MISSING, systemLabel } from './summary.js';
 import { engineLabel } from './engine.js';
@@ -183,7 +184,7 @@ export function answerText(verdict: Pick<DedupVerdict, 'verdict' | 'reclaim' | '
 export function dedupVerdicts(records: readonly StageRecord[]): DedupVerdict[] {
   const rows = new Map<string, StageRecord[]>();
   for (const record of records) {
-    const key = [systemLabel(record), record.variant, record.mode, record.payloadType].join('\u0000');
+    const key = [systemLabel(record), variantWithDimensions(record), record.mode, record.payloadType].join('\u0000');
     const list = rows.get(key) ?? [];
     list.push(record);
     rows.set(key, list);
@@ -211,7 +212,7 @@ export function dedupVerdicts(records: readonly StageRecord[]): DedupVerdict[] {
     return {
       system: systemLabel(first),
       engine: engineLabel(first.systemVersion),
-      variant: first.variant,
+      variant: variantWithDimensions(first),
       mode: first.mode,
       payloadType: first.payloadType,
       grades,

@@ -40,6 +40,7 @@ import {
   type Deferral,
   type StageName,
   type LabFile,
+  type LabFileRef,
   type NotApplicable,
   type Probe,
   type SystemAdapter,
@@ -551,6 +552,51 @@ class KafkaAdapter implements SystemAdapter {
       );
     }
     await this.runCompaction(cell);
+  }
+
+  // SPEC §4.1 capabilities.
+  /** delete: one DeleteRecords when the files are the log's oldest prefix; compact: all tombstones in one produce. */
+  async deleteMany(files: readonly LabFileRef[], cell: CellContext): Promise<void | NotApplicable> {
+    const topic = this.topicOf(cell);
+    if (asVariant(cell.variant) === 'delete') {
+      const offsets = files.map((file) => this.state(cell).offsets.get(file.id));
+      const { start } = await this.partitionOffsets(topic);
+      const sorted = offsets.filter((offset): offset is bigint => offset !== undefined).sort((a, b) => (a < b ? -1 : 1));
+      const isPrefix = sorted.length === files.length && sorted.every((offset, index) => offset === start + BigInt(index));
+      if (!isPrefix) return notApplicable('kafka DeleteRecords removes only the oldest records of a partition; these files are not a prefix of the log');
+      if (sorted.length > 0) await this.deleteBelow(topic, start + BigInt(sorted.length));
+      for (const file of files) this.state(cell).offsets.delete(file.id);
+      return;
+    }
+    const refs = await this.liveRefs(cell);
+    const gone = new Set(files.map((file) => String(file.id)));
+    const remaining = new Set([...refs].filter(([id]) => !gone.has(id)).map(([, sha]) => sha));
+    const orphans = [...new Set(files.map((file) => refs.get(String(file.id))).filter((sha): sha is string => sha !== undefined && !remaining.has(sha)))];
+    await this.kafkaProducer.send({
+      messages: [
+        ...files.map((file) => ({ topic: this.refsTopicOf(cell), partition: 0, key: Buffer.from(String(file.id)) })),
+        ...orphans.map((sha) => ({ topic, partition: 0, key: Buffer.from(sha) })),
+      ],
+    });
+  }
+
+  private async deleteBelow(topic: string, offset: bigint): Promise<void> {
+    const answer = await this.kafkaAdmin.deleteRecords({ topics: [{ name: topic, partitions: [{ partition: 0, offset }] }] });
+    const low = answer.find((entry) => entry.name === topic)?.partitions[0]?.lowWatermark;
+    if (low !== offset) throw new Error(`kafka: DeleteRecords left the low watermark at ${String(low)}, not ${offset}`);
+  }
+
+  /** Kafka's purge: DeleteRecords up to the high watermark (a compacted topic refuses DeleteRecords). */
+  async truncate(cell: CellContext): Promise<void | NotApplicable> {
+    if (asVariant(cell.variant) === 'compact') return notApplicable('kafka refuses DeleteRecords on a compact-only topic; its purge works on the delete variant');
+    const topic = this.topicOf(cell);
+    await this.deleteBelow(topic, (await this.partitionOffsets(topic)).end);
+    this.state(cell).offsets.clear();
+  }
+
+  async dropAndRecreate(cell: CellContext): Promise<void> {
+    // The lab holds this cell's topics only: reset deletes them and creates them again, empty.
+    await this.resetLab(cell);
   }
 
   async countStored(cell: CellContext): Promise<number> {

@@ -34,6 +34,7 @@ import {
   assertLabName,
   type CellContext,
   type LabFile,
+  type LabFileRef,
   type NotApplicable,
   type Probe,
   type SystemAdapter,
@@ -301,6 +302,52 @@ class S3Adapter implements SystemAdapter {
       return notApplicable('S3 has no space-reclaiming operation (MinIO replaces and removes object files itself); for SeaweedFS set seaweedfsMasterUrl to run its volume vacuum');
     }
     await seaweedfsVacuum(master);
+  }
+
+  // SPEC §4.1 capabilities.
+  /** DeleteObjects (≤ 1000 keys a request); by-content drops a content only when its last reference went. */
+  async deleteMany(files: readonly LabFileRef[], cell: CellContext): Promise<void> {
+    const bucket = this.bucketOf(cell);
+    if (asVariant(cell.variant) === 'by-id') {
+      await this.deleteKeys(bucket, files.map((file) => `f/${file.id}`));
+      return;
+    }
+    await this.deleteKeys(bucket, files.map((file) => `r/${file.sha256}/${file.id}`));
+    const orphans: string[] = [];
+    for (const sha of new Set(files.map((file) => file.sha256))) if ((await this.listObjects(bucket, `r/${sha}/`)).length === 0) orphans.push(`c/${sha}`);
+    await this.deleteKeys(bucket, orphans);
+  }
+
+  private async deleteKeys(bucket: string, keys: readonly string[]): Promise<void> {
+    for (let start = 0; start < keys.length; start += 1000) {
+      const chunk = keys.slice(start, start + 1000);
+      const answer = await this.s3.send(new this.api.DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: chunk.map((Key) => ({ Key })), Quiet: true } }));
+      const first = answer.Errors?.[0];
+      if (first) throw new Error(`s3: DeleteObjects failed for ${answer.Errors?.length} keys; first ${first.Key}: ${first.Message}`);
+    }
+  }
+
+  truncate(): Promise<NotApplicable> {
+    return Promise.resolve(notApplicable('S3 has no truncate: emptying a bucket means deleting its objects (--delete-methods bulk)'));
+  }
+
+  async dropAndRecreate(cell: CellContext): Promise<void> {
+    const bucket = this.bucketOf(cell);
+    await this.emptyAndDeleteBucket(bucket);
+    await this.s3.send(new this.api.CreateBucketCommand({ Bucket: bucket }));
+  }
+
+  async readOne(file: LabFileRef, cell: CellContext): Promise<Buffer> {
+    const bucket = this.bucketOf(cell);
+    const byId = asVariant(cell.variant) === 'by-id';
+    if (!byId && !(await this.exists(bucket, `r/${file.sha256}/${file.id}`))) throw new Error(`s3: file ${file.id} is not stored`);
+    const answer = await this.s3.send(new this.api.GetObjectCommand({ Bucket: bucket, Key: byId ? `f/${file.id}` : `c/${file.sha256}` }));
+    if (!answer.Body) throw new Error(`s3: GetObject of file ${file.id} returned no body`);
+    return Buffer.from(await answer.Body.transformToByteArray());
+  }
+
+  async dropCaches(_cell: CellContext): Promise<string> {
+    return 'S3 server: no cache the tool can drop (none is exposed by the API)';
   }
 
   async countStored(cell: CellContext): Promise<number> {

@@ -38,6 +38,7 @@ import {
   assertLabName,
   type CellContext,
   type LabFile,
+  type LabFileRef,
   type NotApplicable,
   type Probe,
   type SystemAdapter,
@@ -323,6 +324,43 @@ class NatsAdapter implements SystemAdapter {
     await this.deleteSeq(stream, ref.seq);
     state.contentSeq.delete(file.id);
     if (![...state.contentSeq.values()].includes(contentSeq)) await this.deleteSeq(stream, contentSeq);
+  }
+
+  // SPEC §4.1 capabilities.
+  deleteMany(): Promise<NotApplicable> {
+    return Promise.resolve(notApplicable('JetStream deletes one message per request; its bulk removal is the stream purge (--delete-methods truncate)'));
+  }
+
+  async truncate(cell: CellContext): Promise<void> {
+    const stream = this.streamOf(cell);
+    await this.manager.streams.purge(stream);
+    // Every reference went with the purge.
+    this.refs.set(stream, Promise.resolve({ contentSeq: new Map() }));
+  }
+
+  async dropAndRecreate(cell: CellContext): Promise<void> {
+    // The lab holds this cell's stream only: reset deletes it and adds it again, empty.
+    await this.resetLab(cell);
+  }
+
+  async readOne(file: LabFileRef, cell: CellContext): Promise<Buffer> {
+    const stream = this.streamOf(cell);
+    const base = this.subjectBase(cell);
+    const notStored = () => new Error(`nats: file ${file.id} is not stored in ${stream}`);
+    if (asVariant(cell.variant) === 'plain') {
+      const message = await this.lastOn(stream, `${base}.f.${file.id}`);
+      if (message === null) throw notStored();
+      return Buffer.from(message.data);
+    }
+    const ref = await this.lastOn(stream, `${base}.r.${file.id}`);
+    if (ref === null) throw notStored();
+    const content = await this.manager.streams.getMessage(stream, { seq: parseRefPayload(ref.data) });
+    if (!content) throw notStored();
+    return Buffer.from(content.data);
+  }
+
+  async dropCaches(_cell: CellContext): Promise<string> {
+    return 'JetStream: no cache the tool can drop (the file store keeps recent blocks in memory; only a server restart empties that)';
   }
 
   maintenance(): Promise<NotApplicable> {

@@ -331,7 +331,9 @@ class PostgresqlAdapter implements SystemAdapter {
 
   async dropCaches(_cell: CellContext): Promise<string> {
     // The tool does not restart a server it does not own: shared_buffers stay; a new session drops the session's own state.
-    await this.close();
+    const client = this.client;
+    this.client = null;
+    await client?.end().catch(() => undefined);
     await this.connect();
     return 'PostgreSQL shared_buffers: kept (only a server restart empties them, which the tool does not do); session: reconnected';
   }

@@ -26,6 +26,7 @@ import {
   assertLabName,
   type CellContext,
   type LabFile,
+  type LabFileRef,
   type NotApplicable,
   type Probe,
   type SystemAdapter,
@@ -118,7 +119,7 @@ class RedisAdapter implements SystemAdapter {
     return this.client;
   }
 
-  dataKey(file: LabFile, variant: RedisVariant): string {
+  dataKey(file: Pick<LabFile, 'id' | 'sha256'>, variant: RedisVariant): string {
     return variant === 'by-id' ? `${this.prefix}f:${file.id}` : `${this.prefix}c:${file.sha256}`;
   }
 
@@ -269,6 +270,38 @@ class RedisAdapter implements SystemAdapter {
     return Promise.resolve(
       notApplicable('Redis has no space-reclaiming command for deleted keys; memory is freed on DEL'),
     );
+  }
+
+  // SPEC §4.1 capabilities.
+  /** by-id: DELs of the exact keys; by-content: the reference-dropping script per file, all pipelined in one round trip. */
+  async deleteMany(files: readonly LabFileRef[], cell: CellContext): Promise<void> {
+    const variant = asVariant(cell.variant);
+    const pipeline = this.redis.pipeline();
+    for (const file of files) {
+      if (variant === 'by-id') pipeline.del(this.dataKey(file, variant));
+      else pipeline.eval(DROP_REF_SCRIPT, 3, this.filesKey, this.refsKey, this.dataKey(file, variant), String(file.id), file.sha256);
+    }
+    for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
+  }
+
+  truncate(): Promise<NotApplicable> {
+    return Promise.resolve(notApplicable('Redis has no truncate for part of a database: FLUSHDB would empty the whole database, keys outside the lab included'));
+  }
+
+  dropAndRecreate(): Promise<NotApplicable> {
+    return Promise.resolve(notApplicable('Redis has no table or bucket to drop: the lab is a key prefix'));
+  }
+
+  async readOne(file: LabFileRef, cell: CellContext): Promise<Buffer> {
+    const variant = asVariant(cell.variant);
+    if (variant === 'by-content' && (await this.redis.hexists(this.filesKey, String(file.id))) !== 1) throw new Error(`redis: file ${file.id} is not stored`);
+    const value = await this.redis.getBuffer(this.dataKey(file, variant));
+    if (value === null) throw new Error(`redis: file ${file.id} is not stored`);
+    return value;
+  }
+
+  dropCaches(): Promise<NotApplicable> {
+    return Promise.resolve(notApplicable('Redis keeps every value in memory: there is no cache to drop, so a cold read is the warm read'));
   }
 
   async countStored(cell: CellContext): Promise<number> {

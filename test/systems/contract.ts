@@ -28,6 +28,7 @@ import {
   PROBE_LAYERS,
 } from '../../src/systems/types.js';
 import { iterate, makeCell, makeLabFiles, parseFixtureRows } from './fixtures.js';
+import { registerDimensionChecks } from './contract-dimensions.js';
 
 /** Which moment of the cycle a stored-count expectation is asked for. */
 export type StoredCountMoment = 'bulk_insert' | 'compaction' | 'perfile_insert' | 'perfile_delete' | 'failed_write';
@@ -388,6 +389,8 @@ export function runContractSuite(setup: ContractSetup): void {
               assert.equal(await current().countStored(failingCell), 0, 'a failed per-file insert must leave no rows');
             });
           }
+
+          registerDimensionChecks({ current, cell, mode, files, assertStored });
 
           setup.extraChecks?.({ definition, variant, mode, labName, adapter: current, cell, files });
 

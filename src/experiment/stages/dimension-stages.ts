@@ -94,7 +94,7 @@ export async function deleteOperation(kit: StageKit): Promise<StageOutcome> {
 /** `maintenance_full`: the rewriting level, or why the system has only one. */
 export async function maintenanceFullOperation(kit: StageKit): Promise<StageOutcome> {
   const { adapter, context } = kit;
-  if (!adapter.maintenanceFull) return notApplicableOutcome(`${adapter.id} has one maintenance level only`);
+  if (!adapter.maintenanceFull) return notApplicableOutcome(`${adapter.id} has no second, rewriting maintenance level`);
   const { result, durationMs } = await timed(() => adapter.maintenanceFull!(context));
   if (isNotApplicable(result)) return { ...notApplicableOutcome(result.notApplicable), durationMs };
   return { files: 0, logicalBytes: 0, durationMs, latenciesUs: [], measure: { kind: 'space' }, error: null };
@@ -122,6 +122,9 @@ export async function makeCold(adapter: SystemAdapter, context: CellContext): Pr
 export function sha256Hex(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
+
+/** Why a read has no EDR and no reclaimed bytes (the probes' deltas still show it stored nothing). */
+export const READ_STAGE_REASON = 'a read stores and frees nothing: it reports latency and throughput, not an EDR';
 
 /** `read`: every stored file read back and checked against the manifest's sha256. */
 export async function readOperation(kit: StageKit): Promise<StageOutcome> {
@@ -152,5 +155,5 @@ export async function readOperation(kit: StageKit): Promise<StageOutcome> {
     const message = `${mismatched.length} of ${ids.length} files read back differ from their manifest sha256; first: file ${mismatched[0]} (${kit.entries[mismatched[0] as number]?.name})`;
     return { files: 0, logicalBytes: 0, durationMs, latenciesUs: [], measure: { kind: 'failed', reason: message }, error: { kind: 'integrity', message }, extra };
   }
-  return { files: ids.length, logicalBytes: kit.bytesOf(ids), durationMs, latenciesUs, measure: { kind: 'space' }, error: null, extra };
+  return { files: ids.length, logicalBytes: kit.bytesOf(ids), durationMs, latenciesUs, measure: { kind: 'not-applicable', reason: READ_STAGE_REASON }, error: null, extra };
 }
