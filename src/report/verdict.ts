@@ -18,6 +18,7 @@ import type { StageRecord } from '../experiment/record.js';
 import type { StageName } from '../systems/types.js';
 import { aggregate } from './stats.js';
 import { alignedTable, markdownTable, MISSING, systemLabel } from './summary.js';
+import { storageAnswerColumn } from './storage-answer.js';
 
 /** Share of the possible dedup from which a system counts as deduplicating / partly. */
 export const FULL_DEDUP_SHARE = 0.8;
@@ -162,7 +163,9 @@ export function verdictCells(records: readonly StageRecord[]): { headers: string
   const gradeOrder = new Map<string, number>();
   for (const verdict of verdicts) for (const grade of verdict.grades) gradeOrder.set(grade.grade, Math.min(gradeOrder.get(grade.grade) ?? Infinity, grade.ideal));
   const gradeColumns = [...gradeOrder.entries()].sort((a, b) => a[1] - b[1]).map(([grade]) => grade);
-  const headers = ['system', 'variant', 'mode', 'payload', ...gradeColumns.map((grade) => `EDR ${grade}`), 'delete frees', 'maintenance frees', 'where dedup happens'];
+  // The storage layer's column (SPEC §12) only when a storage_dedup stage ran.
+  const storage = storageAnswerColumn(records);
+  const headers = ['system', 'variant', 'mode', 'payload', ...gradeColumns.map((grade) => `EDR ${grade}`), 'delete frees', 'maintenance frees', ...(storage ? ['storage layer'] : []), 'where dedup happens'];
   const rows = verdicts.map((verdict) => [
     verdict.system,
     verdict.variant,
@@ -174,6 +177,7 @@ export function verdictCells(records: readonly StageRecord[]): { headers: string
     }),
     percentOrMissing(verdict.freedByDelete),
     percentOrMissing(verdict.freedAfterMaintenance),
+    ...(storage ? [storage(verdict)] : []),
     verdict.verdict,
   ]);
   const numeric = headers.map((header) => header.startsWith('EDR ') || header.endsWith('frees'));
