@@ -68,26 +68,43 @@ async function measure(system: string, options: Record<string, unknown>): Promis
   return measurement;
 }
 
-test('PostgreSQL on btrfs-dedup, random U90', async () => {
+// Observed on every server here: duperemove 0.11.2 (Debian 12) finds only whole identical extents;
+// the copies inside a database's large extents are never one, so the real pass recovers ~nothing,
+// while the simulation shows what block-level dedup (ZFS-like) would find in the same files.
+const realPassRecoversNothing = (m: LayerMeasurement): void => {
+  assert.ok(m.beforeDedupEdr < 1.2, `${m.system}: before the pass every copy is stored: ${m.beforeDedupEdr}`);
+  assert.ok(m.realEdr < 1.2 && m.realEdr / m.beforeDedupEdr < 1.3, `${m.system}: duperemove recovered ${m.beforeDedupEdr} → ${m.realEdr}`);
+};
+
+test('PostgreSQL on btrfs-dedup, random U90: TOAST chunks in 8 KiB pages defeat block dedup', async () => {
   const m = await onLayer('postgresql', 'btrfs-dedup', () => measure('postgresql', pgOptionsFromEnv()));
-  assert.ok(m.beforeDedupEdr < 1.2, `before the pass PostgreSQL stores every copy: ${m.beforeDedupEdr}`);
-  assert.ok(Number.isFinite(m.realEdr));
+  realPassRecoversNothing(m);
+  // Observed 1.43 / 1.34 / 1.34: far from the ideal 10 at every unit.
+  for (const unit of ['4KiB', '128KiB', 'cdc']) assert.ok((m.simulated[unit] ?? 0) < 2.5, `${unit}: ${m.simulated[unit]}`);
 });
 
-test('MariaDB (InnoDB) on btrfs-dedup, random U90', async () => {
+test('MariaDB (InnoDB) on btrfs-dedup, random U90: blob pages are page-aligned, 4 KiB blocks find most copies', async () => {
   const m = await onLayer('mariadb', 'btrfs-dedup', () => measure('mariadb', mariadbOptionsFromEnv()));
-  assert.ok(Number.isFinite(m.realEdr));
+  realPassRecoversNothing(m);
+  // Observed 6.95 at 4 KiB, 5.28 at 128 KiB, 7.63 with FastCDC.
+  assert.ok((m.simulated['4KiB'] ?? 0) > 4, `4KiB: ${m.simulated['4KiB']}`);
+  assert.ok((m.simulated['4KiB'] ?? 0) >= (m.simulated['128KiB'] ?? 0), 'smaller blocks find at least as much');
 });
 
-test('Kafka log segments on btrfs-dedup, random U90', async () => {
+test('Kafka log segments on btrfs-dedup, random U90: records sit at unaligned offsets, only CDC finds them', async () => {
   const m = await onLayer('kafka', 'btrfs-dedup', () => measure('kafka', { brokers: requireEnv('DEDUP_LAB_KAFKA_BROKERS'), dataDir: requireEnv('DEDUP_LAB_KAFKA_DATA_DIR') }));
-  assert.ok(Number.isFinite(m.realEdr));
+  realPassRecoversNothing(m);
+  // Observed 1.80 at 4 KiB, 12.3 with FastCDC.
+  assert.ok((m.simulated['4KiB'] ?? 0) < 3, `4KiB: ${m.simulated['4KiB']}`);
+  assert.ok((m.simulated.cdc ?? 0) > 6, `cdc: ${m.simulated.cdc}`);
 });
 
-test('SeaweedFS volumes on btrfs-dedup, random U90', async () => {
+test('SeaweedFS volumes on btrfs-dedup, random U90: append-only needles, CDC finds them, fixed blocks barely', async () => {
   const m = await onLayer('s3', 'btrfs-dedup', () =>
     measure('minio', { endpoint: requireEnv('DEDUP_LAB_S3_ENDPOINT'), accessKeyId: requireEnv('DEDUP_LAB_S3_ACCESS_KEY'), secretAccessKey: requireEnv('DEDUP_LAB_S3_SECRET_KEY'), dataDir: requireEnv('DEDUP_LAB_S3_DATA_DIR') }),
   );
-  assert.ok(Number.isFinite(m.realEdr));
+  realPassRecoversNothing(m);
+  // Observed 1.50 at 4 KiB, 1.20 at 128 KiB, 6.94 with FastCDC.
+  assert.ok((m.simulated['128KiB'] ?? 0) < 2.5, `128KiB: ${m.simulated['128KiB']}`);
+  assert.ok((m.simulated.cdc ?? 0) > 4, `cdc: ${m.simulated.cdc}`);
 });
-
