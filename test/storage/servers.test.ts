@@ -14,7 +14,7 @@ import { readRecords } from '../../src/experiment/results.js';
 import type { StageRecord } from '../../src/experiment/record.js';
 import { runCli, tempDir } from '../experiment/helpers.js';
 import { REPO_ROOT } from '../dataset/helpers.js';
-import { mariadbOptionsFromEnv, pgOptionsFromEnv, requireEnv } from '../systems/sql-helpers.js';
+import { clickhouseOptionsFromEnv, mariadbOptionsFromEnv, pgOptionsFromEnv, requireEnv } from '../systems/sql-helpers.js';
 
 const SERVICES = join(REPO_ROOT, 'scripts', 'services.sh');
 
@@ -107,4 +107,18 @@ test('SeaweedFS volumes on btrfs-dedup, random U90: append-only needles, CDC fin
   // Observed 1.50 at 4 KiB, 1.20 at 128 KiB, 6.94 with FastCDC.
   assert.ok((m.simulated['128KiB'] ?? 0) < 2.5, `128KiB: ${m.simulated['128KiB']}`);
   assert.ok((m.simulated.cdc ?? 0) > 4, `cdc: ${m.simulated.cdc}`);
+});
+
+test('ClickHouse on btrfs-dedup, random U90: the offline pass recovers nothing either', async () => {
+  const m = await onLayer('clickhouse', 'btrfs-dedup', () => measure('clickhouse', clickhouseOptionsFromEnv()));
+  realPassRecoversNothing(m);
+  assert.ok(Object.keys(m.simulated).length === 6);
+});
+
+test('NATS JetStream file store on btrfs-dedup, random U90: the offline pass recovers nothing either', async () => {
+  const m = await onLayer('nats', 'btrfs-dedup', () =>
+    measure('nats', { servers: requireEnv('DEDUP_LAB_NATS_SERVERS'), user: requireEnv('DEDUP_LAB_NATS_USER'), password: requireEnv('DEDUP_LAB_NATS_PASSWORD'), dataDir: requireEnv('DEDUP_LAB_NATS_DATA_DIR') }),
+  );
+  realPassRecoversNothing(m);
+  assert.ok(Object.keys(m.simulated).length === 6);
 });
