@@ -283,7 +283,7 @@ export async function runCell(run: CellRun): Promise<void> {
     failed.length === 0 ? null : { kind: 'write_failed', message: `${failed.length} of ${attempted} writes failed; first (file ${failed[0]?.id}): ${failed[0]?.error}` };
 
   const wants = (stage: StageName) => run.stages.includes(stage);
-  const firstHalf = wants('bulk_insert') || wants('compaction');
+  const firstHalf = wants('bulk_insert') || wants('compaction') || wants('storage_dedup');
   const secondHalf = (['perfile_insert', 'perfile_delete', 'maintenance', 'maintenance_full', 'refill', 'read'] as const).some(wants);
 
   // Step 2.
@@ -298,8 +298,8 @@ export async function runCell(run: CellRun): Promise<void> {
       },
       () => bytesOf(stored),
     );
-  } else if (wants('compaction')) {
-    // Compaction works on data at rest: load it untimed and unrecorded first.
+  } else if (wants('compaction') || wants('storage_dedup')) {
+    // Compaction (and the storage layer's pass) work on data at rest: load it untimed and unrecorded first.
     const { outcome } = await bulkLoad();
     stored = [...outcome.acknowledged];
   }
@@ -308,7 +308,7 @@ export async function runCell(run: CellRun): Promise<void> {
     await runStage('compaction', () => timedWhole(() => adapter.compact(context), 'edr'), () => bytesOf(stored));
   }
   // Storage layer (SPEC §12): after compaction when it ran, else after bulk_insert, on the data at rest.
-  if (wants('storage_dedup') && (wants('bulk_insert') || wants('compaction'))) {
+  if (wants('storage_dedup')) {
     await runStage('storage_dedup', () => storageDedupOutcome(adapter.localDataPaths()), () => bytesOf(stored));
   }
   // Step 4: reset, and catch probes that do not shrink back to the empty baseline.

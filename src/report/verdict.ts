@@ -21,6 +21,7 @@ import { variantWithDimensions } from './dimensions.js';
 import { aggregate } from './stats.js';
 import { alignedTable, markdownTable, MISSING, systemLabel } from './summary.js';
 import { engineLabel } from './engine.js';
+import { storageAnswerColumn } from './storage-answer.js';
 
 /** Share of the possible dedup from which a system counts as deduplicating / partly. */
 export const FULL_DEDUP_SHARE = 0.8;
@@ -258,7 +259,9 @@ export function verdictCells(records: readonly StageRecord[]): { headers: string
   const gradeColumns = [...gradeOrder.entries()].sort((a, b) => a[1] - b[1]).map(([grade]) => grade);
   // The engine column appears when the records carry versions (results from before it do not).
   const withEngine = verdicts.some((verdict) => verdict.engine !== null);
-  const headers = ['system', ...(withEngine ? ['engine'] : []), 'variant', 'mode', 'payload', 'layer', ...gradeColumns.map((grade) => `EDR ${grade}`), 'freed inside', 'returned', 'where dedup happens'];
+  // The storage layer's column (SPEC §12) only when a storage_dedup stage ran.
+  const storage = storageAnswerColumn(records);
+  const headers = ['system', ...(withEngine ? ['engine'] : []), 'variant', 'mode', 'payload', 'layer', ...gradeColumns.map((grade) => `EDR ${grade}`), 'freed inside', 'returned', ...(storage ? ['storage layer'] : []), 'where dedup happens'];
   const rows = verdicts.map((verdict) => [
     verdict.system,
     ...(withEngine ? [verdict.engine ?? MISSING] : []),
@@ -272,6 +275,7 @@ export function verdictCells(records: readonly StageRecord[]): { headers: string
     }),
     formatFreed(verdict.freedInside),
     formatFreed(verdict.returned),
+    ...(storage ? [storage(verdict)] : []),
     answerText(verdict),
   ]);
   const numeric = headers.map((header) => header.startsWith('EDR ') || header === 'freed inside' || header === 'returned');

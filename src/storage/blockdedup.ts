@@ -20,6 +20,7 @@ import { open, readdir, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULT_CDC, FastCdc, type CdcParameters } from '../dataset/fastcdc.js';
 import { storedBlockBytes, SECTOR_BYTES } from './allocation.js';
+import { FingerprintSet } from './fingerprints.js';
 
 export const BLOCK_SIZES = [4096, 8192, 16384, 65536, 131072] as const;
 const BASE_BLOCK = 4096;
@@ -79,7 +80,7 @@ export const COMPRESS_SAMPLE_RATE = 16;
 
 /** One block size's distinct fingerprints and byte counts. */
 export class Tally {
-  private readonly seen = new Set<string>();
+  private readonly seen = new FingerprintSet();
   bytes = 0;
   pieces = 0;
   uniqueBytes = 0;
@@ -95,8 +96,8 @@ export class Tally {
     private readonly packed = false,
   ) {}
 
-  /** `digest` is a binary string; `isZero` marks an all-zero block. */
-  add(block: Buffer, digest: string, isZero: boolean): void {
+  /** `digest` is the block's sha256 (or hash-tree digest); `isZero` marks an all-zero block. */
+  add(block: Buffer, digest: Buffer, isZero: boolean): void {
     this.pieces++;
     this.bytes += block.length;
     if (isZero) {
@@ -104,12 +105,10 @@ export class Tally {
       this.zeroSeen = true;
       return;
     }
-    // 16 bytes of sha256 as a latin1 string: ~50 bytes per entry in the Set, collisions negligible.
-    const key = digest.slice(0, 16);
-    if (this.seen.has(key)) return;
-    this.seen.add(key);
+    // 128 bits of sha256: collisions negligible at any volume this scans.
+    if (!this.seen.add(digest)) return;
     this.uniqueBytes += block.length;
-    if (this.sampledBytes >= COMPRESS_ALWAYS_BYTES && digest.charCodeAt(20) % COMPRESS_SAMPLE_RATE !== 0) return;
+    if (this.sampledBytes >= COMPRESS_ALWAYS_BYTES && (digest[20] as number) % COMPRESS_SAMPLE_RATE !== 0) return;
     const compressed = this.compress ? this.compress(block) : block.length;
     this.sampledBytes += block.length;
     this.sampledCompressed += compressed;
@@ -144,12 +143,12 @@ export function ratio(numerator: number, denominator: number): number {
 const digestOf = (data: Buffer): Buffer => hash('sha256', data, 'buffer') as unknown as Buffer;
 
 /** Digests of all-zero blocks per size (hash-tree digests for sizes above 4 KiB). */
-function zeroDigests(): Map<number, string> {
+function zeroDigests(): Map<number, Buffer> {
   const zero4k = digestOf(Buffer.alloc(BASE_BLOCK));
-  const map = new Map<number, string>([[BASE_BLOCK, zero4k.toString('latin1')]]);
+  const map = new Map<number, Buffer>([[BASE_BLOCK, zero4k]]);
   for (const size of BLOCK_SIZES) {
     if (size === BASE_BLOCK) continue;
-    map.set(size, digestOf(Buffer.concat(Array.from({ length: size / BASE_BLOCK }, () => zero4k))).toString('latin1'));
+    map.set(size, digestOf(Buffer.concat(Array.from({ length: size / BASE_BLOCK }, () => zero4k))));
   }
   return map;
 }
@@ -200,7 +199,7 @@ class Simulation {
   }
 
   private addChunk(chunk: Buffer): void {
-    const digest = digestOf(chunk).toString('latin1');
+    const digest = digestOf(chunk);
     this.cdcTally.add(chunk, digest, chunk.equals(this.zeros.subarray(0, chunk.length)));
   }
 
@@ -210,12 +209,12 @@ class Simulation {
     for (let start = 0; start < data.length; start += BASE_BLOCK) subDigests.push(digestOf(data.subarray(start, start + BASE_BLOCK)));
     BLOCK_SIZES.forEach((size, index) => {
       const per = size / BASE_BLOCK;
-      const zero = this.zero.get(size) as string;
+      const zero = this.zero.get(size) as Buffer;
       for (let first = 0; first < subDigests.length; first += per) {
-        const digest = (per === 1 ? (subDigests[first] as Buffer) : digestOf(Buffer.concat(subDigests.slice(first, first + per)))).toString('latin1');
+        const digest = per === 1 ? (subDigests[first] as Buffer) : digestOf(Buffer.concat(subDigests.slice(first, first + per)));
         const block = data.subarray(first * BASE_BLOCK, (first + per) * BASE_BLOCK);
         // Only a full-size block can match the zero digest; a short tail never does.
-        (this.fixed[index] as Tally).add(block, digest, block.length === size && digest === zero);
+        (this.fixed[index] as Tally).add(block, digest, block.length === size && digest.equals(zero));
       }
     });
     this.cdc?.push(data);
