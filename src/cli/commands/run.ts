@@ -46,7 +46,7 @@ export const command: CommandModule = {
       process.stdout.write(`${await describePlan(setup, skip)}\nresults dir: ${resultsDir}${existsSync(resultsDir) ? ' (exists: resumes)' : ' (not created: dry run)'}\n`);
       return EXIT.ok;
     }
-    log.info(`results: ${resultsDir}`);
+    // The results dir is named by the runner once it holds the dir's lock (a refusal stays one line).
     return executeRun({ config, setup, resultsDir, fresh: options.fresh === true, repeat });
   },
 };
