@@ -2,7 +2,6 @@
 import type { Command } from 'commander';
 import type { CommandModule } from './types.js';
 import { EXIT } from '../errors.js';
-import { log } from '../log.js';
 import { assumeRecordedSourceDigest } from '../../dataset/index.js';
 import { addDatasetOptions, loadCommandConfig } from '../options.js';
 import { describePlan, resolveResultsDir, resolveRunSetup, splitList } from '../../experiment/setup.js';
