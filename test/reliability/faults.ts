@@ -5,6 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { kafkaOptionsFromEnv, natsOptionsFromEnv, redisOptionsFromEnv, s3OptionsFromEnv } from '../systems/kv-helpers.js';
 import { clickhouseOptionsFromEnv, mariadbOptionsFromEnv, pgOptionsFromEnv } from '../systems/sql-helpers.js';
@@ -38,11 +39,14 @@ export function faultSystems(): ServerSystem[] {
   return wanted ? SERVER_SYSTEMS.filter((system) => wanted.includes(system.id) || wanted.includes(system.service)) : SERVER_SYSTEMS;
 }
 
-export async function serverPid(service: string): Promise<number> {
-  const { stdout } = await run('bash', [SERVICES, 'status', service]).catch((error: { stdout?: string }) => ({ stdout: error.stdout ?? '' }));
-  const match = /pid=(\d+)/.exec(stdout);
-  if (!match) throw new Error(`no pid for ${service} in: ${stdout.trim()}`);
-  return Number(match[1]);
+const SERVICES_ROOT = process.env.DEDUP_LAB_SERVICES_DIR ?? '/var/lib/dedup-lab-services';
+
+/** The server's pid from the pid file services.sh keeps, read synchronously (a fault lands the moment a stage starts). */
+export function serverPidNow(service: string): number {
+  const file = service === 'postgresql' ? join(SERVICES_ROOT, 'postgresql', 'data', 'postmaster.pid') : join(SERVICES_ROOT, service, 'run', `${service}.pid`);
+  const pid = Number.parseInt(readFileSync(file, 'utf8'), 10);
+  if (!Number.isSafeInteger(pid) || pid <= 0) throw new Error(`no pid in ${file}`);
+  return pid;
 }
 
 /** The pid and every descendant (PostgreSQL backends, the real nats-server under its wrapper …). */
@@ -68,19 +72,41 @@ export function processTree(root: number): number[] {
   return out;
 }
 
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** Signal the server's whole process tree; after SIGKILL, wait until every process is gone (PostgreSQL cannot start while old backends hold its shared memory). */
 export async function signalServer(service: string, signal: NodeJS.Signals): Promise<void> {
-  for (const pid of processTree(await serverPid(service))) {
+  const pids = processTree(serverPidNow(service));
+  for (const pid of pids) {
     try {
       process.kill(pid, signal);
     } catch {
       // already gone
     }
   }
+  if (signal !== 'SIGKILL') return;
+  const deadline = Date.now() + 30_000;
+  while (pids.some(alive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
 }
 
-/** Start (or re-check) a service; resolves when it answers. */
+/** Start (or re-check) a service; resolves when it answers (a start right after a crash may need a second try). */
 export async function serviceUp(service: string): Promise<void> {
-  await run('bash', [SERVICES, 'up', service], { maxBuffer: 1 << 24 });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await run('bash', [SERVICES, 'up', service], { maxBuffer: 1 << 24 });
+      return;
+    } catch (error) {
+      if (attempt >= 3) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+    }
+  }
 }
 
 /** Leave the server running and answering, whatever happened (SIGCONT first: a stopped server cannot be checked). */

@@ -6,7 +6,7 @@
  * Run under the servers lock: flock /tmp/dedup-lab-servers.lock bash scripts/test.sh test/reliability/restart.test.ts
  * (DEDUP_LAB_FAULT_SYSTEMS=postgresql,redis narrows it).
  */
-import { after, describe, it } from 'node:test';
+import { after, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,7 +19,7 @@ import type { StageRecord } from '../../src/experiment/record.js';
 import { silentProgress, stageKeys, tempDir } from '../experiment/helpers.js';
 import { faultSystems, restoreServer, serviceUp, signalServer, type ServerSystem } from './faults.js';
 
-const DATA = { payloadTypes: 'random_binary', grades: 'U50', files: '40', minSize: '16KiB', maxSize: '16KiB', stages: 'bulk_insert,perfile_insert' };
+const DATA = { payloadTypes: 'random_binary', grades: 'U50', files: '60', minSize: '16KiB', maxSize: '16KiB', stages: 'bulk_insert,perfile_insert' };
 const OPERATION_TIMEOUT_S = 4;
 
 const root = tempDir('faults');
@@ -68,6 +68,8 @@ for (const system of faultSystems()) {
   describe(`${system.id}: server faults mid-stage`, () => {
     let clean: FaultRun;
     after(() => restoreServer(system.service));
+    // Every test starts (and the suite ends) with the server running and answering.
+    beforeEach(() => restoreServer(system.service));
 
     it('uninterrupted run (the reference)', async () => {
       clean = await runWith(system, 'clean');
@@ -77,15 +79,21 @@ for (const system of faultSystems()) {
     it('SIGKILL during bulk_insert and during perfile_insert, restart via services.sh: same cells, same lines', async () => {
       const killedAt: string[] = [];
       let restarting: Promise<void> = Promise.resolve();
+      let restartError: unknown = null;
       const faulted = await runWith(system, 'killed', (stage) => {
         if (killedAt.includes(stage) || !['bulk_insert', 'perfile_insert'].includes(stage)) return;
         killedAt.push(stage);
-        restarting = restarting.then(async () => {
-          await signalServer(system.service, 'SIGKILL');
-          await serviceUp(system.service);
-        });
+        restarting = restarting
+          .then(async () => {
+            await signalServer(system.service, 'SIGKILL');
+            await serviceUp(system.service);
+          })
+          .catch((error: unknown) => {
+            restartError ??= error;
+          });
       });
       await restarting;
+      assert.equal(restartError, null, 'the server was killed and restarted');
       assert.deepEqual(killedAt, ['bulk_insert', 'perfile_insert']);
       assert.ok(faulted.notes.filter((note) => /attempt \d failed/.test(note)).length >= 2, `both kills cost an attempt: ${faulted.notes.join(' | ')}`);
       assertSameAsUninterrupted(faulted, clean, system);
@@ -93,7 +101,7 @@ for (const system of faultSystems()) {
 
     it(`SIGSTOP mid-stage: the attempt fails within ${OPERATION_TIMEOUT_S} s naming system and operation, after SIGCONT the retry succeeds`, async () => {
       let stopped = false;
-      let continued: Promise<void> = Promise.resolve();
+      let continued: Promise<unknown> = Promise.resolve();
       const startedAt = performance.now();
       const faulted = await runWith(system, 'stopped', (stage, notes) => {
         if (stopped || stage !== 'bulk_insert') return;
@@ -104,9 +112,9 @@ for (const system of faultSystems()) {
           const deadline = performance.now() + 120_000;
           while (!notes.some((note) => /attempt 1 failed/.test(note)) && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
           await signalServer(system.service, 'SIGCONT');
-        })();
+        })().catch((error: unknown) => error);
       });
-      await continued;
+      assert.equal(await continued, undefined, 'the server was stopped and continued');
       const failure = faulted.notes.find((note) => /attempt 1 failed/.test(note)) ?? '';
       assert.match(failure, new RegExp(`${system.id}: [a-zA-Z ()0-9]+ got no answer within ${OPERATION_TIMEOUT_S} s`), 'the error names the system and the operation');
       assert.ok(performance.now() - startedAt < 240_000, 'the run did not hang');
