@@ -31,7 +31,9 @@ export function appendLineDurably(file: string, line: string): void {
   const fd = openSync(file, 'a');
   const sizeBefore = fstatSync(fd).size;
   try {
-    writeSync(fd, line.endsWith('\n') ? line : `${line}\n`);
+    // writeSync may write only part when the disk fills; the next call then throws ENOSPC.
+    const bytes = Buffer.from(line.endsWith('\n') ? line : `${line}\n`);
+    for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done);
     fsyncSync(fd);
   } catch (error) {
     // A full disk may have taken part of the line: cut it off so every line stays whole.

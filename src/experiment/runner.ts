@@ -126,6 +126,7 @@ export async function runExperiment(options: RunnerOptions): Promise<RunSummary>
   const { resultsDir } = options;
   resultsWrite(resultsDir, () => mkdirSync(resultsDir, { recursive: true }));
   const lock = acquireRunLock(resultsDir);
+  options.progress.note(`results: ${resultsDir}`);
   try {
     return await runLocked(options);
   } catch (error) {

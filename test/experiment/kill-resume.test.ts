@@ -42,6 +42,7 @@ it('SIGKILL mid-cell, then rerun: exactly the cells of an uninterrupted run, no 
   const resumed = await runCli([...common, '--results-dir', killedDir], { cwd: root });
   assert.equal(resumed.code, 0, resumed.stderr);
   assert.match(resumed.stderr, /2 of 6 cells already complete/);
+  assert.equal(resumed.stderr.match(/1 cut line \(a crash mid-write\) ignored; resuming from the last whole line/g)?.length, 1, 'the cut line is reported once, as a warning');
   const records = readRecords(killedDir);
   assert.deepEqual(stageKeys(records), expected, 'the same cells and stages as the uninterrupted run, each exactly once');
   assert.ok(!readFileSync(join(killedDir, 'results.jsonl'), 'utf8').includes('torn'));

@@ -2,7 +2,6 @@
 import type { Command } from 'commander';
 import type { CommandModule } from './types.js';
 import { EXIT } from '../errors.js';
-import { log } from '../log.js';
 import { assumeRecordedSourceDigest } from '../../dataset/index.js';
 import { addDatasetOptions, loadCommandConfig } from '../options.js';
 import { describePlan, resolveResultsDir, resolveRunSetup, splitList } from '../../experiment/setup.js';
@@ -51,7 +50,7 @@ export const command: CommandModule = {
       process.stdout.write(`${await describePlan(setup, skip)}\nresults dir: ${resultsDir}${existsSync(resultsDir) ? ' (exists: resumes)' : ' (not created: dry run)'}\n`);
       return EXIT.ok;
     }
-    log.info(`results: ${resultsDir}`);
+    // The results dir is named by the runner once it holds the dir's lock (a refusal stays one line).
     return executeRun({ config, setup, resultsDir, fresh: options.fresh === true, repeat });
   },
 };
