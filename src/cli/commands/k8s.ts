@@ -52,10 +52,10 @@ export const command: CommandModule = {
     for (const warning of pathWarnings(config)) log.warn(warning);
     if (typeof options.output === 'string') {
       mkdirSync(options.output, { recursive: true });
-      objects.forEach((object, index) => writeFileSync(join(options.output as string, manifestFileName(index, object)), stringify(object)));
+      objects.forEach((object, index) => writeFileSync(join(options.output as string, manifestFileName(index, object)), stringify(object, { aliasDuplicateObjects: false })));
       log.info(`wrote ${objects.length} manifests to ${options.output}`);
     } else {
-      process.stdout.write(objects.map((object) => stringify(object)).join('---\n'));
+      process.stdout.write(objects.map((object) => stringify(object, { aliasDuplicateObjects: false })).join('---\n'));
     }
     return EXIT.ok;
   },
