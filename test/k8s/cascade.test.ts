@@ -106,7 +106,8 @@ describe('cascade on a real control plane', () => {
     const config = writeConfig('term', [sqlite('term', { workload: 'statefulset/term-sts', replicasUp: 1 })]);
     let sent = false;
     let replicasAtSignal = -1;
-    const result = await cascade(config, join(root, 'results-term'), ['--files', '40'], (text, child) => {
+    // Enough files that the cell is still running when the signal arrives.
+    const result = await cascade(config, join(root, 'results-term'), ['--files', '1500', '--max-size', '2KiB'], (text, child) => {
       if (!sent && /term: running/.test(text)) {
         sent = true;
         replicasAtSignal = specReplicas(ns, 'statefulset/term-sts');

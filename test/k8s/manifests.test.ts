@@ -15,7 +15,7 @@ import { runCli, tempDir } from '../experiment/helpers.js';
 import { connectCluster } from '../../src/k8s/client.js';
 import { resolveVolumes, volumesQuery } from '../../src/k8s/volumes.js';
 import { workloadRef } from '../../src/k8s/workload.js';
-import { annotationOf, apply, createNamespace, deleteNamespace, kubectl, specReplicas, statefulSet, tokenKubeconfig } from './cluster.js';
+import { annotationOf, apply, createNamespace, deleteNamespace, deployment, kubectl, specReplicas, statefulSet, tokenKubeconfig } from './cluster.js';
 
 const DATA = ['--payload-types', 'random_binary', '--grades', 'U0', '--files', '3', '--min-size', '1KiB', '--max-size', '2KiB'];
 let lab: string;
@@ -132,11 +132,12 @@ describe('k8s manifests on a real control plane', () => {
     apply([
       { apiVersion: 'v1', kind: 'PersistentVolume', metadata: { name: pv }, spec: { capacity: { storage: '1Gi' }, accessModes: ['ReadWriteOnce'], persistentVolumeReclaimPolicy: 'Retain', storageClassName: 'longhorn', claimRef: { namespace: lab, name: 'data-vol-0' }, csi: { driver: 'driver.longhorn.io', volumeHandle: `${pv}-longhorn` } } },
       { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'data-vol-0', namespace: lab }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: 'longhorn', volumeName: pv, resources: { requests: { storage: '1Gi' } } } },
-      { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'vol-0', namespace: lab, labels: { app: 'vol' } }, spec: { nodeName: 'kwok-node-0', containers: [{ name: 'c', image: 'registry.invalid/x:1' }], volumes: [{ name: 'data', persistentVolumeClaim: { claimName: 'data-vol-0' } }] } },
-      statefulSet(lab, 'vol', 0),
+      { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'volpod', namespace: lab, labels: { app: 'vol' } }, spec: { nodeName: 'kwok-node-0', containers: [{ name: 'c', image: 'registry.invalid/x:1' }], volumes: [{ name: 'data', persistentVolumeClaim: { claimName: 'data-vol-0' } }] } },
+      // The Deployment's ReplicaSet selector carries pod-template-hash, so the bare pod is not adopted (and deleted).
+      deployment(lab, 'vol', 0),
     ]);
     const cluster = await connectCluster({});
-    const ref = workloadRef({ namespace: lab, workload: 'statefulset/vol', production: false }, 'test');
+    const ref = workloadRef({ namespace: lab, workload: 'deployment/vol', production: false }, 'test');
     const volumes = await resolveVolumes(cluster, ref);
     assert.deepEqual(volumes, [`${pv}-longhorn`]);
     assert.equal(volumesQuery(volumes), `sum(longhorn_volume_actual_size_bytes{volume=~"^(${pv}-longhorn)$"})`);
