@@ -9,7 +9,7 @@
 #   bash scripts/services.sh storage           the storage layer under each server (DEDUP_LAB_<SVC>_STORAGE)
 #   bash scripts/services.sh selftest [names...]  deeper functional check (used when developing this script)
 #
-# Names: postgresql mariadb clickhouse redis nats kafka s3 prometheus pushgateway
+# Names: postgresql mariadb clickhouse redis nats kafka s3 prometheus pushgateway k8s
 set -euo pipefail
 
 # `flock /tmp/dedup-lab-servers.lock CMD` hands its lock fd down to CMD: a server started from
@@ -25,7 +25,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 SVC_FILES="$HERE/services"
 ROOT="${DEDUP_LAB_SERVICES_DIR:-/var/lib/dedup-lab-services}"
 CACHE="${DEDUP_LAB_CACHE_DIR:-/var/cache/dedup-lab}"
-ALL_SERVICES=(postgresql mariadb clickhouse redis nats kafka s3 prometheus pushgateway)
+ALL_SERVICES=(postgresql mariadb clickhouse redis nats kafka s3 prometheus pushgateway k8s)
 SVC_USER=dedup-lab            # system user for the servers that have no Debian user (kafka, s3)
 
 # ---- fixed test credentials and ports (each overridable through the same variable) --------------
@@ -105,6 +105,7 @@ packages_for() {
     s3) echo nodejs ;;   # s3check.mjs; the server itself is built with Go (see install_s3)
     prometheus) echo prometheus curl ;;
     pushgateway) echo prometheus-pushgateway curl ;;
+    k8s) echo openssl curl ;;   # the control plane itself is built with Go (scripts/services/k8s.sh)
   esac
 }
 
@@ -708,6 +709,16 @@ check_pushgateway() {
 }
 stop_pushgateway() { stop_pid pushgateway prometheus-pushgateway 30; }
 
+# ==== k8s: a real control plane + kwok (scripts/services/k8s.sh does the work) ====================
+K8S_SH="$SVC_FILES/k8s.sh"
+install_k8s() { bash "$K8S_SH" build; }
+pid_k8s() { bash "$K8S_SH" pid; }
+start_k8s() { mkdir -p "$(dir_of k8s)/log"; bash "$K8S_SH" up >>"$(dir_of k8s)/log/up.log" 2>&1 || { tail -n 20 "$(dir_of k8s)/log/up.log" >&2; return 1; }; }
+ready_k8s() { bash "$K8S_SH" check; }
+provision_k8s() { :; }
+check_k8s() { bash "$K8S_SH" check; }
+stop_k8s() { bash "$K8S_SH" down; }
+
 # ---- per-service metadata ----------------------------------------------------------------------------
 addr_of() {
   case $1 in
@@ -720,14 +731,16 @@ addr_of() {
     s3) echo "127.0.0.1:$S3_PORT" ;;
     prometheus) echo "127.0.0.1:$PROMETHEUS_PORT" ;;
     pushgateway) echo "127.0.0.1:$PUSHGATEWAY_PORT" ;;
+    k8s) echo "127.0.0.1:56443" ;;
   esac
 }
-start_timeout() { case $1 in kafka) echo 180 ;; s3) echo 120 ;; clickhouse|mariadb) echo 120 ;; *) echo 60 ;; esac; }
+start_timeout() { case $1 in kafka|k8s) echo 180 ;; s3) echo 120 ;; clickhouse|mariadb) echo 120 ;; *) echo 60 ;; esac; }
 pattern_of() {
   case $1 in
     postgresql) echo postgres ;; mariadb) echo mariadbd ;; clickhouse) echo clickhouse ;; redis) echo redis-server ;;
     nats) echo nats-server ;; kafka) echo kafka.Kafka ;; s3) echo "$S3_PATTERN" ;; prometheus) echo prometheus.yml ;;
     pushgateway) echo prometheus-pushgateway ;;
+    k8s) echo '' ;;   # several processes; ready_k8s checks them
   esac
 }
 
@@ -740,6 +753,7 @@ print_env() {
   echo "export DEDUP_LAB_NATS_SERVERS=127.0.0.1:$NATS_PORT DEDUP_LAB_NATS_USER=$(sq "$DEDUP_LAB_NATS_USER") DEDUP_LAB_NATS_PASSWORD=$(sq "$DEDUP_LAB_NATS_PASSWORD") DEDUP_LAB_NATS_DATA_DIR=$(sq "$r/nats/store") DEDUP_LAB_NATS_MONITOR_URL=http://127.0.0.1:$NATS_MON_PORT"
   echo "export DEDUP_LAB_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT DEDUP_LAB_KAFKA_DATA_DIR=$(sq "$r/kafka/data") DEDUP_LAB_KAFKA_RUN_CLASS=$(sq "$KAFKA_RUN_CLASS")"
   echo "export DEDUP_LAB_S3_ENDPOINT=http://127.0.0.1:$S3_PORT DEDUP_LAB_S3_ACCESS_KEY=$(sq "$DEDUP_LAB_S3_ACCESS_KEY") DEDUP_LAB_S3_SECRET_KEY=$(sq "$DEDUP_LAB_S3_SECRET_KEY") DEDUP_LAB_S3_DATA_DIR=$(sq "$S3_DATA") DEDUP_LAB_S3_SERVER=$S3_SERVER$([[ $S3_SERVER == seaweedfs ]] && echo " DEDUP_LAB_S3_METRICS_URL=http://127.0.0.1:$SW_METRICS_PORT/metrics DEDUP_LAB_S3_MASTER_URL=http://127.0.0.1:$SW_MASTER_PORT")"
+  bash "$K8S_SH" env
   echo "export DEDUP_LAB_PROMETHEUS_URL=http://127.0.0.1:$PROMETHEUS_PORT DEDUP_LAB_PUSHGATEWAY_URL=http://127.0.0.1:$PUSHGATEWAY_PORT"
 }
 
@@ -779,7 +793,7 @@ cmd_up() {
   declare -A bg=()
   for s in "${SELECTED[@]}"; do
     case $s in
-      kafka|s3)
+      kafka|s3|k8s)   # k8s: the first build takes ≈ 14 min on 2 cores
         if ! pid_"$s" >/dev/null; then
           if { [[ $s == kafka && ! -f $KAFKA_JARS/.complete ]]; } || { [[ $s == s3 ]] && ! s3_installed; }; then
             say "$s: installing in the background (log: $CACHE/install-$s.log)" >&2

@@ -194,7 +194,7 @@ start_controllers() {
   start_component kube-scheduler --kubeconfig "$sc" --authentication-kubeconfig "$sc" --authorization-kubeconfig "$sc" \
     --bind-address 127.0.0.1 --secure-port "$SCHED_PORT" --leader-elect=false --profiling=false
   local stages=() f; for f in "$K8S_BIN"/kwok-stages/*.yaml; do stages+=(--config "$f"); done
-  start_component kwok --kubeconfig "$DIR/kwok.kubeconfig" "${stages[@]}" --manage-all-nodes=false \
+  start_component kwok --kubeconfig "$DIR/kwok.kubeconfig" "${stages[@]}" \
     --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake --server-address "127.0.0.1:$KWOK_PORT"
   # the one fake node kwok manages (no taint: every pod may land on it)
   printf '%s\n' "apiVersion: v1" "kind: Node" "metadata:" "  name: kwok-node-0" \

@@ -121,9 +121,11 @@ export async function runCascade(options: CascadeOptions): Promise<CascadeOutcom
 
   async function runStep(step: CascadeStep, phase: (name: CascadePhase, detail?: string) => void): Promise<number> {
     const { workload, target } = step;
-    const scaled = workload !== null && !workload.production && cluster !== null;
+    const scalable = workload !== null && !workload.production && cluster !== null;
+    // Set once the annotation is written: from then on the workload is scaled down whatever happens.
+    const touched = { value: false };
     try {
-      if (scaled) await scaleUp(workload, phase);
+      if (scalable) await scaleUp(workload, phase, touched);
       else phase('waiting', workload?.production ? 'production: never scaled, checking the protocol' : 'no k8s workload, checking the protocol');
       const version = await waitForProtocol(target, options.config, workload?.readyTimeoutS ?? 60, signal);
       phase('running', `${target.definition.id} ${version}`);
@@ -147,15 +149,16 @@ export async function runCascade(options: CascadeOptions): Promise<CascadeOutcom
       for (const failed of summary.failedCells) log.error(`cell failed: ${failed.cellId}: ${failed.error}`);
       return summary.failedCells.length;
     } finally {
-      if (scaled) await scaleDown(workload, phase);
+      if (scalable && touched.value) await scaleDown(workload, phase);
     }
   }
 
-  async function scaleUp(workload: CascadeWorkload, phase: (name: CascadePhase, detail?: string) => void): Promise<void> {
+  async function scaleUp(workload: CascadeWorkload, phase: (name: CascadePhase, detail?: string) => void, touched: { value: boolean }): Promise<void> {
     const ref = workload.ref;
     const before = await readScale(cluster!, ref);
     phase('scaling up', `${describeWorkload(ref)} ${before.replicas} → ${workload.replicasUp}`);
     // The record goes first: a SIGKILL right after the scale-up still leaves what to restore.
+    touched.value = true;
     await writeScaleRecord(cluster!, ref, { runId, restoreReplicas: workload.replicasDown, previousReplicas: before.replicas, scaledAt: new Date().toISOString() });
     await setScale(cluster!, ref, workload.replicasUp);
     const selector = (await readScale(cluster!, ref)).selector || workload.podSelector;

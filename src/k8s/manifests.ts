@@ -4,7 +4,10 @@
  * without values, results PVC and the Job. Pure: objects in, objects out; the CLI prints them.
  */
 import { posix } from 'node:path';
-import type { Config } from '../config/schema.js';
+import { parse as parseYaml } from 'yaml';
+import { UsageError } from '../cli/errors.js';
+import { formatZodError } from '../config/load.js';
+import { configSchema, type Config } from '../config/schema.js';
 import { scalableWorkloads } from './cascade.js';
 import { workloadRef, type WorkloadRef } from './workload.js';
 
@@ -16,6 +19,22 @@ export interface ManifestOptions {
   resultsStorage: string;
   storageClass?: string | undefined;
   activeDeadlineSeconds: number;
+}
+
+/**
+ * The config as the Job will read it, without resolving it here: `${VAR}` stay references and
+ * `…File` options stay paths (they exist only inside the cluster), so no secret is read or embedded.
+ */
+export function loadConfigTemplate(text: string, file: string): Config {
+  let raw: unknown;
+  try {
+    raw = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch {
+    throw new UsageError(`config ${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}`);
+  }
+  const parsed = configSchema.safeParse(raw ?? {});
+  if (!parsed.success) throw new UsageError(`config ${file}: ${formatZodError(parsed.error, raw)}`);
+  return parsed.data;
 }
 
 /** A Kubernetes object as plain data. */

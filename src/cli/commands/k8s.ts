@@ -5,9 +5,8 @@ import { stringify } from 'yaml';
 import type { CommandModule } from './types.js';
 import { EXIT, invalidChoice, UsageError } from '../errors.js';
 import { log } from '../log.js';
-import { loadCommandConfig } from '../options.js';
 import { TOOL_VERSION } from '../../version.js';
-import { buildManifests, manifestFileName, pathWarnings } from '../../k8s/manifests.js';
+import { buildManifests, loadConfigTemplate, manifestFileName, pathWarnings } from '../../k8s/manifests.js';
 
 const SUBCOMMANDS = ['manifests'];
 const K8S_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -42,16 +41,21 @@ export const command: CommandModule = {
     if (!SUBCOMMANDS.includes(what)) throw invalidChoice('k8s subcommand', what, SUBCOMMANDS);
     if (typeof options.config !== 'string') throw new UsageError('k8s manifests needs --config FILE (the config the Job runs)');
     const parsed = parsedOptions(options);
-    const config = loadCommandConfig(options);
-    const configText = readFileSync(options.config, 'utf8');
+    let configText: string;
+    try {
+      configText = readFileSync(options.config, 'utf8');
+    } catch {
+      throw new UsageError(`cannot read config file ${JSON.stringify(options.config)}`);
+    }
+    const config = loadConfigTemplate(configText, options.config);
     const objects = buildManifests(config, { ...parsed, configText });
     for (const warning of pathWarnings(config)) log.warn(warning);
     if (typeof options.output === 'string') {
       mkdirSync(options.output, { recursive: true });
-      objects.forEach((object, index) => writeFileSync(join(options.output as string, manifestFileName(index, object)), stringify(object)));
+      objects.forEach((object, index) => writeFileSync(join(options.output as string, manifestFileName(index, object)), stringify(object, { aliasDuplicateObjects: false })));
       log.info(`wrote ${objects.length} manifests to ${options.output}`);
     } else {
-      process.stdout.write(objects.map((object) => stringify(object)).join('---\n'));
+      process.stdout.write(objects.map((object) => stringify(object, { aliasDuplicateObjects: false })).join('---\n'));
     }
     return EXIT.ok;
   },
