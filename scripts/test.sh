@@ -5,6 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Node.js 20 is past its end of life and better-sqlite3 13 loads on 22+ only: when the node on PATH
+# is older, run on the CI line (24) from the npm registry's `node` package (scripts/node-line.sh).
+if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 22 ]; then
+  exec bash scripts/node-line.sh 24 bash "$0" "$@"
+fi
+
 [ -d node_modules ] || npm ci
 # The tests spawn bin/dedup-lab.js: rebuild dist/ so they run what `npm pack` ships (about a second).
 node scripts/build.js

@@ -2,23 +2,19 @@
  * The published package (issue 15): `npm pack` (which runs `prepare`, the build), install the
  * tarball into an empty folder as a user would, then `dedup-lab demo` from there works — compiled
  * JavaScript only, no tsx and no TypeScript sources at run time — and `--version` answers.
- *
- * The tarball's dependencies come from the npm cache. better-sqlite3 has no prebuilt binary
- * without internet and compiling it takes minutes on 2 cores, so the install runs without install
- * scripts and the native module this checkout already built (same version, same Node) is copied
- * in; everything else is exactly what npm installed from the tarball.
+ * The tarball's dependencies come from the npm cache (better-sqlite3 13 ships its Node-API
+ * binaries inside the package: nothing is compiled or downloaded).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const npm = (args: string[], cwd: string) => execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 600_000 });
-const version = (dir: string, name: string) => (JSON.parse(readFileSync(join(dir, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
 
 test('npm pack, install the tarball into an empty folder, dedup-lab demo runs', { timeout: 900_000 }, () => {
   const work = mkdtempSync(join(tmpdir(), 'dedup-lab-pack-'));
@@ -31,10 +27,8 @@ test('npm pack, install the tarball into an empty folder, dedup-lab demo runs', 
   npm(['init', '-y'], join(work)); // a package.json in work keeps npm from walking up
   execFileSync('mkdir', ['-p', app]);
   npm(['init', '-y'], app);
-  npm(['install', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', join(work, packed[0]!.filename)], app);
+  npm(['install', '--prefer-offline', '--no-audit', '--no-fund', join(work, packed[0]!.filename)], app);
   assert.equal(existsSync(join(app, 'node_modules', 'tsx')), false, 'tsx is not a run-time dependency');
-  assert.equal(version(app, 'better-sqlite3'), version(REPO, 'better-sqlite3'), 'same better-sqlite3 as this checkout, so its native build fits');
-  cpSync(join(REPO, 'node_modules/better-sqlite3/build'), join(app, 'node_modules/better-sqlite3/build'), { recursive: true });
 
   const bin = join(app, 'node_modules', '.bin', 'dedup-lab');
   const expectedVersion = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
