@@ -52,4 +52,5 @@ const help = execFileSync(process.execPath, ['--input-type=module', '-e', `const
 writeFileSync(join(staging, HELP_FILE), help);
 rmSync(DIST, { recursive: true, force: true });
 renameSync(staging, DIST);
-process.stdout.write(`built ${typescriptFiles(SRC).length} files into dist/\n`);
+// stderr: `npm pack --json` prints its JSON on stdout after running prepare.
+process.stderr.write(`built ${typescriptFiles(SRC).length} files into dist/\n`);

@@ -5,10 +5,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Node.js 20 is past its end of life and better-sqlite3 13 loads on 22+ only: when the node on PATH
+# is older, run on the CI line (24) from the npm registry's `node` package (scripts/node-line.sh).
+if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 22 ]; then
+  exec bash scripts/node-line.sh 24 bash "$0" "$@"
+fi
+
 [ -d node_modules ] || npm ci
 # chdb (ClickHouse 26.x embedded) is optional (≈ 540 MB, see README): npm ci leaves it out, the
 # tests need it. Installed once, pinned, from npm's cache after the first download (≈ 45 s).
 bash scripts/install-chdb.sh
+# The tests spawn bin/dedup-lab.js: rebuild dist/ so they run what `npm pack` ships (about a second).
+node scripts/build.js
 
 bash scripts/services.sh up
 eval "$(bash scripts/services.sh env)"

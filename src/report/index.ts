@@ -74,7 +74,7 @@ export async function loadTrace(resultsDir: string, maxSamples = MAX_TRACE_SAMPL
 }
 
 /** environment.json, secrets redacted again (it is shown in the report), or undefined when absent. */
-async function loadEnvironment(resultsDir: string): Promise<unknown> {
+export async function loadEnvironment(resultsDir: string): Promise<unknown> {
   const path = join(resultsDir, 'environment.json');
   if (!existsSync(path)) return undefined;
   try {

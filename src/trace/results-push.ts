@@ -78,6 +78,7 @@ function recordFamilies(record: StageRecord & RecordExtras): Family[] {
       samples: latency ? LATENCY_STATS.map((stat) => ({ labels: { stat }, value: latency[stat] / 1e6 })) : [],
     },
     { name: 'dedup_lab_result_failed', help: '1 when the stage failed.', samples: one(record.error ? 1 : 0) },
+    { name: 'dedup_lab_result_start_timestamp_seconds', help: 'When the stage started (unix seconds): stage markers for dashboards.', samples: one(Date.parse(record.startedAt) / 1000) },
     { name: 'dedup_lab_result_end_timestamp_seconds', help: 'When the stage ended (unix seconds).', samples: one((Date.parse(record.startedAt) + record.durationMs) / 1000) },
   ];
 }

@@ -47,7 +47,7 @@ after(async () => {
 });
 
 test('the text body carries every result metric with the record labels, and no line for a missing number', () => {
-  const record = records.find((r) => r.stage === 'bulk_insert' && r.grade === 'U50')!;
+  const record = records.find((r) => r.stage === 'perfile_insert' && r.grade === 'U50')!;
   const body = resultBody(record);
   const labels = `system="sqlite",instance="sqlite",variant="${record.variant}",mode="blob",payload="${record.payloadType}",grade="U50"`;
   assert.ok(body.includes(`dedup_lab_result_edr{${labels}} ${record.edr}`), body);
