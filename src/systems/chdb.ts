@@ -81,10 +81,10 @@ interface ChdbApi {
   drainPending?: () => Promise<void>;
 }
 
-/** True when `chdb` resolves from this installation. */
-export function chdbInstalled(): boolean {
+/** True when `chdb` resolves from this installation (or from the module at `from`). */
+export function chdbInstalled(from: string = import.meta.url): boolean {
   try {
-    createRequire(import.meta.url).resolve('chdb');
+    createRequire(from).resolve('chdb');
     return true;
   } catch {
     return false;

@@ -9,9 +9,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { allocatedBytesSync } from '../../src/measure/probes/fs.js';
-import { contentCodec, definition, openChdbSession } from '../../src/systems/chdb.js';
+import { CHDB_MISSING_MESSAGE, CHDB_PACKAGE, chdbInstalled, contentCodec, definition, openChdbSession } from '../../src/systems/chdb.js';
 import type { CellContext, LabFile, SystemAdapter } from '../../src/systems/types.js';
 import { iterate, makeCell, makeLabFiles } from './fixtures.js';
 
@@ -63,6 +64,12 @@ async function ratioOf(variant: string, files: LabFile[], compact = false): Prom
 }
 
 describe('chdb encodings (pure)', () => {
+  it('the optional package: found here, not from a folder without it; the message names the install command', () => {
+    assert.equal(chdbInstalled(), true);
+    assert.equal(chdbInstalled(pathToFileURL(join(dataDir, 'nowhere.js')).href), false);
+    assert.match(CHDB_MISSING_MESSAGE, new RegExp(`npm install --no-save ${CHDB_PACKAGE.replace('.', '\\.')}`));
+    assert.equal(CHDB_MISSING_MESSAGE.includes('\n'), false);
+  });
   it('codec clause per variant', () => {
     assert.equal(contentCodec('uncompressed'), ' CODEC(NONE)');
     assert.equal(contentCodec('zstd'), ' CODEC(ZSTD(1))');
