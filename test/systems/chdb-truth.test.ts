@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, describe, it } from 'node:test';
-import { allocatedBytesSync } from '../../src/measure/probes/fs.js';
+import { allocatedBytesSync, fsProbe } from '../../src/measure/probes/fs.js';
 import { CHDB_MISSING_MESSAGE, CHDB_PACKAGE, chdbInstalled, contentCodec, definition, openChdbSession } from '../../src/systems/chdb.js';
 import type { CellContext, LabFile, SystemAdapter } from '../../src/systems/types.js';
 import { iterate, makeCell, makeLabFiles } from './fixtures.js';
@@ -69,6 +69,15 @@ describe('chdb encodings (pure)', () => {
     assert.equal(chdbInstalled(pathToFileURL(join(dataDir, 'nowhere.js')).href), false);
     assert.match(CHDB_MISSING_MESSAGE, new RegExp(`npm install --no-save ${CHDB_PACKAGE.replace('.', '\\.')}`));
     assert.equal(CHDB_MISSING_MESSAGE.includes('\n'), false);
+  });
+  it('probe layers: internal reads the engine (system), fs the lab directory (storage)', () => {
+    const lab = definition.create('chdb', definition.parseOptions({ dataDir }), 'dedup_layers');
+    const [internal, ...others] = lab.probes(makeCell({ variant: 'mergetree', mode: 'blob' }));
+    assert.equal(internal?.name, 'internal');
+    assert.equal(internal?.layer, 'system');
+    assert.equal(others.length, 0);
+    assert.deepEqual(lab.localDataPaths(), [join(dataDir, 'dedup_layers')]);
+    assert.equal(fsProbe({ paths: lab.localDataPaths() }).layer, 'storage');
   });
   it('codec clause per variant', () => {
     assert.equal(contentCodec('uncompressed'), ' CODEC(NONE)');

@@ -56,6 +56,7 @@ export interface FsProbeOptions {
 export function fsProbe(options: FsProbeOptions): Probe {
   return {
     name: 'fs',
+    layer: 'storage',
     replicas: 1,
     settleTimeoutMs: options.settleTimeoutMs ?? 30_000,
     // Local stat calls are cheap; a short interval keeps settling fast without a fixed wait.
