@@ -28,6 +28,8 @@
  * Settle, compaction and maintenance wait until `system.merges` / `system.mutations` are idle.
  */
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
@@ -44,7 +46,7 @@ import {
   FILE_SHA_COLUMN,
   REFS_TABLE,
   ROW_NO_COLUMN,
-  tsvEscape,
+  rowBinaryBlobRow,
 } from './clickhouse.js';
 import { checkVariant, numberOf } from './postgresql.js';
 import { BLOB_TABLE } from './shared/layout.js';
@@ -79,10 +81,10 @@ interface ChdbApi {
   drainPending?: () => Promise<void>;
 }
 
-/** True when `chdb` resolves from this installation. */
-export function chdbInstalled(): boolean {
+/** True when `chdb` resolves from this installation (or from the module at `from`). */
+export function chdbInstalled(from: string = import.meta.url): boolean {
   try {
-    createRequire(import.meta.url).resolve('chdb');
+    createRequire(from).resolve('chdb');
     return true;
   } catch {
     return false;
@@ -156,37 +158,17 @@ export function chdbNativeTableDdl(lab: string, table: NativeTable, variant: Chd
   return variant === 'replacing' ? [ddl, REFS_DDL(lab)] : [ddl];
 }
 
-/** One blob row as TabSeparated (id, name, sha256, size, content). */
-export function tsvBlobRow(file: Pick<LabFile, 'id' | 'name' | 'sha256' | 'size' | 'content'>): Buffer {
-  const head = Buffer.concat([Buffer.from(`${assertFileId(file.id)}\t`), tsvEscape(Buffer.from(file.name, 'utf8')), Buffer.from(`\t${assertSha256(file.sha256)}\t${file.size}\t`)]);
-  return Buffer.concat([head, tsvEscape(file.content), Buffer.from('\n')]);
-}
+/** Column list of the blob table, for reading RowBinary chunks with `file()`. */
+export const BLOB_STRUCTURE = 'id UInt32, name String, sha256 String, size UInt64, content String';
 
 export function tsvRefRow(file: Pick<LabFile, 'id' | 'sha256'>): Buffer {
   return Buffer.from(`${assertFileId(file.id)}\t${assertSha256(file.sha256)}\n`);
 }
 
-/** Files grouped into INSERT chunks of about `limit` payload bytes (a file is never split). */
-export function chunkBySize<T>(items: readonly { bytes: number; item: T }[], limit: number): T[][] {
-  const chunks: T[][] = [];
-  let current: T[] = [];
-  let size = 0;
-  for (const { bytes, item } of items) {
-    if (current.length > 0 && size + bytes > limit) {
-      chunks.push(current);
-      current = [];
-      size = 0;
-    }
-    current.push(item);
-    size += bytes;
-  }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
-}
-
 interface EncodedFile {
   id: number;
   sha256: string;
+  /** Blob mode: one RowBinary row; native mode: TabSeparated lines. */
   rows: Buffer;
 }
 
@@ -291,7 +273,7 @@ class ChdbAdapter implements SystemAdapter {
   /** A file as the TabSeparated rows of the cell's content table (native: parsed whole first). */
   private async encode(file: LabFile, cell: CellContext): Promise<EncodedFile> {
     const sha256 = assertSha256(file.sha256);
-    if (cell.mode === 'blob') return { id: file.id, sha256, rows: tsvBlobRow(file) };
+    if (cell.mode === 'blob') return { id: file.id, sha256, rows: Buffer.concat(rowBinaryBlobRow(file)) };
     const { table, parse } = requireNative(cell);
     const lines: Buffer[] = [];
     for await (const line of clickhouseNativeLines(file, table, parse)) lines.push(line);
@@ -303,10 +285,27 @@ class ChdbAdapter implements SystemAdapter {
     await this.db.insert({ table: `${assertLabName(this.lab)}.${table}`, values: rows, format: 'TabSeparated' });
   }
 
+  /**
+   * Blob rows as RowBinary, read by the engine from a temporary file: chdb's insert() takes only
+   * text formats, and escaping random bytes for TabSeparated and parsing them back cost ≈ 6× the
+   * time (measured on 8 MiB: 1.9 s against 0.33 s). The file sits outside the lab directory.
+   */
+  private async insertBlobRows(rows: Buffer): Promise<void> {
+    const path = join(tmpdir(), `dedup-lab-chdb-${process.pid}-${this.lab}.rowbinary`);
+    await writeFile(path, rows);
+    try {
+      await this.command(`INSERT INTO ${chQualified(this.lab, BLOB_TABLE)} SELECT * FROM file(${chString(path)}, 'RowBinary', ${chString(BLOB_STRUCTURE)})`);
+    } finally {
+      await unlink(path).catch(() => undefined);
+    }
+  }
+
   /** One INSERT of a chunk of files (plus their references in `replacing`); on failure nothing of it stays. */
   private async writeChunk(chunk: EncodedFile[], cell: CellContext): Promise<string | null> {
     try {
-      await this.insertRows(this.tableOf(cell), Buffer.concat(chunk.map((file) => file.rows)));
+      const rows = Buffer.concat(chunk.map((file) => file.rows));
+      if (cell.mode === 'blob') await this.insertBlobRows(rows);
+      else await this.insertRows(this.tableOf(cell), rows);
       if (this.variantOf(cell) === 'replacing') await this.insertRows(REFS_TABLE, Buffer.concat(chunk.map(tsvRefRow)));
       return null;
     } catch (error) {

@@ -9,9 +9,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { after, describe, it } from 'node:test';
-import { allocatedBytesSync } from '../../src/measure/probes/fs.js';
-import { chunkBySize, contentCodec, definition, tsvBlobRow } from '../../src/systems/chdb.js';
+import { allocatedBytesSync, fsProbe } from '../../src/measure/probes/fs.js';
+import { CHDB_MISSING_MESSAGE, CHDB_PACKAGE, chdbInstalled, contentCodec, definition, openChdbSession } from '../../src/systems/chdb.js';
 import type { CellContext, LabFile, SystemAdapter } from '../../src/systems/types.js';
 import { iterate, makeCell, makeLabFiles } from './fixtures.js';
 
@@ -63,23 +64,48 @@ async function ratioOf(variant: string, files: LabFile[], compact = false): Prom
 }
 
 describe('chdb encodings (pure)', () => {
+  it('the optional package: found here, not from a folder without it; the message names the install command', () => {
+    assert.equal(chdbInstalled(), true);
+    assert.equal(chdbInstalled(pathToFileURL(join(dataDir, 'nowhere.js')).href), false);
+    assert.match(CHDB_MISSING_MESSAGE, new RegExp(`npm install --no-save ${CHDB_PACKAGE.replace('.', '\\.')}`));
+    assert.equal(CHDB_MISSING_MESSAGE.includes('\n'), false);
+  });
+  it('probe layers: internal reads the engine (system), fs the lab directory (storage)', () => {
+    const lab = definition.create('chdb', definition.parseOptions({ dataDir }), 'dedup_layers');
+    const [internal, ...others] = lab.probes(makeCell({ variant: 'mergetree', mode: 'blob' }));
+    assert.equal(internal?.name, 'internal');
+    assert.equal(internal?.layer, 'system');
+    assert.equal(others.length, 0);
+    assert.deepEqual(lab.localDataPaths(), [join(dataDir, 'dedup_layers')]);
+    assert.equal(fsProbe({ paths: lab.localDataPaths() }).layer, 'storage');
+  });
   it('codec clause per variant', () => {
     assert.equal(contentCodec('uncompressed'), ' CODEC(NONE)');
     assert.equal(contentCodec('zstd'), ' CODEC(ZSTD(1))');
     assert.equal(contentCodec('mergetree'), '');
   });
-  it('TabSeparated blob rows escape tab, newline and backslash in content', () => {
-    const row = tsvBlobRow({ id: 7, name: 'a\tb', sha256: 'ab'.repeat(32), size: 3, content: Buffer.from('x\n\\') });
-    assert.equal(row.toString(), `7\ta\\tb\t${'ab'.repeat(32)}\t3\tx\\n\\\\\n`);
-  });
-  it('chunks never split a file and stay under the limit unless one file alone is larger', () => {
-    const items = [5, 5, 5, 20, 1].map((bytes, item) => ({ bytes, item }));
-    assert.deepEqual(chunkBySize(items, 10), [[0, 1], [2], [3], [4]]);
-    assert.deepEqual(chunkBySize([], 10), []);
-  });
 });
 
 describe('chdb truths (ClickHouse 26.x in-process)', () => {
+  it('RowBinary blob inserts store every byte: sha256 of each stored content matches', async () => {
+    const lab = await labAdapter();
+    const cell = makeCell({ variant: 'mergetree', mode: 'blob' });
+    await lab.resetLab(cell);
+    // Sizes around the 8 MiB chunk limit, so one bulk load spans several INSERTs.
+    const files = [...makeLabFiles({ count: 5, size: 3 * 1024 * 1024, seed: 'bytes' }), ...makeLabFiles({ count: 3, size: 1, seed: 'tiny' }).map((file) => ({ ...file, id: file.id + 5 }))];
+    assert.equal((await lab.bulkInsert(iterate(files), cell)).acknowledged.length, files.length);
+    const session = await openChdbSession(lab.localDataPaths()[0]!);
+    try {
+      const text = (await session.queryAsync(`SELECT id, lower(hex(SHA256(content))) FROM ${LAB}.blobs ORDER BY id`, { format: 'JSONCompactEachRow' })).text();
+      assert.deepEqual(
+        text.trim().split('\n').map((line) => JSON.parse(line) as unknown[]),
+        files.map((file) => [file.id, file.sha256]),
+      );
+    } finally {
+      session.close();
+    }
+  });
+
   for (const share of [0, 0.5, 0.9]) {
     it(`random data in uncompressed costs ≈ 1× at ${share * 100}% duplicates (no LZ4 window effect)`, async (t) => {
       const files = withAdjacentDuplicates('random', share);
