@@ -52,7 +52,8 @@ import { checkVariant, numberOf } from './postgresql.js';
 import { BLOB_TABLE } from './shared/layout.js';
 import { FILE_ID_COLUMN, nativeTableName } from './shared/native.js';
 import { defaultDataDir, parseSystemOptions } from './shared/options.js';
-import { sizeProbe } from './shared/probes.js';
+import { SYSTEM_LAYER, sizeProbe } from './shared/probes.js';
+import { labFilesProbe } from './shared/lab-files.js';
 import { DeleteDidNothingError, requireNative, throwIfAborted } from './shared/stages.js';
 import { assertLabName, MODES, type CellContext, type LabFile, type NotApplicable, type Probe, type SystemAdapter, type SystemDefinition, type WriteOutcome } from './types.js';
 
@@ -485,8 +486,10 @@ class ChdbAdapter implements SystemAdapter {
 
   probes(_cell: CellContext): Probe[] {
     // Background merges can move the number between reads: poll until two reads agree.
-    const internal = sizeProbe('internal', () => this.activePartBytes(), { settleTimeoutMs: 30_000, pollIntervalMs: this.options.pollIntervalMs });
-    return [{ ...internal, layer: 'system' }];
+    return [
+      sizeProbe('internal', SYSTEM_LAYER, () => this.activePartBytes(), { settleTimeoutMs: 30_000, pollIntervalMs: this.options.pollIntervalMs }),
+      labFilesProbe(() => [this.labDir]),
+    ];
   }
 
   localDataPaths(): string[] {
