@@ -6,6 +6,7 @@
  */
 import type { StageRecord } from '../experiment/record.js';
 import { errorMessage } from '../cli/errors.js';
+import { physicalPerCopy } from '../report/summary.js';
 import { escapeLabelValue, groupingSegment, putPushgatewayGroup } from './sinks.js';
 
 type Labels = Record<string, string>;
@@ -42,12 +43,10 @@ function probeFamilies(record: StageRecord): Family[] {
       labels: { probe: probe.name, layer: (probe as { layer?: string }).layer ?? 'unknown', primary: String(probe.name === record.primaryProbe) },
       value: pick(probe),
     }));
-  const aboveBaseline = (probe: StageRecord['probes'][number]) =>
-    probe.after === null || probe.baseline === null ? null : (probe.after - probe.baseline) / Math.max(1, probe.replicas);
   return [
     { name: 'dedup_lab_result_probe_edr', help: 'EDR by one probe (layer label: logical, system, storage, memory).', samples: perProbe((p) => p.edr) },
     { name: 'dedup_lab_result_physical_delta_bytes', help: 'Physical bytes after − before the stage, by probe.', samples: perProbe((p) => p.delta) },
-    { name: 'dedup_lab_result_physical_bytes', help: 'Physical bytes above the empty baseline after the stage, per stored copy, by probe.', samples: perProbe(aboveBaseline) },
+    { name: 'dedup_lab_result_physical_bytes', help: 'Physical bytes above the empty baseline after the stage, per stored copy, by probe.', samples: perProbe(physicalPerCopy) },
     { name: 'dedup_lab_result_probe_reclaimed_bytes', help: 'Bytes a delete or maintenance stage gave back, by probe.', samples: perProbe((p) => p.reclaimedBytes) },
     { name: 'dedup_lab_result_probe_residual_bytes', help: 'Bytes still held above the baseline after a delete or maintenance stage, by probe.', samples: perProbe((p) => p.residualBytes) },
   ];
