@@ -85,7 +85,9 @@ export function layerGapReason(upper: LayerValue, deeper: LayerValue): string {
     const why =
       upper.layer === 'logical'
         ? 'the system lists less than the disk keeps (overwritten or deleted data still stored until vacuum/compaction)'
-        : 'the disk holds more than the system accounts for (old parts, free pages, log or metadata files)';
+        : deeper.layer === 'memory'
+          ? 'resident memory holds more than the system accounts for (allocator and per-key overhead)'
+          : 'the disk holds more than the system accounts for (old parts, free pages, log or metadata files)';
     return `${pair}: ${why}`;
   }
   return `${pair}: the layer below stores less than the system accounts for (compression, sparse or shared blocks)`;

@@ -154,7 +154,7 @@ export function reclaimWording(inside: FreedShares, returned: FreedShares): stri
     parts.push(`deletes ${insideNote}${toStorage}`);
     if (returned.afterMaintenance !== null) parts.push(returned.afterMaintenance >= FREED_FULLY ? 'maintenance returns it' : `after maintenance ${Math.round(returned.afterMaintenance * 100)} % returned`);
   } else if (returned.byDelete !== null && returned.byDelete >= FREED_FULLY) {
-    parts.push('deletes return the space to storage');
+    parts.push('deletes return the space physically');
   }
   return parts.join('; ');
 }

@@ -116,7 +116,7 @@ test('report.html of a multi-system results dir renders every chart offline, wit
   const answer = /<table id="answer-table">([\s\S]*?)<\/table>/.exec(html)?.[1] ?? '';
   assert.ok(html.indexOf('id="answer"') < html.indexOf('id="summary"'));
   assert.equal(answer.match(/<tr>/g)?.length, 1 + 8);
-  assert.match(answer, /<td>sqlite<\/td><td>default<\/td><td>blob<\/td><td>random_binary<\/td>.*<td>no dedup<\/td>/);
+  assert.match(answer, /<td>sqlite<\/td><td>default<\/td><td>blob<\/td><td>random_binary<\/td><td>system<\/td>.*<td class="num">0 % → 99 %<\/td>.*<td>no dedup; deletes grew the disk by 1 %; maintenance returns it<\/td>/);
 });
 
 test('report.html of a real run (sqlite + duckdb, 2 runs, trace at 100 ms) renders every chart, offline', async () => {

@@ -122,7 +122,7 @@ test('a logical layer alone never gives a dedup verdict; deleting is not reclaim
   assert.match(verdict?.verdict ?? '', /^no physical answer: only the logical layer was measured \(logical: dedup at ingest/);
   assert.equal(reclaimWording({ byDelete: 1, afterMaintenance: 1 }, { byDelete: 0, afterMaintenance: 0.95 }), 'deletes freed inside the system but returned 0 % to storage; maintenance returns it');
   assert.equal(reclaimWording({ byDelete: 1, afterMaintenance: 1 }, { byDelete: -0.3, afterMaintenance: 0.1 }), 'deletes freed inside the system but grew the disk by 30 %; after maintenance 10 % returned');
-  assert.equal(reclaimWording({ byDelete: 1, afterMaintenance: 1 }, { byDelete: 0.97, afterMaintenance: 0.99 }), 'deletes return the space to storage');
+  assert.equal(reclaimWording({ byDelete: 1, afterMaintenance: 1 }, { byDelete: 0.97, afterMaintenance: 0.99 }), 'deletes return the space physically');
 });
 
 test('freed inside comes from the system layer, returned from the storage layer (lab-scoped first)', () => {
