@@ -26,11 +26,7 @@ import { assertDeleted, notApplicable, requireNative, sqlTransaction, throwIfAbo
 type SqliteDriver = typeof BetterSqlite3;
 type Db = BetterSqlite3.Database;
 
-/**
- * `incremental`: `auto_vacuum = INCREMENTAL`, so the light maintenance level (`PRAGMA
- * incremental_vacuum`, gives the freelist pages back) means something before `VACUUM` (SPEC §4.1).
- */
-export const SQLITE_VARIANTS = ['default', 'incremental'] as const;
+export const SQLITE_VARIANTS = ['default'] as const;
 
 /** A native value as better-sqlite3 binds it (it refuses booleans and undefined). */
 export function toSqliteValue(value: unknown): string | number | bigint | Buffer | null {
@@ -84,8 +80,10 @@ class SqliteAdapter implements SystemAdapter {
   async resetLab(cell: CellContext): Promise<void> {
     await this.close();
     this.removeFiles();
+    // Two maintenance levels (SPEC §4.1): `auto_vacuum = INCREMENTAL`, so the light level
+    // (`PRAGMA incremental_vacuum`, gives the freelist pages back) means something before VACUUM.
     // Only a fresh database takes a new auto_vacuum mode: before WAL mode writes its first page.
-    this.open(cell.variant === 'incremental');
+    this.open(cell.twoMaintenanceLevels === true);
     this.createTable(cell);
     this.checkpoint();
   }
@@ -130,8 +128,8 @@ class SqliteAdapter implements SystemAdapter {
   }
 
   async maintenance(cell: CellContext): Promise<void> {
-    // incremental: the light level gives the free pages back without rewriting; default: VACUUM.
-    if (cell.variant === 'incremental') this.requireDb().pragma('incremental_vacuum');
+    // Two levels: the light one gives the free pages back without rewriting; else VACUUM.
+    if (cell.twoMaintenanceLevels) this.requireDb().pragma('incremental_vacuum');
     else this.requireDb().exec('VACUUM');
   }
 
@@ -233,7 +231,7 @@ class SqliteAdapter implements SystemAdapter {
   }
 
   async maintenanceFull(cell: CellContext): Promise<void | NotApplicable> {
-    if (cell.variant !== 'incremental') return notApplicable('sqlite default (auto_vacuum NONE): its maintenance already is VACUUM, the full level; variant incremental has both');
+    if (!cell.twoMaintenanceLevels) return notApplicable('sqlite without maintenance_full in the cell (auto_vacuum NONE): its maintenance already is VACUUM, the full level');
     this.requireDb().exec('VACUUM');
   }
 
