@@ -232,7 +232,7 @@ case ${1:-} in
   down) cmd_down ;;
   status) cmd_status ;;
   check) cmd_check ;;
-  pid) pid_of_component kube-apiserver ;;
+  pid) for c in "${COMPONENTS[@]}"; do pid_of_component "$c" >/dev/null || exit 1; done; pid_of_component kube-apiserver ;;   # "running" = every component
   env) cmd_env ;;
   *) sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
