@@ -258,7 +258,7 @@ describe('runner with the real sqlite adapter', () => {
     const wrongPrimary = parseConfig({ systems: [{ id: 'sqlite', options: { dataDir: join(root, 'lab-i') }, probes: { primary: 'prometheus' } }] });
     await assert.rejects(
       runInProcess({ config: wrongPrimary, cli: { systems: 'sqlite', ...SMALL, grades: 'U0', stages: 'bulk_insert' }, dataDir, resultsDir }),
-      /unknown probes\.primary "prometheus" for system sqlite; valid: internal, dbstat, lab_fs, log_fs, fs$/,
+      /unknown probes\.primary "prometheus" for system sqlite; valid: internal, dbstat, lab_fs, log_fs, fs, storage$/,
     );
     assert.equal(existsSync(resultsDir), false, 'no results dir');
     assert.equal(existsSync(join(root, 'lab-i')), false, 'no lab files');

@@ -62,7 +62,7 @@ const ROWS: Row[] = [
   { name: 'run: --repeat names no chosen system', args: [...RUN, '--systems', 'sqlite', '--repeat', 'nosuch'], says: /"nosuch"; valid: sqlite/ },
   { name: 'run: --fresh with --repeat', args: [...RUN, '--systems', 'sqlite', '--fresh', '--repeat', 'sqlite'], says: /--fresh and --repeat exclude each other/ },
   // run: config file
-  { name: 'config: probes.primary names a probe the system has not', args: withConfig(...RUN), config: sqliteConfig({ probes: { primary: 'nope' } }), says: /probes\.primary "nope" for system sqlite; valid: internal, dbstat, fs/ },
+  { name: 'config: probes.primary names a probe the system has not', args: withConfig(...RUN), config: sqliteConfig({ probes: { primary: 'nope' } }), says: /probes\.primary "nope" for system sqlite; valid: internal, dbstat, lab_fs, log_fs, fs, storage/ },
   { name: 'config: unknown system option', args: withConfig(...RUN), config: sqliteConfig({}, { bogus: 1 }), says: /sqlite options: .*bogus/ },
   { name: 'config: PostgreSQL port out of range', args: withConfig(...RUN), config: serverConfig('postgresql', { port: 70000 }), says: /postgresql options: .*port/ },
   { name: 'config: MariaDB option of the wrong type', args: withConfig(...RUN), config: serverConfig('mariadb', { port: 'abc' }), says: /mariadb options: .*port/ },

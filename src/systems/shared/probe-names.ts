@@ -8,23 +8,25 @@ import { UsageError } from '../../cli/errors.js';
 import type { SystemEntry } from '../../config/schema.js';
 
 export const ADAPTER_PROBE_NAMES: Readonly<Record<string, readonly string[]>> = {
-  postgresql: ['internal'],
+  postgresql: ['internal', 'lab_fs', 'log_fs'],
   cockroachdb: ['internal'],
-  mariadb: ['internal', 'tablespace', 'tablespace_file'],
-  clickhouse: ['internal'],
+  mariadb: ['internal', 'tablespace', 'tablespace_file', 'lab_fs', 'log_fs'],
+  clickhouse: ['internal', 'lab_fs'],
   redis: ['internal', 'memory'],
-  kafka: ['internal'],
-  minio: ['internal', 'minio_metrics'],
-  nats: ['internal'],
+  kafka: ['internal', 'lab_fs'],
+  minio: ['internal', 'minio_metrics', 'lab_fs'],
+  nats: ['internal', 'lab_fs'],
   pglite: ['internal'],
-  sqlite: ['internal', 'dbstat'],
-  duckdb: ['internal'],
+  sqlite: ['internal', 'dbstat', 'lab_fs', 'log_fs'],
+  duckdb: ['internal', 'lab_fs', 'log_fs'],
+  chdb: ['internal', 'lab_fs'],
 };
 
 /** Names a system entry's probes.primary may take. `fs` without paths counts: the adapter may give local paths. */
 export function primaryProbeCandidates(systemId: string, entry: SystemEntry): string[] {
   const names = [...(ADAPTER_PROBE_NAMES[systemId] ?? ['internal'])];
-  if (entry.probes.fs?.enabled !== false) names.push('fs');
+  // `storage` (src/storage/stage.ts) exists where the data paths sit on a file system of their own.
+  if (entry.probes.fs?.enabled !== false) names.push('fs', 'storage');
   if (entry.probes.prometheus) names.push('prometheus');
   return names;
 }
@@ -32,7 +34,8 @@ export function primaryProbeCandidates(systemId: string, entry: SystemEntry): st
 export function checkPrimaryProbe(systemId: string, instance: string, entry: SystemEntry): void {
   const valid = primaryProbeCandidates(systemId, entry);
   const primary = entry.probes.primary;
-  if (!valid.includes(primary)) {
+  // No primary configured: the deepest layer measured decides (src/measure/layers.ts).
+  if (primary !== undefined && !valid.includes(primary)) {
     throw new UsageError(`unknown probes.primary ${JSON.stringify(primary)} for system ${instance}; valid: ${valid.join(', ')}`);
   }
 }
