@@ -5,7 +5,7 @@
  * stage or method as not applicable); one that has it must do exactly what it says, read back.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { it } from 'node:test';
 import type { CellContext, LabFile, LabFileRef, Mode, NotApplicable, SystemAdapter } from '../../src/systems/types.js';
 import type { StoredCountMoment } from './contract.js';
@@ -33,6 +33,13 @@ function refOf(file: LabFile): LabFileRef {
 function copiesOf(files: readonly LabFile[]): LabFile[] {
   const seen = new Set<string>();
   return files.filter((file) => (seen.has(file.sha256) ? true : (seen.add(file.sha256), false)));
+}
+
+/** The same file id and size with bytes never written before. */
+function freshCopyOf(file: LabFile): LabFile {
+  const content = Buffer.from(file.content);
+  randomBytes(Math.min(16, content.length)).copy(content);
+  return { ...file, content, sha256: createHash('sha256').update(content).digest('hex') };
 }
 
 export function registerDimensionChecks(context: DimensionCheckContext): void {
@@ -77,8 +84,11 @@ export function registerDimensionChecks(context: DimensionCheckContext): void {
       const reason = reasonOf(await run.call(current(), cell));
       if (reason !== null) return t.diagnostic(`${operation} not applicable: ${reason}`);
       assert.equal(await current().countStored(cell), 0, `${operation} left files`);
-      await current().insertOne(files[1]!, cell);
-      await context.assertStored(current(), cell, [files[1]!], 'perfile_insert');
+      // New bytes in blob mode: a dedup window that outlives the purge (NATS msg-id) would
+      // rightly drop a re-published old content; that is the refill's question, not this one's.
+      const fresh = mode === 'blob' ? freshCopyOf(files[1]!) : files[1]!;
+      await current().insertOne(fresh, cell);
+      await context.assertStored(current(), cell, [fresh], 'perfile_insert');
     });
   }
 
