@@ -34,15 +34,6 @@ describe('watchReclaim', () => {
     assert.ok((watch.reclaimCurve.at(-1)?.[0] ?? 0) >= 60_000, 'kept sampling until the deferral passed');
   });
 
-  it('keeps watching past the declared duration while the server says the space is still pending', async () => {
-    const clock = fakeClock();
-    const read = diskDropping(clock, 5_000_000, 1_000_000, 20_000);
-    const deferral = { name: 'old_parts_lifetime', durationMs: 12_000, source: 'test', stillPending: async () => clock.now() < 20_000 };
-    const watch = await watchReclaim({ read, clock, windowMs: 600_000, deferrals: [deferral], minIntervalMs: 100 });
-    assert.equal(watch.timeToReclaimMs, 20_000);
-    assert.equal(watch.reclaimCurve.at(-1)?.[1], 1_000_000);
-  });
-
   it('is null with "not reclaimed within W s" when the window ends first', async () => {
     const clock = fakeClock();
     const read = diskDropping(clock, 5_000_000, 1_000_000, 900_000);
