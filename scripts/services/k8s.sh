@@ -36,7 +36,7 @@ die()  { printf 'k8s.sh: %s\n' "$*" >&2; exit 1; }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # ---- build -----------------------------------------------------------------------------------------
-built() { local b; for b in "${BINARIES[@]}"; do [[ -x $K8S_BIN/$b ]] || return 1; done; [[ -d $K8S_BIN/kwok-stages ]]; }
+built() { local b; for b in "${BINARIES[@]}"; do [[ -x $K8S_BIN/$b ]] || return 1; done; compgen -G "$K8S_BIN/kwok-stages/node-heartbeat-*.yaml" >/dev/null; }
 go_env() {
   GO=go; command -v go >/dev/null || GO=/usr/local/go/bin/go
   command -v "$GO" >/dev/null || die "Go toolchain not found (needed to build the control plane)"
@@ -75,9 +75,11 @@ build_kwok() {
   local src; src=$("$GO" mod download -json "sigs.k8s.io/kwok@v$KWOK_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')
   rm -rf "$K8S_BIN/kwok-stages.tmp"; mkdir -p "$K8S_BIN/kwok-stages.tmp"
   local kind f
-  for kind in node pod; do
-    for f in "$src/kustomize/stage/$kind/fast"/*.yaml; do
-      [[ $(basename "$f") == kustomization.yaml ]] || cp "$f" "$K8S_BIN/kwok-stages.tmp/$kind-$(basename "$f")"
+  # fast node/pod stages, plus the node heartbeat: without it the node lifecycle
+  # controller marks the node NotReady after 40 s and every pod on it un-Ready
+  for kind in node/fast pod/fast node/heartbeat; do
+    for f in "$src/kustomize/stage/$kind"/*.yaml; do
+      [[ $(basename "$f") == kustomization.yaml ]] || cp "$f" "$K8S_BIN/kwok-stages.tmp/${kind//\//-}-$(basename "$f")"
     done
   done
   rm -rf "$K8S_BIN/kwok-stages"; mv "$K8S_BIN/kwok-stages.tmp" "$K8S_BIN/kwok-stages"
@@ -88,7 +90,7 @@ cmd_build() {
   local t0=$SECONDS
   say "k8s: building etcd v$ETCD_VERSION, Kubernetes v$K8S_VERSION, kwok v$KWOK_VERSION into $K8S_BIN (≈ 14 min on 2 cores with empty caches)" >&2
   [[ -x $K8S_BIN/etcd ]] || build_etcd
-  [[ -x $K8S_BIN/kwok && -d $K8S_BIN/kwok-stages ]] || build_kwok
+  [[ -x $K8S_BIN/kwok ]] && compgen -G "$K8S_BIN/kwok-stages/node-heartbeat-*.yaml" >/dev/null || build_kwok
   [[ -x $K8S_BIN/kubectl && -x $K8S_BIN/kube-apiserver ]] || build_kubernetes
   built || die "build finished but binaries are missing in $K8S_BIN"
   # the scratch modules are throw-away; the module and build caches stay so a rebuild is fast

@@ -85,7 +85,7 @@ describe('cascade on a real control plane', () => {
     apply([statefulSet(ns, 'fail-sts', 0), statefulSet(ns, 'next-sts', 0)]);
     const config = writeConfig('fail', [
       // A data dir that cannot be created: the adapter never connects.
-      sqlite('broken', { workload: 'statefulset/fail-sts', replicasUp: 1, readyTimeoutS: 2 }, { dataDir: '/proc/dedup-lab-no-such-dir' }),
+      sqlite('broken', { workload: 'statefulset/fail-sts', replicasUp: 1, readyTimeoutS: 2 }, { dataDir: '/etc/hostname/not-a-dir' }),
       sqlite('next', { workload: 'statefulset/next-sts', replicasUp: 1 }),
     ]);
     const resultsDir = join(root, 'results-fail');

@@ -7,7 +7,7 @@ import { addRunOptions } from './run.js';
 import { resolveResultsDir, resolveRunSetup, splitList } from '../../experiment/setup.js';
 import { EXIT_INTERRUPTED, reportResults } from '../../experiment/execute.js';
 import { SYSTEM_ALIASES } from '../../systems/registry.js';
-import { planCascade, runCascade } from '../../k8s/cascade.js';
+import { planCascade, runCascade, scalableWorkloads } from '../../k8s/cascade.js';
 
 export const command: CommandModule = {
   register: (program) =>
@@ -25,7 +25,8 @@ export const command: CommandModule = {
     const repeat = (splitList(options.repeat) ?? []).map((name) => SYSTEM_ALIASES[name] ?? name);
     if (options.fresh === true && repeat.length > 0) throw new UsageError('--fresh and --repeat exclude each other: --fresh already redoes every cell');
     const context = typeof options.context === 'string' ? options.context : undefined;
-    const needsCluster = steps.some((step) => step.workload !== null && !step.workload.production) || config.systems.some((entry) => entry.probes.prometheus?.volumes === 'auto');
+    // Any scalable workload of the config, chosen or not: its leftovers are restored first.
+    const needsCluster = scalableWorkloads(config).length > 0 || config.systems.some((entry) => entry.probes.prometheus?.volumes === 'auto');
     const { connectCluster } = await import('../../k8s/client.js');
     const cluster = needsCluster ? await connectCluster({ context }) : null;
     if (cluster) log.info(`cascade: cluster access through ${cluster.source}`);
