@@ -21,6 +21,8 @@ export interface ServerSystem {
   options: () => Record<string, unknown>;
   /** Deterministic EDRs (same bytes → same sizes), compared with an uninterrupted run. */
   deterministic: boolean;
+  /** The client reconnects by itself (nats.js): a quick restart may cost no attempt at all. */
+  reconnectsItself?: boolean;
 }
 
 export const SERVER_SYSTEMS: ServerSystem[] = [
@@ -30,7 +32,7 @@ export const SERVER_SYSTEMS: ServerSystem[] = [
   { id: 'redis', service: 'redis', options: redisOptionsFromEnv, deterministic: false },
   { id: 'kafka', service: 'kafka', options: kafkaOptionsFromEnv, deterministic: false },
   { id: 'minio', service: 's3', options: s3OptionsFromEnv, deterministic: false },
-  { id: 'nats', service: 'nats', options: natsOptionsFromEnv, deterministic: false },
+  { id: 'nats', service: 'nats', options: natsOptionsFromEnv, deterministic: false, reconnectsItself: true },
 ];
 
 /** Systems named in DEDUP_LAB_FAULT_SYSTEMS (comma list), else all. */

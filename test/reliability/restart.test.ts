@@ -20,10 +20,17 @@ import { silentProgress, stageKeys, tempDir } from '../experiment/helpers.js';
 import { faultSystems, restoreServer, serviceUp, signalServer, type ServerSystem } from './faults.js';
 
 const DATA = { payloadTypes: 'random_binary', grades: 'U50', files: '60', minSize: '16KiB', maxSize: '16KiB', stages: 'bulk_insert,perfile_insert' };
+/** Short for the SIGSTOP test; the kill test keeps 30 s, as SeaweedFS needs many seconds after a restart before it answers S3 requests. */
 const OPERATION_TIMEOUT_S = 4;
+const KILL_TEST_TIMEOUT_S = 30;
 
 const root = tempDir('faults');
-after(() => rmSync(root, { recursive: true, force: true }));
+after(() => {
+  rmSync(root, { recursive: true, force: true });
+  // Clients abandoned by timed-out operations (hung sockets of a stopped server) can keep this
+  // file's process alive after every test reported; never let that hold the servers lock in CI.
+  setTimeout(() => process.exit(), 10_000).unref();
+});
 
 interface FaultRun {
   summary: RunSummary;
@@ -32,10 +39,10 @@ interface FaultRun {
 }
 
 /** The real runner on the real server; `onStage` may inject a fault when a stage starts. */
-async function runWith(system: ServerSystem, name: string, onStage: (stage: string, notes: string[]) => void = () => {}): Promise<FaultRun> {
+async function runWith(system: ServerSystem, name: string, onStage: (stage: string, notes: string[]) => void = () => {}, timeoutSeconds = OPERATION_TIMEOUT_S): Promise<FaultRun> {
   const config = parseConfig({
     labName: `dedup_lab_faults_${system.id}`,
-    systems: [{ id: system.id, options: { ...system.options(), operationTimeoutSeconds: OPERATION_TIMEOUT_S } }],
+    systems: [{ id: system.id, options: { ...system.options(), operationTimeoutSeconds: timeoutSeconds } }],
   });
   const resultsDir = join(root, `${system.id}-${name}`);
   const setup = await resolveRunSetup({ dataDir: join(root, 'data'), systems: system.id, ...DATA }, config);
@@ -91,11 +98,11 @@ for (const system of faultSystems()) {
           .catch((error: unknown) => {
             restartError ??= error;
           });
-      });
+      }, KILL_TEST_TIMEOUT_S);
       await restarting;
       assert.equal(restartError, null, 'the server was killed and restarted');
       assert.deepEqual(killedAt, ['bulk_insert', 'perfile_insert']);
-      assert.ok(faulted.notes.filter((note) => /attempt \d failed/.test(note)).length >= 2, `both kills cost an attempt: ${faulted.notes.join(' | ')}`);
+      if (!system.reconnectsItself) assert.ok(faulted.notes.filter((note) => /attempt \d failed/.test(note)).length >= 2, `both kills cost an attempt: ${faulted.notes.join(' | ')}`);
       assertSameAsUninterrupted(faulted, clean, system);
     });
 
