@@ -49,7 +49,7 @@ import {
   rowBinaryBlobRow,
 } from './clickhouse.js';
 import { checkVariant, numberOf } from './postgresql.js';
-import { BLOB_TABLE } from './shared/layout.js';
+import { BLOB_TABLE, fileIdColumn, labTableName } from './shared/layout.js';
 import { FILE_ID_COLUMN, nativeTableName } from './shared/native.js';
 import { defaultDataDir, parseSystemOptions } from './shared/options.js';
 import { SYSTEM_LAYER, sizeProbe } from './shared/probes.js';
@@ -245,11 +245,11 @@ class ChdbAdapter implements SystemAdapter {
   }
 
   private tableOf(cell: CellContext): string {
-    return cell.mode === 'blob' ? BLOB_TABLE : nativeTableName(requireNative(cell).table);
+    return labTableName(cell);
   }
 
   private idColumn(cell: CellContext): string {
-    return cell.mode === 'blob' ? 'id' : FILE_ID_COLUMN;
+    return fileIdColumn(cell);
   }
 
   private shaColumn(cell: CellContext): string {

@@ -33,7 +33,7 @@ import { z } from 'zod';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { assertIdentifier } from './shared/identifiers.js';
 import type { ColumnType, NativeTable } from '../dataset/records.js';
-import { BLOB_TABLE } from './shared/layout.js';
+import { BLOB_TABLE, fileIdColumn, labTableName } from './shared/layout.js';
 import { checkRowWidth, FILE_ID_COLUMN, nativeTableName, type NativeTypeMap } from './shared/native.js';
 import { parseSystemOptions } from './shared/options.js';
 import { DeleteDidNothingError, requireNative, throwIfAborted } from './shared/stages.js';
@@ -336,11 +336,11 @@ class ClickhouseAdapter implements SystemAdapter {
 
   /** The cell's content table: `blobs`, or `n_<type>` in native mode. */
   private tableOf(cell: CellContext): string {
-    return cell.mode === 'blob' ? BLOB_TABLE : nativeTableName(requireNative(cell).table);
+    return labTableName(cell);
   }
 
   private idColumn(cell: CellContext): string {
-    return cell.mode === 'blob' ? 'id' : FILE_ID_COLUMN;
+    return fileIdColumn(cell);
   }
 
   private shaColumn(cell: CellContext): string {
