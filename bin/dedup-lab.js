@@ -4,11 +4,30 @@
 // are answered from that build without loading the program. In a checkout where src/ changed
 // after the last build, runs the sources through tsx (a devDependency) instead: slower to
 // start, never stale.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { distIsCurrent, quickAnswer } from './freshness.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const argv = process.argv.slice(2);
+
+// Node.js < 22 is past its end of life, and better-sqlite3 13 crashes on 20 when a database opens.
+// In a checkout (scripts/ present) the README's commands still work on such a machine: run on the
+// LTS line fetched from the npm registry's `node` package (scripts/node-line.sh, cached); an
+// installed package says what it needs instead.
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 22) {
+  const nodeLine = join(root, 'scripts', 'node-line.sh');
+  if (!existsSync(nodeLine)) {
+    process.stderr.write(`dedup-lab: Node.js ${process.versions.node} is not supported; valid: Node.js 22, 24 or 26\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`dedup-lab: Node.js ${process.versions.node} is past its end of life; running on Node.js 24 (scripts/node-line.sh)\n`);
+  const child = spawnSync('bash', [nodeLine, '24', 'node', fileURLToPath(import.meta.url), ...argv], { stdio: 'inherit' });
+  process.exit(child.status ?? 1);
+}
 const current = distIsCurrent(root);
 const quick = current ? quickAnswer(root, argv) : null;
 if (quick !== null) {
