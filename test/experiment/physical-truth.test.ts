@@ -79,7 +79,11 @@ describe('physical truth on the real servers', { timeout: 900_000 }, () => {
     t.diagnostic(`grown ${grown}; delete returned ${deleted.returned}; vacuum returned ${vacuumed.returned}, residual ${vacuumed.residualBytes}`);
     assert.ok(deleted.returned !== null && deleted.returned !== undefined && deleted.returned <= 0.1 * grown, `deletes return (almost) nothing: ${deleted.returned}`);
     assert.equal(vacuumed.edrFlag.status, 'not-applicable');
-    assert.ok(vacuumed.residualBytes !== null && vacuumed.residualBytes <= 0.1 * grown, `vacuum returns it: residual ${vacuumed.residualBytes} of ${grown}`);
+    // Observed: the vacuum returned 98 % in one run and 58 % in another (the rest came back later or
+    // stayed in volumes the master did not compact in that call; docs/results.md). Asserted is what
+    // held in every run: the vacuum, not the delete, is what returns the space, most of it.
+    assert.ok(vacuumed.returned !== null && vacuumed.returned !== undefined && vacuumed.returned >= 0.5 * grown, `vacuum returns most of it: ${vacuumed.returned} of ${grown}`);
+    assert.ok(vacuumed.residualBytes !== null && vacuumed.residualBytes <= 0.5 * grown, `vacuum returns most of it: residual ${vacuumed.residualBytes} of ${grown}`);
   });
 
   it('ClickHouse per-file deletes: the disk keeps replaced parts until old_parts_lifetime, then returns them (timeToReclaimMs)', async (t) => {

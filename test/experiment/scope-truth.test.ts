@@ -47,11 +47,18 @@ describe('--delete-scope duplicates: copies give back about their bytes, or abou
         assert.equal(record.files, 20);
         return record;
       };
+      // Whether a system stores a content once is a question about what it holds, so this reads the
+      // system's own accounting (`internal`). The headline reclaimedBytes comes from the storage
+      // layer, which often gives back nothing at the delete itself (NATS file store blocks, ClickHouse
+      // parts until old_parts_lifetime): that is physical-truth.test.ts's subject, logged here.
+      const internalReclaimed = (record: (typeof records)[number]) => record.probes.find((probe) => probe.name === 'internal')?.reclaimedBytes ?? null;
       const all = deleted(everyCopy);
       const one = deleted(once);
-      t.diagnostic(`${system} ${everyCopy}: reclaimed ${all.reclaimedBytes} of ${all.logicalBytes}; ${once}: reclaimed ${one.reclaimedBytes}`);
-      assert.ok(all.reclaimedBytes !== null && all.reclaimedBytes > 0.8 * all.logicalBytes && all.reclaimedBytes < 1.3 * all.logicalBytes, `${everyCopy}: ${all.reclaimedBytes} of ${all.logicalBytes}`);
-      assert.ok(one.reclaimedBytes !== null && Math.abs(one.reclaimedBytes) < 0.05 * one.logicalBytes, `${once}: ${one.reclaimedBytes} of ${one.logicalBytes}`);
+      const allBytes = internalReclaimed(all);
+      const oneBytes = internalReclaimed(one);
+      t.diagnostic(`${system} ${everyCopy}: internal reclaimed ${allBytes} of ${all.logicalBytes} (primary ${all.primaryProbe}: ${all.reclaimedBytes}); ${once}: internal ${oneBytes} (primary: ${one.reclaimedBytes})`);
+      assert.ok(allBytes !== null && allBytes > 0.8 * all.logicalBytes && allBytes < 1.3 * all.logicalBytes, `${everyCopy}: ${allBytes} of ${all.logicalBytes}`);
+      assert.ok(oneBytes !== null && Math.abs(oneBytes) < 0.05 * one.logicalBytes, `${once}: ${oneBytes} of ${one.logicalBytes}`);
     });
   }
 });
