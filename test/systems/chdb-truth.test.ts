@@ -70,11 +70,14 @@ describe('chdb encodings (pure)', () => {
     assert.match(CHDB_MISSING_MESSAGE, new RegExp(`npm install --no-save ${CHDB_PACKAGE.replace('.', '\\.')}`));
     assert.equal(CHDB_MISSING_MESSAGE.includes('\n'), false);
   });
-  it('probe layers: internal reads the engine (system), fs the lab directory (storage)', () => {
+  it('probe layers: internal reads the engine (system), lab_fs and fs the lab directory (storage)', () => {
     const lab = definition.create('chdb', definition.parseOptions({ dataDir }), 'dedup_layers');
-    const [internal, ...others] = lab.probes(makeCell({ variant: 'mergetree', mode: 'blob' }));
+    const [internal, labFiles, ...others] = lab.probes(makeCell({ variant: 'mergetree', mode: 'blob' }));
     assert.equal(internal?.name, 'internal');
     assert.equal(internal?.layer, 'system');
+    assert.equal(labFiles?.name, 'lab_fs');
+    assert.equal(labFiles?.layer, 'storage');
+    assert.equal(labFiles?.scope, 'lab');
     assert.equal(others.length, 0);
     assert.deepEqual(lab.localDataPaths(), [join(dataDir, 'dedup_layers')]);
     assert.equal(fsProbe({ paths: lab.localDataPaths() }).layer, 'storage');
