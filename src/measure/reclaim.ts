@@ -77,6 +77,14 @@ export function notReclaimedNote(windowMs: number, deferrals: readonly Deferral[
   return `not reclaimed within ${Math.round(windowMs / 1000)} s${pending.length > 0 ? ` (still pending: ${pending.join(', ')})` : ` (still changing after ${Math.round(elapsedMs / 1000)} s)`}`;
 }
 
+/** A deferral that can tell keeps the watch going while the server still holds its space; a failing check counts as done. */
+async function anyStillPending(deferrals: readonly Deferral[]): Promise<boolean> {
+  for (const deferral of deferrals) {
+    if (deferral.stillPending && (await deferral.stillPending().catch(() => false))) return true;
+  }
+  return false;
+}
+
 export async function watchReclaim(input: ReclaimWatchInput): Promise<ReclaimWatch> {
   const start = input.clock.now();
   const pendingMs = pendingUntilMs(input.deferrals);
@@ -90,7 +98,7 @@ export async function watchReclaim(input: ReclaimWatchInput): Promise<ReclaimWat
     const elapsed = input.clock.now() - start;
     if (reading.bytes === null) errors += 1;
     else curve.push([Math.round(elapsed), reading.bytes]);
-    if (watchIsDone(curve, elapsed, pendingMs)) {
+    if (watchIsDone(curve, elapsed, pendingMs) && !(await anyStillPending(input.deferrals))) {
       return { reclaimCurve: curve, timeToReclaimMs: timeToFinal(curve), reclaimNote: null };
     }
     if (elapsed + intervalMs > deadlineMs || input.signal?.aborted) {

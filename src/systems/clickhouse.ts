@@ -650,15 +650,23 @@ class ClickhouseAdapter implements SystemAdapter {
    */
   async deferrals(_cell: CellContext, _stage: StageName): Promise<Deferral[]> {
     // Nothing replaced, nothing pending: no inactive part of the lab is waiting for removal.
-    const inactive = numberOf(await this.scalar(`SELECT count() FROM system.parts WHERE NOT active AND database = ${chString(this.lab)}`));
-    if (inactive === 0) return [];
+    const inactiveParts = async () => numberOf(await this.scalar(`SELECT count() FROM system.parts WHERE NOT active AND database = ${chString(this.lab)}`));
+    if ((await inactiveParts()) === 0) return [];
     const result = await this.ch.query({
       query: `SELECT name, value FROM system.merge_tree_settings WHERE name IN ('old_parts_lifetime', 'cleanup_delay_period', 'cleanup_delay_period_random_add')`,
       format: 'JSONCompact',
     });
     const settings = new Map(((await result.json()) as { data: [string, string][] }).data.map(([name, value]) => [name, Number(value)]));
     const seconds = (settings.get('old_parts_lifetime') ?? 480) + (settings.get('cleanup_delay_period') ?? 30) + (settings.get('cleanup_delay_period_random_add') ?? 10);
-    return [{ name: 'old_parts_lifetime', durationMs: seconds * 1000, source: 'system.merge_tree_settings: old_parts_lifetime + cleanup_delay_period + cleanup_delay_period_random_add' }];
+    return [
+      {
+        name: 'old_parts_lifetime',
+        durationMs: seconds * 1000,
+        source: 'system.merge_tree_settings: old_parts_lifetime + cleanup_delay_period + cleanup_delay_period_random_add',
+        // The lifetime counts from when a part became inactive, and a merged-away part can wait longer: watch until none is left.
+        stillPending: async () => (await inactiveParts()) > 0,
+      },
+    ];
   }
 
   async settle(cell: CellContext): Promise<void> {

@@ -220,6 +220,8 @@ export interface Deferral {
   durationMs: number;
   /** Where the number came from, e.g. "system.merge_tree_settings" or "Kafka default". */
   source: string;
+  /** Whether the server still holds space this deferral will free (e.g. inactive parts exist); checked once durationMs has passed. */
+  stillPending?(): Promise<boolean>;
 }
 
 /** Static description + factory, registered by id in `registry.ts`. */

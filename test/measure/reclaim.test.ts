@@ -34,6 +34,24 @@ describe('watchReclaim', () => {
     assert.ok((watch.reclaimCurve.at(-1)?.[0] ?? 0) >= 60_000, 'kept sampling until the deferral passed');
   });
 
+  it('keeps watching past the declared duration while the server says the space is still pending', async () => {
+    const clock = fakeClock();
+    const read = diskDropping(clock, 5_000_000, 1_000_000, 20_000);
+    const deferral = { name: 'old_parts_lifetime', durationMs: 12_000, source: 'test', stillPending: async () => clock.now() < 20_000 };
+    const watch = await watchReclaim({ read, clock, windowMs: 600_000, deferrals: [deferral], minIntervalMs: 100 });
+    assert.equal(watch.timeToReclaimMs, 20_000);
+    assert.equal(watch.reclaimCurve.at(-1)?.[1], 1_000_000);
+  });
+
+  it('a deferral that stays pending never holds the watch past the last deferral plus the probe settle timeout', async () => {
+    const clock = fakeClock();
+    const deferral = { name: 'old_parts_lifetime', durationMs: 12_000, source: 'test', stillPending: async () => true };
+    const watch = await watchReclaim({ read: async () => ({ bytes: 5_000_000 }), clock, windowMs: 600_000, deferrals: [deferral], minIntervalMs: 100, settleTimeoutMs: 30_000 });
+    assert.equal(watch.timeToReclaimMs, null);
+    assert.ok(clock.now() <= 42_000, `bounded: ended at ${clock.now()} ms`);
+    assert.match(watch.reclaimNote ?? '', /not reclaimed within/);
+  });
+
   it('is null with "not reclaimed within W s" when the window ends first', async () => {
     const clock = fakeClock();
     const read = diskDropping(clock, 5_000_000, 1_000_000, 900_000);
