@@ -39,7 +39,11 @@ function serverConfig() {
     systems: [
       { id: 'postgresql', options: pgOptionsFromEnv() },
       { id: 'mariadb', options: mariadbOptionsFromEnv() },
-      { id: 'clickhouse', options: clickhouseOptionsFromEnv() },
+      // These ClickHouse checks are about what the engine stores (active parts, merges, mutations),
+      // so its headline here is the system layer. On disk every small part also costs its metadata
+      // files and replaced parts wait for old_parts_lifetime: physical-truth.test.ts and the test
+      // 'the storage layer pays more than the active parts' below assert that side.
+      { id: 'clickhouse', options: clickhouseOptionsFromEnv(), probes: { primary: 'internal' } },
     ],
   });
 }
@@ -126,6 +130,16 @@ describe('sql truth: random data, one runner run over postgresql, mariadb and cl
     const compacted = find('clickhouse', 'replacing', 'random_binary', 'U90', 'compaction');
     assertEdrIn(compacted, 0.75 * compacted.idealEdr, 1.25 * compacted.idealEdr);
     assert.ok(compacted.idealEdr > 9, `ideal ${compacted.idealEdr}`);
+  });
+
+  test('clickhouse: the storage layer pays more than the active parts for per-file inserts (part metadata files)', () => {
+    for (const variant of ['mergetree', 'replacing']) {
+      const record = find('clickhouse', variant, 'random_binary', 'U0', 'perfile_insert');
+      const system = record.probes.find((probe) => probe.name === 'internal');
+      const disk = record.probes.find((probe) => probe.name === 'lab_fs');
+      assert.equal(disk?.layer, 'storage');
+      assert.ok(system?.edr != null && disk?.edr != null && disk.edr < system.edr, `${variant}: lab_fs EDR ${disk?.edr} vs internal ${system?.edr}`);
+    }
   });
 
   test('clickhouse replacing U90: OPTIMIZE FINAL keeps exactly the unique rows of the generated set', async () => {
