@@ -1,5 +1,5 @@
 /** Helpers for runner tests: real adapters, small generated data sets, temporary folders. */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -90,4 +90,14 @@ export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.Pro
 /** `cellId/stage` of every record, sorted, for comparing runs. */
 export function stageKeys(records: readonly StageRecord[]): string[] {
   return records.map((record) => `${record.cellId}/${record.stage}`).sort();
+}
+
+/** A process's peak resident memory (VmHWM) in KiB, or null once it has exited. */
+export function highWaterKiB(pid: number): number | null {
+  try {
+    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) : null;
+  } catch {
+    return null; // the process has exited
+  }
 }

@@ -5,18 +5,8 @@
  */
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCli, tempDir } from './helpers.js';
-
-function highWaterKiB(pid: number): number | null {
-  try {
-    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) : null;
-  } catch {
-    return null; // the process has exited
-  }
-}
+import { highWaterKiB, runCli, tempDir } from './helpers.js';
 
 it('peak RSS stays below 256 MiB while 192 MiB of 8 MiB files go through every stage', async () => {
   const dir = tempDir('memory');

@@ -8,16 +8,7 @@ import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCli, tempDir } from './helpers.js';
-
-function highWaterKiB(pid: number): number | null {
-  try {
-    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) : null;
-  } catch {
-    return null; // the process has exited
-  }
-}
+import { highWaterKiB, runCli, tempDir } from './helpers.js';
 
 it('--total-size 1GiB on sqlite: every stage and a cold read-back stay below 256 MiB peak RSS', async () => {
   const dir = tempDir('total-size');
