@@ -3,8 +3,8 @@
  * and maps errors to the exit codes of SPEC §2.
  */
 import { Command, CommanderError } from 'commander';
-import { errorMessage, EXIT, UsageError } from './errors.js';
-import { log, setVerbosity } from './log.js';
+import { errorMessage, EXIT, UsageError } from '../core/errors.js';
+import { log, setVerbosity } from '../core/log.js';
 import { TOOL_VERSION } from '../version.js';
 import type { CommandModule } from './commands/types.js';
 

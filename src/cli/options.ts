@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { loadConfigFile, parseConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { UsageError, parseChoiceList } from './errors.js';
+import { UsageError, parseChoiceList } from '../core/errors.js';
 import type { DatasetParameters } from '../dataset/manifest.js';
 import { looksLikeUrl, redactUserInfo, registerSourceUrl } from '../dataset/download.js';
 import { DEFAULT_GRADES, parseGrade } from '../dataset/grades.js';

@@ -6,7 +6,7 @@ import cliProgress from 'cli-progress';
 import type { StageRecord } from '../experiment/record.js';
 import type { StageName } from '../systems/types.js';
 import { scrub } from '../config/secrets.js';
-import { getVerbosity, log } from './log.js';
+import { getVerbosity, log } from '../core/log.js';
 
 export interface RunProgress {
   start(totalCells: number, alreadyDone: number): void;

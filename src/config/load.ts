@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../core/errors.js';
 import { configSchema, type Config } from './schema.js';
 import { registerSecretsIn, scrub, SECRET_KEY_PATTERN } from './secrets.js';
 

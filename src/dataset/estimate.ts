@@ -8,7 +8,7 @@ import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createDeflate } from 'node:zlib';
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../core/errors.js';
 import { DEFAULT_CDC, FastCdc, FixedBlocks, type CdcParameters } from './fastcdc.js';
 import { readManifest } from './generate.js';
 import { MANIFEST_FILE, type Manifest } from './manifest.js';

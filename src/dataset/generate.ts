@@ -6,8 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { UsageError } from '../cli/errors.js';
-import { log } from '../cli/log.js';
+import { UsageError } from '../core/errors.js';
+import { log } from '../core/log.js';
 import { looksLikeUrl } from './download.js';
 import { FileSink, hashFile, readChunks, SyncQueue, writeChunks, type FileSinkOptions, type WrittenFile } from './files.js';
 import { parseGrade } from './grades.js';

@@ -1,5 +1,5 @@
 /** Grades `U0` … `U99` and the exact duplicate arithmetic of SPEC §1. */
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../core/errors.js';
 
 export const GRADE_PATTERN = /^U([0-9]|[1-9][0-9])$/;
 export const DEFAULT_GRADES: readonly string[] = ['U0', 'U50', 'U90'];

@@ -1,5 +1,5 @@
 /** Human byte sizes: `4096`, `4KiB`, `1MiB`, `1.5MB`, `2G` (binary for KiB/MiB/GiB, decimal for KB/MB/GB). */
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../core/errors.js';
 
 const UNITS: Record<string, number> = {
   '': 1,

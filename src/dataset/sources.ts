@@ -8,7 +8,7 @@ import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createGunzip } from 'node:zlib';
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../core/errors.js';
 import { fetchSourceOnce, looksLikeUrl, sourceUrlFor } from './download.js';
 import type { DatasetParameters } from './manifest.js';
 

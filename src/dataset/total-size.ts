@@ -5,7 +5,7 @@
  */
 import type { DatasetParameters } from './manifest.js';
 import { planDataset } from './plan.js';
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../core/errors.js';
 
 /** Most files a total-size set may have (the `dataset.files` limit). */
 export const MAX_FILES = 1_000_000;

@@ -3,7 +3,7 @@
  * (delete scope), where files go (placement) and the cache state of the `read` stage. Pure:
  * parsing, the cell-id suffix and the file → object mapping, each with a unit test.
  */
-import { invalidChoice, UsageError } from '../cli/errors.js';
+import { invalidChoice, UsageError } from '../core/errors.js';
 
 export const DELETE_METHODS = ['perfile', 'bulk', 'truncate', 'drop'] as const;
 export type DeleteMethod = (typeof DELETE_METHODS)[number];

@@ -3,8 +3,8 @@
  * and the exit code of SPEC §2 (130 after SIGINT/SIGTERM, like a shell reports an interrupted job).
  */
 import { join } from 'node:path';
-import { EXIT } from '../cli/errors.js';
-import { log } from '../cli/log.js';
+import { EXIT } from '../core/errors.js';
+import { log } from '../core/log.js';
 import { createProgress } from '../cli/progress.js';
 import type { Config } from '../config/schema.js';
 import { renderSummaryTable, writeReports } from '../report/index.js';

@@ -4,7 +4,7 @@
  * definitions handed in and does no I/O, so every rule here has a unit test.
  */
 import { createHash } from 'node:crypto';
-import { invalidChoice, UsageError } from '../cli/errors.js';
+import { invalidChoice, UsageError } from '../core/errors.js';
 import type { SystemEntry } from '../config/schema.js';
 import { resolveSystemId, SYSTEM_ALIASES, SYSTEM_IDS, EMBEDDED_SYSTEMS } from '../systems/registry.js';
 import { DEFAULT_DIMENSIONS, dimensionSuffix, type CellDimensions, type PlanDimensions } from './dimensions.js';

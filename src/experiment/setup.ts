@@ -4,7 +4,7 @@
  * happens here, before anything is written or connected (bad input → UsageError, exit 2).
  */
 import { resolve } from 'node:path';
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../core/errors.js';
 import { resolveDataDir, resolveDatasetParameters } from '../cli/options.js';
 import type { Config, SystemEntry } from '../config/schema.js';
 import type { DatasetParameters } from '../dataset/manifest.js';

@@ -3,7 +3,7 @@
  * up through its scale subresource, watch until its pods are Ready and its protocol answers, run
  * its cells with the ordinary runner, scale it down again whatever happened, next system.
  */
-import { log } from '../cli/log.js';
+import { log } from '../core/log.js';
 import { createProgress } from '../cli/progress.js';
 import type { Config } from '../config/schema.js';
 import { scrub } from '../config/secrets.js';

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../core/errors.js';
 import { scrub } from '../config/secrets.js';
 
 /** Where a pod finds its ServiceAccount; DEDUP_LAB_K8S_SA_ROOT prefixes it (tests run the in-cluster path outside a pod). */

@@ -5,7 +5,7 @@
  */
 import { posix } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../core/errors.js';
 import { formatZodError } from '../config/load.js';
 import { configSchema, type Config } from '../config/schema.js';
 import { scalableWorkloads } from './cascade.js';

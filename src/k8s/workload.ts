@@ -2,7 +2,7 @@
  * A system entry's `k8s` block (SPEC §8) turned into what the API needs: group, version, resource
  * plural and name of the workload, the replica counts with their defaults. Pure, unit-tested.
  */
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../core/errors.js';
 import type { K8sTarget, SystemEntry } from '../config/schema.js';
 
 export interface WorkloadRef {

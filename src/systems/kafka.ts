@@ -31,7 +31,7 @@ import type { Admin as KafkaAdmin, Consumer as KafkaConsumer, Producer as KafkaP
 import { assertObjectTag, pause } from './kv-common.js';
 import { SYSTEM_LAYER, sizeProbe } from './shared/probes.js';
 import { entriesOf, isPartitionDir, labFilesProbe } from './shared/lab-files.js';
-import { errorMessage } from '../cli/errors.js';
+import { errorMessage } from '../core/errors.js';
 import { parseSystemOptions } from './shared/options.js';
 import { batchFiles, notApplicable, throwIfAborted } from './shared/stages.js';
 import {

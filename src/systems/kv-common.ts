@@ -3,7 +3,7 @@
  * concurrency over a file stream and the per-cell object names that keep every object inside the
  * lab namespace. Probes are built with shared/probes.ts like everywhere else.
  */
-import { errorMessage } from '../cli/errors.js';
+import { errorMessage } from '../core/errors.js';
 import type { LabFile, WriteOutcome } from './types.js';
 
 /** The cell tag the runner hands us is validated upstream; we check again before using it in a name. */

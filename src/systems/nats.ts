@@ -31,7 +31,7 @@ import { registerSecret } from '../config/secrets.js';
 import { assertObjectTag, forEachFileLimited} from './kv-common.js';
 import { LOGICAL_LAYER, sizeProbe } from './shared/probes.js';
 import { entriesOf, labFilesProbe } from './shared/lab-files.js';
-import { errorMessage } from '../cli/errors.js';
+import { errorMessage } from '../core/errors.js';
 import { parseSystemOptions } from './shared/options.js';
 import { notApplicable, throwIfAborted } from './shared/stages.js';
 import {

@@ -15,7 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type pg from 'pg';
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../core/errors.js';
 import { SYSTEM_LAYER, sizeProbe, timingsOf } from './shared/probes.js';
 import { labFilesProbe, logFilesProbe, pgLabRelationFiles } from './shared/lab-files.js';
 import { qualifiedName as qualified } from './shared/identifiers.js';

@@ -18,7 +18,7 @@ import type { Redis as RedisClient } from 'ioredis';
 import { registerSecret } from '../config/secrets.js';
 import { forEachFileLimited} from './kv-common.js';
 import { SYSTEM_LAYER, sizeProbe } from './shared/probes.js';
-import { errorMessage } from '../cli/errors.js';
+import { errorMessage } from '../core/errors.js';
 import { pipeSet, type PipeConnection } from './redis-pipe.js';
 import { parseSystemOptions } from './shared/options.js';
 import { notApplicable, throwIfAborted } from './shared/stages.js';

@@ -3,7 +3,7 @@
  * exports `definition: SystemDefinition`; the module imports its driver lazily, so loading a
  * definition (for validation, plans, help) never loads a driver.
  */
-import { invalidChoice } from '../cli/errors.js';
+import { invalidChoice } from '../core/errors.js';
 import type { SystemDefinition } from './types.js';
 
 /** id → module file (without extension) in src/systems. */

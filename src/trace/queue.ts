@@ -5,7 +5,7 @@
  * memory grow. A failing destination is reported once, never thrown into the run.
  */
 import type { TraceEvent } from '../experiment/record.js';
-import { errorMessage } from '../cli/errors.js';
+import { errorMessage } from '../core/errors.js';
 
 export interface SinkTransport {
   readonly name: string;

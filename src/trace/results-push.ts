@@ -5,7 +5,7 @@
  * dimensions (system, instance, variant, mode, payload, grade) are labels on every line.
  */
 import type { StageRecord } from '../experiment/record.js';
-import { errorMessage } from '../cli/errors.js';
+import { errorMessage } from '../core/errors.js';
 import { physicalPerCopy } from '../report/summary.js';
 import { escapeLabelValue, groupingSegment, putPushgatewayGroup } from './sinks.js';
 

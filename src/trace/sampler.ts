@@ -6,7 +6,7 @@
  * sample was taken, on the same clock as the stage events.
  */
 import type { SystemAdapter } from '../systems/types.js';
-import { errorMessage } from '../cli/errors.js';
+import { errorMessage } from '../core/errors.js';
 
 export interface SampleOutcome {
   adapter: SystemAdapter;

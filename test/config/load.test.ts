@@ -4,7 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadConfigFile, parseConfig, substituteEnv } from '../../src/config/load.js';
 import { scrub } from '../../src/config/secrets.js';
-import { UsageError } from '../../src/cli/errors.js';
+import { UsageError } from '../../src/core/errors.js';
 import { withTempDir } from '../dataset/helpers.js';
 
 function usageMessage(fn: () => unknown): string {

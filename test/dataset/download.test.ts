@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { EXIT, UsageError } from '../../src/cli/errors.js';
+import { EXIT, UsageError } from '../../src/core/errors.js';
 import { resolveDatasetParameters } from '../../src/cli/options.js';
 import { parseConfig } from '../../src/config/load.js';
 import { scrub } from '../../src/config/secrets.js';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { duplicateCount, parseGrade } from '../../src/dataset/index.js';
-import { UsageError } from '../../src/cli/errors.js';
+import { UsageError } from '../../src/core/errors.js';
 
 test('U90 of 100 files is 90 duplicates and 10 unique (the predecessor gave 91/9)', () => {
   assert.equal(duplicateCount(100, 90), 90);

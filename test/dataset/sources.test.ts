@@ -4,7 +4,7 @@ import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { ensureDataset, parseRecords } from '../../src/dataset/index.js';
-import { UsageError } from '../../src/cli/errors.js';
+import { UsageError } from '../../src/core/errors.js';
 import { params, withTempDir } from './helpers.js';
 
 /** Lines of JSON events, each distinct, ~120 bytes. */

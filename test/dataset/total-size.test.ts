@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { UsageError } from '../../src/cli/errors.js';
+import { UsageError } from '../../src/core/errors.js';
 import { resolveDatasetParameters } from '../../src/cli/options.js';
 import { parseConfig } from '../../src/config/load.js';
 import { duplicateCount, parseGrade } from '../../src/dataset/grades.js';

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { UsageError } from '../../src/cli/errors.js';
+import { UsageError } from '../../src/core/errors.js';
 import { cellIdOf, objectTagOf, parseMode, parseRuns, parseStages, planCells, selectEntries, selectVariants, type SystemTarget } from '../../src/experiment/plan.js';
 import type { SystemDefinition } from '../../src/systems/types.js';
 import type { SystemEntry } from '../../src/config/schema.js';

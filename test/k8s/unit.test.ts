@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseConfig } from '../../src/config/load.js';
-import { UsageError } from '../../src/cli/errors.js';
+import { UsageError } from '../../src/core/errors.js';
 import { cascadeWorkload, parseScaleRecord, readyPodCount, workloadRef } from '../../src/k8s/workload.js';
 import { longhornVolumeOf, volumesQuery } from '../../src/k8s/volumes.js';
 import { apiErrorLine } from '../../src/k8s/client.js';

@@ -3,7 +3,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { UsageError } from '../../src/cli/errors.js';
+import { UsageError } from '../../src/core/errors.js';
 import { loadSystem } from '../../src/systems/registry.js';
 import { OperationTimeoutError, splitTimeoutOptions, SYSTEM_TIMEOUTS, timeoutsFor, withOperationTimeouts, withWatchdog } from '../../src/systems/shared/timeouts.js';
 import type { LabFile } from '../../src/systems/types.js';

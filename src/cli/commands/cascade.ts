@@ -1,7 +1,7 @@
 /** `cascade` (SPEC §8): systems one after another on a Kubernetes cluster, scaled up and down around their cells. */
 import type { CommandModule } from './types.js';
-import { EXIT, UsageError } from '../errors.js';
-import { log } from '../log.js';
+import { EXIT, UsageError } from '../../core/errors.js';
+import { log } from '../../core/log.js';
 import { addDatasetOptions, loadCommandConfig } from '../options.js';
 import { addRunOptions } from './run.js';
 import { resolveResultsDir, resolveRunSetup, splitList } from '../../experiment/setup.js';

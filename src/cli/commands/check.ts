@@ -4,8 +4,8 @@
  * Exit 0 all reachable, 1 some unreachable, 3 none reachable.
  */
 import type { CommandModule } from './types.js';
-import { EXIT, errorMessage } from '../errors.js';
-import { log } from '../log.js';
+import { EXIT, errorMessage } from '../../core/errors.js';
+import { log } from '../../core/log.js';
 import { addDatasetOptions, loadCommandConfig } from '../options.js';
 import { addRunOptions } from './run.js';
 import { createAdapter, describePlan, resolveRunSetup } from '../../experiment/setup.js';

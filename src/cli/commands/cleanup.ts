@@ -1,7 +1,7 @@
 /** `cleanup`: drop the lab namespaces of the chosen systems, and nothing else (SPEC §2). */
 import type { CommandModule } from './types.js';
-import { EXIT } from '../errors.js';
-import { log } from '../log.js';
+import { EXIT } from '../../core/errors.js';
+import { log } from '../../core/log.js';
 import { loadCommandConfig } from '../options.js';
 import { resolveTargets, splitList } from '../../experiment/setup.js';
 import { exitCodeOfReach, withEachSystem } from './check.js';

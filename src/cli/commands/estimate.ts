@@ -2,8 +2,8 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { CommandModule } from './types.js';
-import { EXIT, UsageError } from '../errors.js';
-import { log } from '../log.js';
+import { EXIT, UsageError } from '../../core/errors.js';
+import { log } from '../../core/log.js';
 import { COMPRESSION_SAMPLE_BYTES, COMPRESSOR, DEFAULT_CDC, estimateDataset, findDatasetDirs, formatBytes, type SetEstimate } from '../../dataset/index.js';
 
 export function formatEstimateTable(estimates: SetEstimate[]): string {

@@ -1,8 +1,8 @@
 /** `generate`: build the data sets of SPEC §3 (idempotent: existing sets are verified and kept). */
 import cliProgress from 'cli-progress';
 import type { CommandModule } from './types.js';
-import { EXIT } from '../errors.js';
-import { getVerbosity, log } from '../log.js';
+import { EXIT } from '../../core/errors.js';
+import { getVerbosity, log } from '../../core/log.js';
 import { addDatasetOptions, loadCommandConfig, resolveDataDir, resolveDatasetParameters } from '../options.js';
 import { ensureDataset, formatBytes } from '../../dataset/index.js';
 

@@ -3,8 +3,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { CommandModule } from './types.js';
-import { EXIT, invalidChoice, UsageError } from '../errors.js';
-import { log } from '../log.js';
+import { EXIT, invalidChoice, UsageError } from '../../core/errors.js';
+import { log } from '../../core/log.js';
 import { TOOL_VERSION } from '../../version.js';
 import { buildManifests, loadConfigTemplate, manifestFileName, pathWarnings } from '../../k8s/manifests.js';
 

@@ -1,8 +1,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { CommandModule } from './types.js';
-import { EXIT, UsageError } from '../errors.js';
-import { log } from '../log.js';
+import { EXIT, UsageError } from '../../core/errors.js';
+import { log } from '../../core/log.js';
 import { buildReports, renderSummaryTable } from '../../report/index.js';
 
 /** `report RESULTS_DIR`: rebuild results.json, results.csv, summary.md and report.html, print the table. */

@@ -1,14 +1,14 @@
 /** `run`: the experiment matrix of SPEC §4 (generates missing data sets itself). */
 import type { Command } from 'commander';
 import type { CommandModule } from './types.js';
-import { EXIT } from '../errors.js';
+import { EXIT } from '../../core/errors.js';
 import { assumeRecordedSourceDigest } from '../../dataset/index.js';
 import { addDatasetOptions, loadCommandConfig } from '../options.js';
 import { describePlan, resolveResultsDir, resolveRunSetup, splitList } from '../../experiment/setup.js';
 import { executeRun } from '../../experiment/execute.js';
 import { completeCells } from '../../experiment/runner.js';
 import { existsSync } from 'node:fs';
-import { UsageError, invalidChoice } from '../errors.js';
+import { UsageError, invalidChoice } from '../../core/errors.js';
 import { SYSTEM_ALIASES } from '../../systems/registry.js';
 
 /** The run flags shared by `run` (and the subset `demo` takes). */

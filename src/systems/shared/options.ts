@@ -1,7 +1,7 @@
 /** Option parsing shared by adapters: zod schema → typed options, bad input → UsageError. */
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { UsageError } from '../../cli/errors.js';
+import { UsageError } from '../../core/errors.js';
 import { formatZodError } from '../../config/load.js';
 import { scrub } from '../../config/secrets.js';
 import { splitTimeoutOptions, timeoutOptionsSchema } from './timeouts.js';

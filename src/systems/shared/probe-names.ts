@@ -4,7 +4,7 @@
  * `probes()`: a name missing here is refused as a primary probe. `fs` and `prometheus` come from
  * the runner when configured (see `primaryProbeCandidates`).
  */
-import { UsageError } from '../../cli/errors.js';
+import { UsageError } from '../../core/errors.js';
 import type { SystemEntry } from '../../config/schema.js';
 
 export const ADAPTER_PROBE_NAMES: Readonly<Record<string, readonly string[]>> = {

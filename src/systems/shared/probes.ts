@@ -1,6 +1,6 @@
 /** Probe construction shared by adapters: a failed or nonsensical read is missing, never a number. */
 import type { Probe, ProbeLayer, ProbeReading, ProbeScope } from '../types.js';
-import { errorMessage } from '../../cli/errors.js';
+import { errorMessage } from '../../core/errors.js';
 
 /**
  * Settle poll interval of embedded engines' probes: their settle() checkpoints synchronously,

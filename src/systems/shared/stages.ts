@@ -5,7 +5,7 @@
  */
 import type { CellContext, LabFile, NotApplicable, WriteOutcome } from '../types.js';
 import type { NativeTable } from '../../dataset/records.js';
-import { errorMessage } from '../../cli/errors.js';
+import { errorMessage } from '../../core/errors.js';
 
 export function notApplicable(reason: string): NotApplicable {
   return { notApplicable: reason };
