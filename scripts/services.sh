@@ -632,10 +632,13 @@ start_seaweedfs() {
   local p; for p in $S3_PORT $SW_MASTER_PORT $SW_MASTER_GRPC $SW_VOLUME_PORT $SW_VOLUME_GRPC $SW_FILER_PORT $SW_FILER_GRPC $SW_S3_GRPC $SW_METRICS_PORT; do
     port_free_or_die s3 "$p" || return 1
   done
+  # -volume.max is fixed: 0 derives the volume slots from free disk (one per 1 GiB free), and on a
+  # nearly full disk every new collection then failed with "No writable volumes and no free volumes
+  # left" (seen in a Node 22 run with /tmp full). Volume files are not preallocated, so slots are free.
   spawn s3 "$SVC_USER" "$S3_DIR/log/weed.log" "$WEED_BIN" -logtostderr=true server \
     -ip=127.0.0.1 -ip.bind=127.0.0.1 -dir="$S3_DIR/data" \
     -master.port="$SW_MASTER_PORT" -master.port.grpc="$SW_MASTER_GRPC" -master.volumeSizeLimitMB=1024 \
-    -volume.port="$SW_VOLUME_PORT" -volume.port.grpc="$SW_VOLUME_GRPC" -volume.max=0 \
+    -volume.port="$SW_VOLUME_PORT" -volume.port.grpc="$SW_VOLUME_GRPC" -volume.max=1000 \
     -filer -filer.port="$SW_FILER_PORT" -filer.port.grpc="$SW_FILER_GRPC" \
     -s3 -s3.port="$S3_PORT" -s3.port.grpc="$SW_S3_GRPC" -s3.config="$S3_DIR/s3.json" \
     -s3.port.iceberg=0 -s3.port.lance=0 -s3.autoCreateBucket=false \
