@@ -15,7 +15,7 @@ import { objectIndexOf, type Placement } from '../../src/experiment/dimensions.j
 import { loadSystem } from '../../src/systems/registry.js';
 import type { CellContext, LabFile, SystemAdapter } from '../../src/systems/types.js';
 import { iterate, makeCell, pseudoRandomBytes, sha256Hex } from './fixtures.js';
-import { kafkaOptionsFromEnv } from './kv-helpers.js';
+import { kafkaOptionsFromEnv, natsOptionsFromEnv } from './kv-helpers.js';
 import { clickhouseOptionsFromEnv } from './sql-helpers.js';
 
 const LAB = 'dedup_placement_truth';
@@ -65,13 +65,15 @@ interface Case {
   system: string;
   options: () => unknown;
   variant: string;
-  /** The variant's dedup step: Kafka's cleaner (compaction), ClickHouse's OPTIMIZE … FINAL. */
+  /** The variant's dedup step: Kafka's cleaner (compaction), ClickHouse's OPTIMIZE … FINAL; none where dedup happens at ingestion. */
   dedupStep: (adapter: SystemAdapter, cell: CellContext) => Promise<unknown>;
 }
 
 const CASES: Case[] = [
   { system: 'kafka', options: kafkaOptionsFromEnv, variant: 'compact', dedupStep: (adapter, cell) => adapter.compact(cell) },
   { system: 'clickhouse', options: clickhouseOptionsFromEnv, variant: 'replacing', dedupStep: (adapter, cell) => adapter.compact(cell) },
+  // The duplicate window (Nats-Msg-Id) is per stream: a copy is dropped only in its original's stream.
+  { system: 'nats', options: natsOptionsFromEnv, variant: 'msg-id', dedupStep: () => Promise.resolve() },
 ];
 
 function assertNear(edr: number, expected: number, what: string): void {
