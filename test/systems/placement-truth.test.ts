@@ -15,7 +15,7 @@ import { objectIndexOf, type Placement } from '../../src/experiment/dimensions.j
 import { loadSystem } from '../../src/systems/registry.js';
 import type { CellContext, LabFile, SystemAdapter } from '../../src/systems/types.js';
 import { iterate, makeCell, pseudoRandomBytes, sha256Hex } from './fixtures.js';
-import { kafkaOptionsFromEnv, natsOptionsFromEnv } from './kv-helpers.js';
+import { kafkaOptionsFromEnv, natsOptionsFromEnv, s3OptionsFromEnv } from './kv-helpers.js';
 import { clickhouseOptionsFromEnv } from './sql-helpers.js';
 
 const LAB = 'dedup_placement_truth';
@@ -74,6 +74,8 @@ const CASES: Case[] = [
   { system: 'clickhouse', options: clickhouseOptionsFromEnv, variant: 'replacing', dedupStep: (adapter, cell) => adapter.compact(cell) },
   // The duplicate window (Nats-Msg-Id) is per stream: a copy is dropped only in its original's stream.
   { system: 'nats', options: natsOptionsFromEnv, variant: 'msg-id', dedupStep: () => Promise.resolve() },
+  // by-content keys `c/<sha256>` per bucket: one copy per bucket that holds the content.
+  { system: 'minio', options: s3OptionsFromEnv, variant: 'by-content', dedupStep: () => Promise.resolve() },
 ];
 
 function assertNear(edr: number, expected: number, what: string): void {
