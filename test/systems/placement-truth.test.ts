@@ -7,6 +7,8 @@
  * every object, so across:3 must keep one copy per (content, object): 15 copies instead of 5. The
  * bands are derived from the set: within ≈ the ideal EDR (total / distinct bytes), across ≈ total /
  * Σ bytes of the distinct (content, object) pairs — both within [0.8, 1.25] of that expectation.
+ * Redis / S3 / NATS dedup at ingestion (content keys, Nats-Msg-Id) inside one key namespace /
+ * bucket / stream, so they show the same: no dedup across objects.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -15,7 +17,7 @@ import { objectIndexOf, type Placement } from '../../src/experiment/dimensions.j
 import { loadSystem } from '../../src/systems/registry.js';
 import type { CellContext, LabFile, SystemAdapter } from '../../src/systems/types.js';
 import { iterate, makeCell, pseudoRandomBytes, sha256Hex } from './fixtures.js';
-import { kafkaOptionsFromEnv, natsOptionsFromEnv, s3OptionsFromEnv } from './kv-helpers.js';
+import { kafkaOptionsFromEnv, natsOptionsFromEnv, redisOptionsFromEnv, s3OptionsFromEnv } from './kv-helpers.js';
 import { clickhouseOptionsFromEnv } from './sql-helpers.js';
 
 const LAB = 'dedup_placement_truth';
@@ -76,6 +78,8 @@ const CASES: Case[] = [
   { system: 'nats', options: natsOptionsFromEnv, variant: 'msg-id', dedupStep: () => Promise.resolve() },
   // by-content keys `c/<sha256>` per bucket: one copy per bucket that holds the content.
   { system: 'minio', options: s3OptionsFromEnv, variant: 'by-content', dedupStep: () => Promise.resolve() },
+  // by-content keys `c/<sha256>` per key namespace `<lab>:p<k>:`.
+  { system: 'redis', options: redisOptionsFromEnv, variant: 'by-content', dedupStep: () => Promise.resolve() },
 ];
 
 function assertNear(edr: number, expected: number, what: string): void {
