@@ -47,7 +47,8 @@ export function registerPlacementChecks(context: PlacementCheckContext): void {
     const outcome = await adapter.bulkInsert(iterate(notFirst), across);
     assert.deepEqual(outcome.acknowledged, notFirst.map((file) => file.id));
     const grown = (await internalBytes(adapter, across)) - empty;
-    assert.ok(grown >= distinctBytes(notFirst) / 2, `internal probe grew by ${grown} B for ${distinctBytes(notFirst)} B of distinct content in objects 1 and 2`);
+    // Blob mode: the payload bytes themselves (native rows of the fixture are a few bytes and may fit free page space).
+    if (across.mode === 'blob') assert.ok(grown >= distinctBytes(notFirst) / 2, `internal probe grew by ${grown} B for ${distinctBytes(notFirst)} B of distinct content in objects 1 and 2`);
     for (const file of files.filter((candidate) => candidate.id % OBJECTS === 0)) await adapter.insertOne(file, across);
     assert.equal(await adapter.countStored(across), files.length, 'countStored sums over every object');
     if (adapter.readOne && across.mode === 'blob') {

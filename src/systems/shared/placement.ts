@@ -5,6 +5,8 @@
  * classic cells and their checkpoints are unchanged; `across:K` names object k `<base><sep>p<k>`.
  */
 import { objectIndexOf, placementObjects, type Placement } from '../../experiment/dimensions.js';
+import type { CellContext } from '../types.js';
+import { labTableName } from './layout.js';
 
 /** The cell's objects in index order: `[base]` for within, else `base<sep>p0 … base<sep>p<K-1>`. */
 export function objectNames(base: string, placement: Placement | undefined, separator = '_'): string[] {
@@ -29,3 +31,13 @@ export function groupByObject<T extends { id: number }>(files: readonly T[], bas
 
 /** The suffix pattern `objectNames` adds (for adapters that recognise their own objects by name). */
 export const PLACEMENT_SUFFIX = /p[0-9]{1,2}/;
+
+/** SQL adapters: every table of the cell (`blobs` / `n_<type>`, or its `_p<k>` tables under `across:K`). */
+export function labTablesOf(cell: CellContext): string[] {
+  return objectNames(labTableName(cell), cell.placement);
+}
+
+/** SQL adapters: the table file `fileId` lives in. */
+export function labTableOf(cell: CellContext, fileId: number): string {
+  return objectFor(fileId, labTableName(cell), cell.placement);
+}
