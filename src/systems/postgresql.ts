@@ -249,6 +249,7 @@ class PostgresqlAdapter implements SystemAdapter {
         }
       }
       await this.db.query('COMMIT');
+      seen.sort((a, b) => a - b);
     } catch (error) {
       await this.db.query('ROLLBACK').catch(() => undefined);
       throw error;
