@@ -13,6 +13,11 @@
  *   sha256)`: `countStored` counts files held (as in every other adapter), a per-file delete drops
  *   the file's reference and deletes the content only when no other stored file references it.
  *
+ * Placement (SPEC §4.1) `across:K`: K content tables `blobs_p<k>` (or `n_<type>_p<k>`), file i in
+ * table i mod K; one `file_refs` for all, a ref's table being `id % K`. `replacing` collapses equal
+ * contents only inside one table, so a content goes from a table when no file of that table still
+ * references it. Every stage covers all K tables; probes read the whole lab database.
+ *
  * Every statement's HTTP or server error is an error (the client throws on any non-200 answer);
  * mutations (`ALTER TABLE … DELETE`) and merges are waited for in `system.mutations` /
  * `system.merges`. 18.16 has no query parameters, so values are either validated numbers / hex
@@ -32,11 +37,13 @@ import { Readable } from 'node:stream';
 import { z } from 'zod';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { assertIdentifier } from './shared/identifiers.js';
+import { groupByObject, objectFor, objectNames } from './shared/placement.js';
+import { placementObjects } from '../experiment/dimensions.js';
 import type { ColumnType, NativeTable } from '../dataset/records.js';
 import { BLOB_TABLE, fileIdColumn, labTableName } from './shared/layout.js';
 import { checkRowWidth, FILE_ID_COLUMN, nativeTableName, type NativeTypeMap } from './shared/native.js';
 import { parseSystemOptions } from './shared/options.js';
-import { DeleteDidNothingError, requireNative, throwIfAborted } from './shared/stages.js';
+import { batchFiles, DeleteDidNothingError, requireNative, throwIfAborted } from './shared/stages.js';
 import { checkVariant, numberOf } from './postgresql.js';
 import { SYSTEM_LAYER, sizeProbe, timingsOf } from './shared/probes.js';
 import { labFilesProbe } from './shared/lab-files.js';
@@ -56,6 +63,9 @@ import {
 
 export const CLICKHOUSE_VARIANTS = ['mergetree', 'replacing'] as const;
 export type ClickhouseVariant = (typeof CLICKHOUSE_VARIANTS)[number];
+
+/** `--placement across:K` bulk loads: bytes of files per round of K INSERTs (bounds memory). */
+const ACROSS_BATCH_BYTES = 8 * 1024 * 1024;
 
 /** Reference table of the `replacing` variant: which file ids are stored, by content hash. */
 export const REFS_TABLE = 'file_refs';
@@ -107,13 +117,14 @@ export function assertFileId(id: number): number {
   return id;
 }
 
-export function clickhouseBlobTableDdl(lab: string, variant: ClickhouseVariant): string[] {
+/** `tables`: the content tables (one, or K under `--placement across:K`). */
+export function clickhouseBlobTableDdl(lab: string, variant: ClickhouseVariant, tables: readonly string[] = [BLOB_TABLE]): string[] {
   const columns = '(id UInt32, name String, sha256 String, size UInt64, content String)';
   if (variant === 'mergetree') {
-    return [`CREATE TABLE ${chQualified(lab, BLOB_TABLE)} ${columns} ENGINE = MergeTree() ORDER BY id`];
+    return tables.map((table) => `CREATE TABLE ${chQualified(lab, table)} ${columns} ENGINE = MergeTree() ORDER BY id`);
   }
   return [
-    `CREATE TABLE ${chQualified(lab, BLOB_TABLE)} ${columns} ENGINE = ReplacingMergeTree() ORDER BY sha256`,
+    ...tables.map((table) => `CREATE TABLE ${chQualified(lab, table)} ${columns} ENGINE = ReplacingMergeTree() ORDER BY sha256`),
     `CREATE TABLE ${chQualified(lab, REFS_TABLE)} (id UInt32, sha256 String) ENGINE = MergeTree() ORDER BY id`,
   ];
 }
@@ -138,7 +149,7 @@ export const FILE_SHA_COLUMN = 'file_sha256';
 /** Row number inside its file: with the file hash it is the replacing variant's sorting key. */
 export const ROW_NO_COLUMN = 'row_no';
 
-export function clickhouseNativeTableDdl(lab: string, table: NativeTable, variant: ClickhouseVariant): string[] {
+export function clickhouseNativeTableDdl(lab: string, table: NativeTable, variant: ClickhouseVariant, tables: readonly string[] = [nativeTableName(table)]): string[] {
   const names = new Set([FILE_ID_COLUMN, FILE_SHA_COLUMN, ROW_NO_COLUMN]);
   const typed = table.columns.map((column) => {
     if (names.has(column.name)) throw new Error(`native table ${table.name}: column ${column.name} clashes with a lab column`);
@@ -146,10 +157,10 @@ export function clickhouseNativeTableDdl(lab: string, table: NativeTable, varian
     return `${chIdent(column.name, 'native column name')} Nullable(${CLICKHOUSE_NATIVE_TYPES[column.type]})`;
   });
   const columns = [`${FILE_ID_COLUMN} UInt32`, `${FILE_SHA_COLUMN} String`, `${ROW_NO_COLUMN} UInt32`, ...typed].join(', ');
-  const name = chQualified(lab, nativeTableName(table));
-  if (variant === 'mergetree') return [`CREATE TABLE ${name} (${columns}) ENGINE = MergeTree() ORDER BY (${FILE_ID_COLUMN}, ${ROW_NO_COLUMN})`];
+  const contentNames = tables.map((name) => chQualified(lab, name));
+  if (variant === 'mergetree') return contentNames.map((name) => `CREATE TABLE ${name} (${columns}) ENGINE = MergeTree() ORDER BY (${FILE_ID_COLUMN}, ${ROW_NO_COLUMN})`);
   return [
-    `CREATE TABLE ${name} (${columns}) ENGINE = ReplacingMergeTree() ORDER BY (${FILE_SHA_COLUMN}, ${ROW_NO_COLUMN})`,
+    ...contentNames.map((name) => `CREATE TABLE ${name} (${columns}) ENGINE = ReplacingMergeTree() ORDER BY (${FILE_SHA_COLUMN}, ${ROW_NO_COLUMN})`),
     `CREATE TABLE ${chQualified(lab, REFS_TABLE)} (id UInt32, sha256 String) ENGINE = MergeTree() ORDER BY id`,
   ];
 }
@@ -334,9 +345,20 @@ class ClickhouseAdapter implements SystemAdapter {
     return checkVariant(CLICKHOUSE_VARIANTS, cell.variant, 'clickhouse');
   }
 
-  /** The cell's content table: `blobs`, or `n_<type>` in native mode. */
-  private tableOf(cell: CellContext): string {
-    return labTableName(cell);
+  /** The content table of file `fileId`: `blobs` / `n_<type>`, or its `_p<k>` under `across:K`. */
+  private tableOf(cell: CellContext, fileId = 0): string {
+    return objectFor(fileId, labTableName(cell), cell.placement);
+  }
+
+  /** Every content table of the cell (one, or K under `across:K`). */
+  private contentTables(cell: CellContext): string[] {
+    return objectNames(labTableName(cell), cell.placement);
+  }
+
+  /** `file_refs` rows whose file lives in `table` (all of them within). */
+  private refsOfTable(cell: CellContext, table: string): string {
+    const count = placementObjects(cell.placement);
+    return count === 1 ? '1' : `id % ${count} = ${this.contentTables(cell).indexOf(table)}`;
   }
 
   private idColumn(cell: CellContext): string {
@@ -355,13 +377,14 @@ class ClickhouseAdapter implements SystemAdapter {
 
   private async createTables(cell: CellContext): Promise<void> {
     const variant = this.variantOf(cell);
-    const ddl = cell.mode === 'blob' ? clickhouseBlobTableDdl(this.lab, variant) : clickhouseNativeTableDdl(this.lab, requireNative(cell).table, variant);
+    const tables = this.contentTables(cell);
+    const ddl = cell.mode === 'blob' ? clickhouseBlobTableDdl(this.lab, variant, tables) : clickhouseNativeTableDdl(this.lab, requireNative(cell).table, variant, tables);
     for (const statement of ddl) await this.command(statement);
   }
 
   /** The cell's tables: the content table, plus the reference table of `replacing`. */
   private cellTables(cell: CellContext): string[] {
-    return this.variantOf(cell) === 'replacing' ? [this.tableOf(cell), REFS_TABLE] : [this.tableOf(cell)];
+    return this.variantOf(cell) === 'replacing' ? [...this.contentTables(cell), REFS_TABLE] : this.contentTables(cell);
   }
 
   async dropLab(): Promise<void> {
@@ -425,16 +448,16 @@ class ClickhouseAdapter implements SystemAdapter {
    * files sent; in `replacing`, only contents that no stored file references.
    */
   private async removePartial(cell: CellContext, sent: { id: number; sha256: string }[]): Promise<void> {
-    if (sent.length === 0) return;
-    const table = this.tableOf(cell);
-    if (this.variantOf(cell) === 'mergetree') {
-      const ids = sent.map((file) => assertFileId(file.id)).join(', ');
-      if ((await this.count(table, `${this.idColumn(cell)} IN (${ids})`)) > 0) await this.mutateDelete(table, `${this.idColumn(cell)} IN (${ids})`, cell.signal);
-      return;
-    }
-    for (const sha of new Set(sent.map((file) => chString(assertSha256(file.sha256))))) {
-      const where = `${this.shaColumn(cell)} = ${sha}`;
-      if ((await this.count(REFS_TABLE, `sha256 = ${sha}`)) === 0 && (await this.count(table, where)) > 0) await this.mutateDelete(table, where, cell.signal);
+    for (const [table, group] of groupByObject(sent, labTableName(cell), cell.placement)) {
+      if (this.variantOf(cell) === 'mergetree') {
+        const ids = group.map((file) => assertFileId(file.id)).join(', ');
+        if ((await this.count(table, `${this.idColumn(cell)} IN (${ids})`)) > 0) await this.mutateDelete(table, `${this.idColumn(cell)} IN (${ids})`, cell.signal);
+        continue;
+      }
+      for (const sha of new Set(group.map((file) => chString(assertSha256(file.sha256))))) {
+        const where = `${this.shaColumn(cell)} = ${sha}`;
+        if ((await this.count(REFS_TABLE, `sha256 = ${sha} AND ${this.refsOfTable(cell, table)}`)) === 0 && (await this.count(table, where)) > 0) await this.mutateDelete(table, where, cell.signal);
+      }
     }
   }
 
@@ -443,7 +466,8 @@ class ClickhouseAdapter implements SystemAdapter {
     const seen: { id: number; sha256: string }[] = [];
     const unparsable: { id: number; error: string }[] = [];
     try {
-      await this.insertStream(this.tableOf(cell), this.rowsOf(files, cell, seen, unparsable), this.formatOf(cell));
+      if (placementObjects(cell.placement) === 1) await this.insertStream(this.tableOf(cell), this.rowsOf(files, cell, seen, unparsable), this.formatOf(cell));
+      else await this.insertAcross(files, cell, seen, unparsable);
       if (variant === 'replacing') {
         await this.insertStream(
           REFS_TABLE,
@@ -464,13 +488,25 @@ class ClickhouseAdapter implements SystemAdapter {
     }
   }
 
+  /**
+   * `across:K`: the files in batches of ≤ ACROSS_BATCH_BYTES, each batch one INSERT per table it
+   * touches (one streamed INSERT cannot feed K tables). Any failure fails the whole bulk insert, as within.
+   */
+  private async insertAcross(files: AsyncIterable<LabFile>, cell: CellContext, seen: { id: number; sha256: string }[], unparsable: { id: number; error: string }[]): Promise<void> {
+    for await (const batch of batchFiles(files, Number.MAX_SAFE_INTEGER, ACROSS_BATCH_BYTES)) {
+      for (const [table, group] of groupByObject(batch, labTableName(cell), cell.placement)) {
+        await this.insertStream(table, this.rowsOf((async function* () { yield* group; })(), cell, seen, unparsable), this.formatOf(cell));
+      }
+    }
+  }
+
   async insertOne(file: LabFile, cell: CellContext): Promise<void> {
     const variant = this.variantOf(cell);
     const sent: { id: number; sha256: string }[] = [];
     const unparsable: { id: number; error: string }[] = [];
     try {
       await this.insertStream(
-        this.tableOf(cell),
+        this.tableOf(cell, file.id),
         this.rowsOf(
           (async function* () {
             yield file;
@@ -510,7 +546,7 @@ class ClickhouseAdapter implements SystemAdapter {
   async deleteOne(file: LabFile, cell: CellContext): Promise<void> {
     const variant = this.variantOf(cell);
     const id = assertFileId(file.id);
-    const table = this.tableOf(cell);
+    const table = this.tableOf(cell, id);
     if (variant === 'mergetree') {
       const where = `${this.idColumn(cell)} = ${id}`;
       if ((await this.count(table, where)) === 0) throw this.notStored(file);
@@ -525,7 +561,7 @@ class ClickhouseAdapter implements SystemAdapter {
     await this.mutateDelete(REFS_TABLE, `id = ${id}`, cell.signal);
     if ((await this.count(REFS_TABLE, `id = ${id}`)) !== 0) throw new Error(`delete of file ${id}: its reference survived the mutation`);
     // The content goes only when no other stored file references it (a duplicate may still be held).
-    if ((await this.count(REFS_TABLE, `sha256 = ${sha}`)) === 0) {
+    if ((await this.count(REFS_TABLE, `sha256 = ${sha} AND ${this.refsOfTable(cell, table)}`)) === 0) {
       const where = `${this.shaColumn(cell)} = ${sha}`;
       // A file that parsed into no rows has no content rows to delete.
       if ((await this.count(table, where)) > 0) await this.mutateDelete(table, where, cell.signal);
@@ -539,13 +575,19 @@ class ClickhouseAdapter implements SystemAdapter {
 
   async countStored(cell: CellContext): Promise<number> {
     if (this.variantOf(cell) === 'replacing') return this.count(REFS_TABLE);
-    if (cell.mode === 'blob') return this.count(BLOB_TABLE);
-    return numberOf(await this.scalar(`SELECT uniqExact(${FILE_ID_COLUMN}) FROM ${chQualified(this.lab, this.tableOf(cell))}`));
+    let stored = 0;
+    // File ids are disjoint between the tables of `across:K`: the per-table counts add up.
+    for (const table of this.contentTables(cell)) {
+      stored += cell.mode === 'blob' ? await this.count(table) : numberOf(await this.scalar(`SELECT uniqExact(${FILE_ID_COLUMN}) FROM ${chQualified(this.lab, table)}`));
+    }
+    return stored;
   }
 
-  /** Rows physically present in the content table (the replacing variant's dedup shows here). */
-  async countContentRows(): Promise<number> {
-    return this.count(BLOB_TABLE);
+  /** Rows physically present in the blob table(s) (the replacing variant's dedup shows here). */
+  async countContentRows(cell?: CellContext): Promise<number> {
+    let rows = 0;
+    for (const table of cell ? this.contentTables(cell) : [BLOB_TABLE]) rows += await this.count(table);
+    return rows;
   }
 
   async compact(cell: CellContext): Promise<void | NotApplicable> {
@@ -573,17 +615,23 @@ class ClickhouseAdapter implements SystemAdapter {
   /** One mutation per table for all the files; `replacing` drops a content only when no reference is left. */
   async deleteMany(files: readonly LabFileRef[], cell: CellContext): Promise<void> {
     if (files.length === 0) return;
-    const ids = files.map((file) => assertFileId(file.id)).join(', ');
+    const groups = groupByObject(files, labTableName(cell), cell.placement);
+    const idsOf = (group: readonly LabFileRef[]) => group.map((file) => assertFileId(file.id)).join(', ');
     if (this.variantOf(cell) === 'mergetree') {
-      await this.mutateDelete(this.tableOf(cell), `${this.idColumn(cell)} IN (${ids})`, cell.signal);
+      for (const [table, group] of groups) await this.mutateDelete(table, `${this.idColumn(cell)} IN (${idsOf(group)})`, cell.signal);
       return;
     }
-    await this.mutateDelete(REFS_TABLE, `id IN (${ids})`, cell.signal);
-    const shas = [...new Set(files.map((file) => chString(assertSha256(file.sha256))))];
-    const kept = await this.ch.query({ query: `SELECT DISTINCT sha256 FROM ${chQualified(this.lab, REFS_TABLE)} WHERE sha256 IN (${shas.join(', ')})`, format: 'JSONCompact' });
-    const stillReferenced = new Set(((await kept.json()) as { data: string[][] }).data.map((row) => chString(String(row[0]))));
-    const orphans = shas.filter((sha) => !stillReferenced.has(sha));
-    if (orphans.length > 0) await this.mutateDelete(this.tableOf(cell), `${this.shaColumn(cell)} IN (${orphans.join(', ')})`, cell.signal);
+    await this.mutateDelete(REFS_TABLE, `id IN (${idsOf(files)})`, cell.signal);
+    for (const [table, group] of groups) {
+      const shas = [...new Set(group.map((file) => chString(assertSha256(file.sha256))))];
+      const kept = await this.ch.query({
+        query: `SELECT DISTINCT sha256 FROM ${chQualified(this.lab, REFS_TABLE)} WHERE sha256 IN (${shas.join(', ')}) AND ${this.refsOfTable(cell, table)}`,
+        format: 'JSONCompact',
+      });
+      const stillReferenced = new Set(((await kept.json()) as { data: string[][] }).data.map((row) => chString(String(row[0]))));
+      const orphans = shas.filter((sha) => !stillReferenced.has(sha));
+      if (orphans.length > 0) await this.mutateDelete(table, `${this.shaColumn(cell)} IN (${orphans.join(', ')})`, cell.signal);
+    }
   }
 
   async truncate(cell: CellContext): Promise<void> {
@@ -599,7 +647,7 @@ class ClickhouseAdapter implements SystemAdapter {
   async readOne(file: LabFileRef, cell: CellContext): Promise<Buffer> {
     const where = this.variantOf(cell) === 'replacing' ? `sha256 = ${chString(assertSha256(file.sha256))}` : `id = ${assertFileId(file.id)}`;
     if (this.variantOf(cell) === 'replacing' && (await this.count(REFS_TABLE, `id = ${assertFileId(file.id)}`)) === 0) throw this.notStored(file);
-    const result = await this.ch.query({ query: `SELECT hex(content) FROM ${chQualified(this.lab, BLOB_TABLE)} WHERE ${where} LIMIT 1`, format: 'JSONCompact' });
+    const result = await this.ch.query({ query: `SELECT hex(content) FROM ${chQualified(this.lab, this.tableOf(cell, file.id))} WHERE ${where} LIMIT 1`, format: 'JSONCompact' });
     const row = ((await result.json()) as { data: string[][] }).data[0];
     if (!row) throw this.notStored(file);
     return Buffer.from(String(row[0]), 'hex');
@@ -613,9 +661,8 @@ class ClickhouseAdapter implements SystemAdapter {
 
   /** `OPTIMIZE TABLE … FINAL` on every lab table with data, then wait for merges and mutations. */
   private async optimizeFinal(cell: CellContext): Promise<void> {
-    const variant = this.variantOf(cell);
     await this.waitUntilIdle(cell.signal);
-    for (const table of variant === 'replacing' ? [this.tableOf(cell), REFS_TABLE] : [this.tableOf(cell)]) {
+    for (const table of this.cellTables(cell)) {
       const parts = numberOf(
         await this.scalar(`SELECT count() FROM system.parts WHERE active AND database = ${chString(this.lab)} AND table = ${chString(table)}`),
       );
@@ -708,6 +755,7 @@ export const definition: SystemDefinition<ClickhouseOptions> = {
   kind: 'server',
   variants: CLICKHOUSE_VARIANTS,
   modes: ['blob', 'native'],
+  placementAcross: true,
   parseOptions: (raw) => parseSystemOptions('clickhouse', clickhouseOptionsSchema, raw),
   create: (instance, options, labName) => new ClickhouseAdapter(instance, options, assertLabName(labName)),
 };

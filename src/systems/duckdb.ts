@@ -21,6 +21,7 @@ import { quoteIdent } from './shared/identifiers.js';
 import { EMBEDDED_POLL_INTERVAL_MS, SYSTEM_LAYER, sizeProbe } from './shared/probes.js';
 import { labFilesProbe, logFilesProbe } from './shared/lab-files.js';
 import { fileIdColumn, labTableName } from './shared/layout.js';
+import { groupByObject, labTableOf, labTablesOf } from './shared/placement.js';
 import { checkRowWidth, DUCKDB_NATIVE_TYPES, nativeColumnsDdl } from './shared/native.js';
 import { assertDeleted, notApplicable, requireNative, sqlTransaction, throwIfAborted, transactionalBulk, type RunInTransaction } from './shared/stages.js';
 
@@ -109,11 +110,13 @@ class DuckdbAdapter implements SystemAdapter {
 
   private async createTable(cell: CellContext): Promise<void> {
     const connection = this.requireConnection();
-    const table = quoteIdent(labTableName(cell));
-    if (cell.mode === 'blob') {
-      await connection.run(`CREATE TABLE ${table} (id INTEGER NOT NULL, name VARCHAR NOT NULL, sha256 VARCHAR NOT NULL, size INTEGER NOT NULL, content BLOB NOT NULL)`);
-    } else {
-      await connection.run(`CREATE TABLE ${table} (${nativeColumnsDdl(requireNative(cell).table, DUCKDB_NATIVE_TYPES, 'INTEGER')})`);
+    // One table, or the K tables of `--placement across:K`.
+    for (const table of labTablesOf(cell).map((name) => quoteIdent(name))) {
+      if (cell.mode === 'blob') {
+        await connection.run(`CREATE TABLE ${table} (id INTEGER NOT NULL, name VARCHAR NOT NULL, sha256 VARCHAR NOT NULL, size INTEGER NOT NULL, content BLOB NOT NULL)`);
+      } else {
+        await connection.run(`CREATE TABLE ${table} (${nativeColumnsDdl(requireNative(cell).table, DUCKDB_NATIVE_TYPES, 'INTEGER')})`);
+      }
     }
   }
 
@@ -124,34 +127,37 @@ class DuckdbAdapter implements SystemAdapter {
 
   async bulkInsert(files: AsyncIterable<LabFile>, cell: CellContext): Promise<WriteOutcome> {
     const connection = this.requireConnection();
-    let appender: DuckDBAppender | null = null;
+    // One appender per table: one, or K under `--placement across:K`.
+    const appenders = new Map<string, DuckDBAppender>();
     let pendingBytes = 0;
     const appendFile = this.appendFile(cell);
     const write = async (file: LabFile) => {
-      appender ??= await connection.createAppender(labTableName(cell));
+      const table = labTableOf(cell, file.id);
+      let appender = appenders.get(table);
+      if (!appender) appenders.set(table, (appender = await connection.createAppender(table)));
       pendingBytes += await appendFile(appender, file);
       if (pendingBytes >= APPENDER_FLUSH_BYTES) {
-        appender.flushSync();
+        for (const open of appenders.values()) open.flushSync();
         pendingBytes = 0;
       }
     };
     const flush = () => {
       // closeSync flushes the rest; an error here (e.g. a refused value) fails the transaction.
-      const open = appender;
-      appender = null;
-      open?.closeSync();
+      const open = [...appenders.values()];
+      appenders.clear();
+      for (const appender of open) appender.closeSync();
     };
     const inTransaction: RunInTransaction = async (body) =>
       this.transaction()(async () => {
         try {
           await body();
         } finally {
-          // On failure the appender is discarded without flushing; the rollback drops what it sent.
-          if (appender) {
+          // On failure the appenders are discarded without flushing; the rollback drops what they sent.
+          for (const appender of appenders.values()) {
             appender.clear();
             appender.closeSync();
-            appender = null;
           }
+          appenders.clear();
         }
       });
     return transactionalBulk(files, cell, inTransaction, write, flush);
@@ -166,7 +172,7 @@ class DuckdbAdapter implements SystemAdapter {
     const connection = this.requireConnection();
     if (cell.mode === 'blob') {
       const api = this.requireApi();
-      const sql = `INSERT INTO ${quoteIdent(labTableName(cell))} (id, name, sha256, size, content) VALUES ($1, $2, $3, $4, $5)`;
+      const sql = `INSERT INTO ${quoteIdent(labTableOf(cell, file.id))} (id, name, sha256, size, content) VALUES ($1, $2, $3, $4, $5)`;
       const result = await connection.run(sql, [file.id, file.name, file.sha256, file.size, api.blobValue(file.content)]);
       if (result.rowsChanged !== 1) throw new Error(`insert of ${file.name} stored ${result.rowsChanged} rows`);
       return;
@@ -174,7 +180,7 @@ class DuckdbAdapter implements SystemAdapter {
     // All rows of the file or none.
     const appendFile = this.appendFile(cell);
     await this.transaction()(async () => {
-      const appender = await connection.createAppender(labTableName(cell));
+      const appender = await connection.createAppender(labTableOf(cell, file.id));
       try {
         await appendFile(appender, file);
       } catch (error) {
@@ -188,7 +194,7 @@ class DuckdbAdapter implements SystemAdapter {
 
   async deleteOne(file: LabFile, cell: CellContext): Promise<void> {
     throwIfAborted(cell.signal);
-    const sql = `DELETE FROM ${quoteIdent(labTableName(cell))} WHERE ${quoteIdent(fileIdColumn(cell))} = $1`;
+    const sql = `DELETE FROM ${quoteIdent(labTableOf(cell, file.id))} WHERE ${quoteIdent(fileIdColumn(cell))} = $1`;
     const result = await this.requireConnection().run(sql, [file.id]);
     assertDeleted(result.rowsChanged, file, `duckdb ${this.dbPath}`);
   }
@@ -198,9 +204,13 @@ class DuckdbAdapter implements SystemAdapter {
   }
 
   async countStored(cell: CellContext): Promise<number> {
-    const sql = `SELECT count(DISTINCT ${quoteIdent(fileIdColumn(cell))})::BIGINT AS n FROM ${quoteIdent(labTableName(cell))}`;
-    const rows = (await this.requireConnection().runAndReadAll(sql)).getRowObjectsJS();
-    return Number(rows[0]?.n);
+    // File ids are disjoint between the tables of `across:K`: the counts add up.
+    let stored = 0;
+    for (const table of labTablesOf(cell)) {
+      const sql = `SELECT count(DISTINCT ${quoteIdent(fileIdColumn(cell))})::BIGINT AS n FROM ${quoteIdent(table)}`;
+      stored += Number((await this.requireConnection().runAndReadAll(sql)).getRowObjectsJS()[0]?.n);
+    }
+    return stored;
   }
 
   async settle(_cell: CellContext): Promise<void> {
@@ -289,18 +299,19 @@ class DuckdbAdapter implements SystemAdapter {
 
   // SPEC §4.1 capabilities.
   async deleteMany(files: readonly LabFileRef[], cell: CellContext): Promise<void> {
-    const ids = files.map((file) => file.id);
-    // One statement; the ids are integers from the manifest, bound as a list parameter.
-    const sql = `DELETE FROM ${quoteIdent(labTableName(cell))} WHERE list_contains($1::INTEGER[], ${quoteIdent(fileIdColumn(cell))})`;
-    await this.requireConnection().run(sql, [this.requireApi().listValue(ids)]);
+    // One statement per table; the ids are integers from the manifest, bound as a list parameter.
+    for (const [table, group] of groupByObject(files, labTableName(cell), cell.placement)) {
+      const sql = `DELETE FROM ${quoteIdent(table)} WHERE list_contains($1::INTEGER[], ${quoteIdent(fileIdColumn(cell))})`;
+      await this.requireConnection().run(sql, [this.requireApi().listValue(group.map((file) => file.id))]);
+    }
   }
 
   async truncate(cell: CellContext): Promise<void> {
-    await this.requireConnection().run(`TRUNCATE ${quoteIdent(labTableName(cell))}`);
+    for (const table of labTablesOf(cell)) await this.requireConnection().run(`TRUNCATE ${quoteIdent(table)}`);
   }
 
   async dropAndRecreate(cell: CellContext): Promise<void> {
-    await this.requireConnection().run(`DROP TABLE ${quoteIdent(labTableName(cell))}`);
+    for (const table of labTablesOf(cell)) await this.requireConnection().run(`DROP TABLE ${quoteIdent(table)}`);
     await this.createTable(cell);
   }
 
@@ -309,7 +320,7 @@ class DuckdbAdapter implements SystemAdapter {
   }
 
   async readOne(file: LabFileRef, cell: CellContext): Promise<Buffer> {
-    const reader = await this.requireConnection().runAndReadAll(`SELECT content FROM ${quoteIdent(labTableName(cell))} WHERE id = $1`, [file.id]);
+    const reader = await this.requireConnection().runAndReadAll(`SELECT content FROM ${quoteIdent(labTableOf(cell, file.id))} WHERE id = $1`, [file.id]);
     const value = reader.getRowObjects()[0]?.content as { bytes: Uint8Array } | undefined;
     if (!value) throw new Error(`file ${file.id} is not stored in duckdb ${this.dbPath}`);
     return Buffer.from(value.bytes.buffer, value.bytes.byteOffset, value.bytes.byteLength);
@@ -342,6 +353,7 @@ export const definition: SystemDefinition<EmbeddedOptions> = {
   kind: 'embedded',
   variants: DUCKDB_VARIANTS,
   modes: MODES,
+  placementAcross: true,
   parseOptions: (raw) => parseEmbeddedOptions('duckdb', raw),
   create(instance, options, labName) {
     assertLabName(labName);

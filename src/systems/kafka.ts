@@ -22,6 +22,11 @@
  *   `<lab>.<objectTag>.refs` (key = file id, value = sha256; tombstone on delete), so the count of
  *   stored files is read back from the server.
  *
+ * Placement (SPEC §4.1) `across:K`: K data topics `<lab>.<objectTag>.p<k>`, file i in topic i mod K
+ * (src/systems/shared/placement.ts); the `compact` variant keeps one refs topic, and a content is
+ * tombstoned in a topic when no other file of that topic references it. Every stage, probe and
+ * clean-up covers all K.
+ *
  * Size probe `internal`: DescribeLogDirs partition sizes summed over the cell's topics. Kafka
  * reports the bytes of the partition's segment (.log) files: record batches with their headers,
  * not the offset/time indexes.
@@ -34,6 +39,7 @@ import { entriesOf, isPartitionDir, labFilesProbe } from './shared/lab-files.js'
 import { errorMessage } from '../core/errors.js';
 import { parseSystemOptions } from './shared/options.js';
 import { batchFiles, notApplicable, throwIfAborted } from './shared/stages.js';
+import { groupByObject, objectFor, objectNames } from './shared/placement.js';
 import {
   assertLabName,
   type CellContext,
@@ -175,22 +181,32 @@ class KafkaAdapter implements SystemAdapter {
     this.lab = assertLabName(labName);
   }
 
-  topicOf(cell: CellContext): string {
+  private cellBase(cell: CellContext): string {
     return `${this.lab}.${assertObjectTag(cell.objectTag)}`;
   }
 
+  /** The data topic file `fileId` goes to (`<lab>.<tag>` within, `<lab>.<tag>.p<k>` across). */
+  topicOf(cell: CellContext, fileId = 0): string {
+    return objectFor(fileId, this.cellBase(cell), cell.placement, '.');
+  }
+
+  /** Every data topic of the cell (one within, K across). */
+  dataTopicsOf(cell: CellContext): string[] {
+    return objectNames(this.cellBase(cell), cell.placement, '.');
+  }
+
   refsTopicOf(cell: CellContext): string {
-    return `${this.topicOf(cell)}.refs`;
+    return `${this.cellBase(cell)}.refs`;
   }
 
   private topicsOf(cell: CellContext): string[] {
-    return asVariant(cell.variant) === 'compact' ? [this.topicOf(cell), this.refsTopicOf(cell)] : [this.topicOf(cell)];
+    return asVariant(cell.variant) === 'compact' ? [...this.dataTopicsOf(cell), this.refsTopicOf(cell)] : this.dataTopicsOf(cell);
   }
 
-  /** Only topics this lab created: `<lab>.<tag>` or `<lab>.<tag>.refs`, nothing else. */
+  /** Only topics this lab created: `<lab>.<tag>`, `<lab>.<tag>.p<k>` or `<lab>.<tag>.refs`, nothing else. */
   isLabTopic(name: string): boolean {
     const rest = name.startsWith(`${this.lab}.`) ? name.slice(this.lab.length + 1) : null;
-    return rest !== null && /^[a-z0-9]{1,16}(\.refs)?$/.test(rest);
+    return rest !== null && /^[a-z0-9]{1,16}(\.p[0-9]{1,2}|\.refs)?$/.test(rest);
   }
 
   private get kafkaAdmin(): KafkaAdmin {
@@ -309,18 +325,22 @@ class KafkaAdapter implements SystemAdapter {
   /** Produce one batch; every file in it is acknowledged or failed together (one request). */
   private async produceBatch(batch: LabFile[], cell: CellContext): Promise<WriteOutcome> {
     const variant = asVariant(cell.variant);
-    const topic = this.topicOf(cell);
     try {
       const result = await this.kafkaProducer.send({
         messages: batch.map((file) => ({
-          topic,
+          topic: this.topicOf(cell, file.id),
           partition: 0,
           key: Buffer.from(variant === 'delete' ? String(file.id) : file.sha256),
           value: file.content,
         })),
       });
-      const base = result.offsets?.find((entry) => entry.topic === topic)?.offset;
-      if (base === undefined) throw new Error('kafka: produce answered without an offset');
+      // One partition per topic and one record batch per topic in a request: a topic's records get consecutive offsets.
+      const offsets = this.state(cell).offsets;
+      for (const [topic, group] of groupByObject(batch, this.cellBase(cell), cell.placement, '.')) {
+        const base = result.offsets?.find((entry) => entry.topic === topic)?.offset;
+        if (base === undefined) throw new Error(`kafka: produce answered without an offset for ${topic}`);
+        group.forEach((file, index) => offsets.set(file.id, base + BigInt(index)));
+      }
       if (variant === 'compact') {
         await this.kafkaProducer.send({
           messages: batch.map((file) => ({
@@ -331,9 +351,6 @@ class KafkaAdapter implements SystemAdapter {
           })),
         });
       }
-      // One partition and one record batch per request: records get consecutive offsets.
-      const offsets = this.state(cell).offsets;
-      batch.forEach((file, index) => offsets.set(file.id, base + BigInt(index)));
       return { acknowledged: batch.map((file) => file.id), failed: [] };
     } catch (error) {
       const text = kafkaErrorText(error);
@@ -386,31 +403,30 @@ class KafkaAdapter implements SystemAdapter {
 
   /** Let the cleaner run now, roll the active segment, and wait until the log stops changing. */
   private async runCompaction(cell: CellContext): Promise<void> {
-    const topic = this.topicOf(cell);
+    const topics = this.dataTopicsOf(cell);
+    const topic = topics.join(', ');
     await this.kafkaAdmin.incrementalAlterConfigs({
-      resources: [
-        {
-          resourceType: TOPIC_RESOURCE,
-          resourceName: topic,
-          configs: [
-            { name: 'min.compaction.lag.ms', configOperation: INCREMENTAL_SET, value: '0' },
-            { name: 'segment.ms', configOperation: INCREMENTAL_SET, value: '1000' },
-          ],
-        },
-      ],
+      resources: topics.map((name) => ({
+        resourceType: TOPIC_RESOURCE,
+        resourceName: name,
+        configs: [
+          { name: 'min.compaction.lag.ms', configOperation: INCREMENTAL_SET, value: '0' },
+          { name: 'segment.ms', configOperation: INCREMENTAL_SET, value: '1000' },
+        ],
+      })),
     });
     // A segment rolls on the first append after segment.ms: wait that long once, then append the
     // marker so every data record sits in a closed (cleanable) segment.
     await pause(1100);
     await this.kafkaProducer.send({
-      messages: [{ topic, partition: 0, key: ROLL_MARKER_KEY, value: Buffer.alloc(0) }],
+      messages: topics.map((name) => ({ topic: name, partition: 0, key: ROLL_MARKER_KEY, value: Buffer.alloc(0) })),
     });
     const deadline = Date.now() + this.options.compactionTimeoutMs;
-    let last = await this.topicBytes([topic]);
+    let last = await this.topicBytes(topics);
     let unchangedSince = Date.now();
     while (!cell.signal.aborted) {
       await pause(this.options.pollIntervalMs);
-      const now = await this.topicBytes([topic]);
+      const now = await this.topicBytes(topics);
       if (now !== last) {
         last = now;
         unchangedSince = Date.now();
@@ -512,7 +528,7 @@ class KafkaAdapter implements SystemAdapter {
 
   async deleteOne(file: LabFile, cell: CellContext): Promise<void> {
     const variant = asVariant(cell.variant);
-    const topic = this.topicOf(cell);
+    const topic = this.topicOf(cell, file.id);
     if (variant === 'delete') {
       const offset = this.state(cell).offsets.get(file.id);
       const { start, end } = await this.partitionOffsets(topic);
@@ -535,7 +551,8 @@ class KafkaAdapter implements SystemAdapter {
     const refs = await this.liveRefs(cell);
     const sha = refs.get(String(file.id));
     if (sha === undefined) throw new Error(`kafka: delete of file ${file.id} did nothing (not stored in ${topic})`);
-    const stillReferenced = [...refs].some(([id, other]) => other === sha && id !== String(file.id));
+    // Per topic: a content another topic holds is a separate copy there.
+    const stillReferenced = [...refs].some(([id, other]) => other === sha && id !== String(file.id) && this.topicOf(cell, Number(id)) === topic);
     await this.kafkaProducer.send({
       messages: [{ topic: this.refsTopicOf(cell), partition: 0, key: Buffer.from(String(file.id)) }],
     });
@@ -557,25 +574,35 @@ class KafkaAdapter implements SystemAdapter {
   // SPEC §4.1 capabilities.
   /** delete: one DeleteRecords when the files are the log's oldest prefix; compact: all tombstones in one produce. */
   async deleteMany(files: readonly LabFileRef[], cell: CellContext): Promise<void | NotApplicable> {
-    const topic = this.topicOf(cell);
+    const groups = groupByObject(files, this.cellBase(cell), cell.placement, '.');
     if (asVariant(cell.variant) === 'delete') {
-      const offsets = files.map((file) => this.state(cell).offsets.get(file.id));
-      const { start } = await this.partitionOffsets(topic);
-      const sorted = offsets.filter((offset): offset is bigint => offset !== undefined).sort((a, b) => (a < b ? -1 : 1));
-      const isPrefix = sorted.length === files.length && sorted.every((offset, index) => offset === start + BigInt(index));
-      if (!isPrefix) return notApplicable('kafka DeleteRecords removes only the oldest records of a partition; these files are not a prefix of the log');
-      if (sorted.length > 0) await this.deleteBelow(topic, start + BigInt(sorted.length));
+      const cuts: [string, bigint][] = [];
+      for (const [topic, group] of groups) {
+        const offsets = group.map((file) => this.state(cell).offsets.get(file.id));
+        const { start } = await this.partitionOffsets(topic);
+        const sorted = offsets.filter((offset): offset is bigint => offset !== undefined).sort((a, b) => (a < b ? -1 : 1));
+        const isPrefix = sorted.length === group.length && sorted.every((offset, index) => offset === start + BigInt(index));
+        if (!isPrefix) return notApplicable(`kafka DeleteRecords removes only the oldest records of a partition; these files are not a prefix of the log of ${topic}`);
+        cuts.push([topic, start + BigInt(sorted.length)]);
+      }
+      for (const [topic, offset] of cuts) await this.deleteBelow(topic, offset);
       for (const file of files) this.state(cell).offsets.delete(file.id);
       return;
     }
     const refs = await this.liveRefs(cell);
     const gone = new Set(files.map((file) => String(file.id)));
-    const remaining = new Set([...refs].filter(([id]) => !gone.has(id)).map(([, sha]) => sha));
-    const orphans = [...new Set(files.map((file) => refs.get(String(file.id))).filter((sha): sha is string => sha !== undefined && !remaining.has(sha)))];
+    // A content stays in a topic while another file of that topic references it.
+    const remaining = new Set([...refs].filter(([id]) => !gone.has(id)).map(([id, sha]) => `${this.topicOf(cell, Number(id))}/${sha}`));
+    const tombstones = new Map<string, { topic: string; sha: string }>();
+    for (const file of files) {
+      const sha = refs.get(String(file.id));
+      const topic = this.topicOf(cell, file.id);
+      if (sha !== undefined && !remaining.has(`${topic}/${sha}`)) tombstones.set(`${topic}/${sha}`, { topic, sha });
+    }
     await this.kafkaProducer.send({
       messages: [
         ...files.map((file) => ({ topic: this.refsTopicOf(cell), partition: 0, key: Buffer.from(String(file.id)) })),
-        ...orphans.map((sha) => ({ topic, partition: 0, key: Buffer.from(sha) })),
+        ...[...tombstones.values()].map(({ topic, sha }) => ({ topic, partition: 0, key: Buffer.from(sha) })),
       ],
     });
   }
@@ -589,8 +616,7 @@ class KafkaAdapter implements SystemAdapter {
   /** Kafka's purge: DeleteRecords up to the high watermark (a compacted topic refuses DeleteRecords). */
   async truncate(cell: CellContext): Promise<void | NotApplicable> {
     if (asVariant(cell.variant) === 'compact') return notApplicable('kafka refuses DeleteRecords on a compact-only topic; its purge works on the delete variant');
-    const topic = this.topicOf(cell);
-    await this.deleteBelow(topic, (await this.partitionOffsets(topic)).end);
+    for (const topic of this.dataTopicsOf(cell)) await this.deleteBelow(topic, (await this.partitionOffsets(topic)).end);
     this.state(cell).offsets.clear();
   }
 
@@ -601,8 +627,12 @@ class KafkaAdapter implements SystemAdapter {
 
   async countStored(cell: CellContext): Promise<number> {
     if (asVariant(cell.variant) === 'delete') {
-      const { start, end } = await this.partitionOffsets(this.topicOf(cell));
-      return Number(end - start);
+      let stored = 0;
+      for (const topic of this.dataTopicsOf(cell)) {
+        const { start, end } = await this.partitionOffsets(topic);
+        stored += Number(end - start);
+      }
+      return stored;
     }
     return (await this.liveRefs(cell)).size;
   }
@@ -653,6 +683,7 @@ export const definition: SystemDefinition<KafkaOptions> = {
   kind: 'server',
   variants: VARIANTS,
   modes: ['blob'],
+  placementAcross: true,
   parseOptions(raw: unknown): KafkaOptions {
     return parseSystemOptions('kafka', optionsSchema, raw);
   },

@@ -13,6 +13,10 @@
  *   (listing `r/<sha256>/`). Reference objects have size 0, so the listed-size probe counts content
  *   only; their per-object metadata cost shows in the `fs` probe.
  *
+ * Placement (SPEC §4.1) `across:K`: K buckets `<prefix><objectTag>-p<k>`, file i in bucket i mod K;
+ * `by-content` keys and references are per bucket, so a content is stored once per bucket that
+ * holds one of its files. Probes sum over all K buckets.
+ *
  * Every delete is verified: HeadObject before (a missing object is an error — S3 DeleteObject
  * answers 204 for anything) and after (the object must be gone).
  *
@@ -24,6 +28,7 @@ import { z } from 'zod';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { registerSecret } from '../config/secrets.js';
 import { assertObjectTag, forEachFileLimited} from './kv-common.js';
+import { groupByObject, objectFor, objectNames } from './shared/placement.js';
 import { LOGICAL_LAYER, sizeProbe } from './shared/probes.js';
 import { entriesOf, labFilesProbe } from './shared/lab-files.js';
 import { errorMessage } from '../core/errors.js';
@@ -114,13 +119,19 @@ class S3Adapter implements SystemAdapter {
     this.bucketPrefix = bucketPrefixFor(labName);
   }
 
-  bucketOf(cell: CellContext): string {
-    return assertBucketName(`${this.bucketPrefix}${assertObjectTag(cell.objectTag)}`);
+  /** The bucket of file `fileId`: `<prefix><tag>`, or `<prefix><tag>-p<k>` under `across:K`. */
+  bucketOf(cell: CellContext, fileId = 0): string {
+    return assertBucketName(objectFor(fileId, `${this.bucketPrefix}${assertObjectTag(cell.objectTag)}`, cell.placement, '-'));
   }
 
-  /** Only buckets this lab created: `<prefix><tag>` with a tag of [a-z0-9]. */
+  /** Every bucket of the cell (one, or K under `across:K`). */
+  bucketsOf(cell: CellContext): string[] {
+    return objectNames(`${this.bucketPrefix}${assertObjectTag(cell.objectTag)}`, cell.placement, '-').map(assertBucketName);
+  }
+
+  /** Only buckets this lab created: `<prefix><tag>` or `<prefix><tag>-p<k>` with a tag of [a-z0-9]. */
   isLabBucket(name: string): boolean {
-    return name.startsWith(this.bucketPrefix) && /^[a-z0-9]{1,16}$/.test(name.slice(this.bucketPrefix.length));
+    return name.startsWith(this.bucketPrefix) && /^[a-z0-9]{1,16}(-p[0-9]{1,2})?$/.test(name.slice(this.bucketPrefix.length));
   }
 
   private get s3(): S3Client {
@@ -218,11 +229,12 @@ class S3Adapter implements SystemAdapter {
   async resetLab(cell: CellContext): Promise<void> {
     asVariant(cell.variant);
     for (const bucket of await this.labBuckets()) await this.emptyAndDeleteBucket(bucket);
-    const bucket = this.bucketOf(cell);
-    await this.s3.send(new this.api.CreateBucketCommand({ Bucket: bucket }));
-    const left = await this.listObjects(bucket);
-    if (left.length > 0) throw new Error(`s3: new bucket ${bucket} is not empty`);
-    this.currentBucket = bucket;
+    for (const bucket of this.bucketsOf(cell)) {
+      await this.s3.send(new this.api.CreateBucketCommand({ Bucket: bucket }));
+      const left = await this.listObjects(bucket);
+      if (left.length > 0) throw new Error(`s3: new bucket ${bucket} is not empty`);
+    }
+    this.currentBucket = this.bucketOf(cell);
   }
 
   async dropLab(): Promise<void> {
@@ -250,7 +262,7 @@ class S3Adapter implements SystemAdapter {
   }
 
   private async writeFile(file: LabFile, cell: CellContext): Promise<void> {
-    const bucket = this.bucketOf(cell);
+    const bucket = this.bucketOf(cell, file.id);
     if (asVariant(cell.variant) === 'by-id') {
       await this.put(bucket, `f/${file.id}`, file.content);
       return;
@@ -276,7 +288,7 @@ class S3Adapter implements SystemAdapter {
   }
 
   async deleteOne(file: LabFile, cell: CellContext): Promise<void> {
-    const bucket = this.bucketOf(cell);
+    const bucket = this.bucketOf(cell, file.id);
     if (asVariant(cell.variant) === 'by-id') {
       const key = `f/${file.id}`;
       if (!(await this.exists(bucket, key))) throw new Error(`s3: delete of file ${file.id} did nothing (${key} not stored)`);
@@ -307,15 +319,16 @@ class S3Adapter implements SystemAdapter {
   // SPEC §4.1 capabilities.
   /** DeleteObjects (≤ 1000 keys a request); by-content drops a content only when its last reference went. */
   async deleteMany(files: readonly LabFileRef[], cell: CellContext): Promise<void> {
-    const bucket = this.bucketOf(cell);
-    if (asVariant(cell.variant) === 'by-id') {
-      await this.deleteKeys(bucket, files.map((file) => `f/${file.id}`));
-      return;
+    for (const [bucket, group] of groupByObject(files, `${this.bucketPrefix}${assertObjectTag(cell.objectTag)}`, cell.placement, '-')) {
+      if (asVariant(cell.variant) === 'by-id') {
+        await this.deleteKeys(bucket, group.map((file) => `f/${file.id}`));
+        continue;
+      }
+      await this.deleteKeys(bucket, group.map((file) => `r/${file.sha256}/${file.id}`));
+      const orphans: string[] = [];
+      for (const sha of new Set(group.map((file) => file.sha256))) if ((await this.listObjects(bucket, `r/${sha}/`)).length === 0) orphans.push(`c/${sha}`);
+      await this.deleteKeys(bucket, orphans);
     }
-    await this.deleteKeys(bucket, files.map((file) => `r/${file.sha256}/${file.id}`));
-    const orphans: string[] = [];
-    for (const sha of new Set(files.map((file) => file.sha256))) if ((await this.listObjects(bucket, `r/${sha}/`)).length === 0) orphans.push(`c/${sha}`);
-    await this.deleteKeys(bucket, orphans);
   }
 
   private async deleteKeys(bucket: string, keys: readonly string[]): Promise<void> {
@@ -332,13 +345,14 @@ class S3Adapter implements SystemAdapter {
   }
 
   async dropAndRecreate(cell: CellContext): Promise<void> {
-    const bucket = this.bucketOf(cell);
-    await this.emptyAndDeleteBucket(bucket);
-    await this.s3.send(new this.api.CreateBucketCommand({ Bucket: bucket }));
+    for (const bucket of this.bucketsOf(cell)) {
+      await this.emptyAndDeleteBucket(bucket);
+      await this.s3.send(new this.api.CreateBucketCommand({ Bucket: bucket }));
+    }
   }
 
   async readOne(file: LabFileRef, cell: CellContext): Promise<Buffer> {
-    const bucket = this.bucketOf(cell);
+    const bucket = this.bucketOf(cell, file.id);
     const byId = asVariant(cell.variant) === 'by-id';
     if (!byId && !(await this.exists(bucket, `r/${file.sha256}/${file.id}`))) throw new Error(`s3: file ${file.id} is not stored`);
     const answer = await this.s3.send(new this.api.GetObjectCommand({ Bucket: bucket, Key: byId ? `f/${file.id}` : `c/${file.sha256}` }));
@@ -353,7 +367,9 @@ class S3Adapter implements SystemAdapter {
   async countStored(cell: CellContext): Promise<number> {
     const prefix = asVariant(cell.variant) === 'by-id' ? 'f/' : 'r/';
     try {
-      return (await this.listObjects(this.bucketOf(cell), prefix)).length;
+      let stored = 0;
+      for (const bucket of this.bucketsOf(cell)) stored += (await this.listObjects(bucket, prefix)).length;
+      return stored;
     } catch (error) {
       if (isNotFound(error)) return 0; // no bucket: nothing stored
       throw error;
@@ -370,13 +386,18 @@ class S3Adapter implements SystemAdapter {
   }
 
   probes(cell: CellContext): Probe[] {
-    const bucket = this.bucketOf(cell);
-    const probes = [sizeProbe('internal', LOGICAL_LAYER, () => this.bucketBytes(bucket), { settleTimeoutMs: 15_000, pollIntervalMs: 200 })];
+    const buckets = this.bucketsOf(cell);
+    const allBytes = async () => {
+      let bytes = 0;
+      for (const bucket of buckets) bytes += await this.bucketBytes(bucket);
+      return bytes;
+    };
+    const probes = [sizeProbe('internal', LOGICAL_LAYER, allBytes, { settleTimeoutMs: 15_000, pollIntervalMs: 200 })];
     const { metricsUrl, metricsBearerToken } = this.options;
     if (metricsUrl) {
       // MinIO's scanner updates this metric in cycles: a long settle window, documented as lagging.
       probes.push(
-        sizeProbe('minio_metrics', LOGICAL_LAYER, () => readMinioBucketUsage(metricsUrl, [bucket], metricsBearerToken), {
+        sizeProbe('minio_metrics', LOGICAL_LAYER, () => readMinioBucketUsage(metricsUrl, buckets, metricsBearerToken), {
           settleTimeoutMs: 300_000,
           pollIntervalMs: 5_000,
         }),
@@ -385,7 +406,7 @@ class S3Adapter implements SystemAdapter {
     const dataDir = this.options.dataDir;
     // SeaweedFS: the bucket is a collection; its needles sit in `<bucket>_<volume id>.dat/.idx/.vif`.
     // MinIO keeps one directory per bucket. Either way: only the cell bucket's files.
-    if (dataDir) probes.push(labFilesProbe(() => entriesOf(dataDir, (name) => name === bucket || name.startsWith(`${bucket}_`))));
+    if (dataDir) probes.push(labFilesProbe(() => entriesOf(dataDir, (name) => buckets.some((bucket) => name === bucket || name.startsWith(`${bucket}_`)))));
     return probes;
   }
 
@@ -408,6 +429,7 @@ export const definition: SystemDefinition<S3Options> = {
   kind: 'server',
   variants: VARIANTS,
   modes: ['blob'],
+  placementAcross: true,
   parseOptions(raw: unknown): S3Options {
     const options = parseSystemOptions('minio', optionsSchema, raw);
     registerSecret(options.secretAccessKey);

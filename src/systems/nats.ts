@@ -17,6 +17,10 @@
  *   `r.<fileId>` subjects, and each delete reads the content sequence from the file's own
  *   reference message on the server.
  *
+ * Placement (SPEC §4.1) `across:K`: K streams `<lab>_<objectTag>_p<k>` on subjects
+ * `<lab>.<objectTag>_p<k>.>`, file i in stream i mod K. The duplicate window is per stream, so
+ * `msg-id` drops a copy only when its original is in the same stream. Probes sum over all K.
+ *
  * Probes: `internal` = stream info `state.bytes` (message payload + subject + headers, as JetStream
  * accounts them); the runner's `fs` probe reads the JetStream store directory (`dataDir`).
  * No compaction or maintenance: JetStream has no space-reclaiming command — a deleted message
@@ -34,6 +38,7 @@ import { entriesOf, labFilesProbe } from './shared/lab-files.js';
 import { errorMessage } from '../core/errors.js';
 import { parseSystemOptions } from './shared/options.js';
 import { notApplicable, throwIfAborted } from './shared/stages.js';
+import { objectFor, objectNames } from './shared/placement.js';
 import {
   assertLabName,
   type CellContext,
@@ -110,17 +115,24 @@ class NatsAdapter implements SystemAdapter {
     this.lab = assertLabName(labName);
   }
 
-  streamOf(cell: CellContext): string {
-    return `${this.lab}_${assertObjectTag(cell.objectTag)}`;
+  /** The stream file `fileId` goes to: `<lab>_<tag>`, or `<lab>_<tag>_p<k>` under `across:K`. */
+  streamOf(cell: CellContext, fileId = 0): string {
+    return objectFor(fileId, `${this.lab}_${assertObjectTag(cell.objectTag)}`, cell.placement);
   }
 
-  private subjectBase(cell: CellContext): string {
-    return `${this.lab}.${assertObjectTag(cell.objectTag)}`;
+  /** Every stream of the cell (one, or K under `across:K`). */
+  streamsOf(cell: CellContext): string[] {
+    return objectNames(`${this.lab}_${assertObjectTag(cell.objectTag)}`, cell.placement);
   }
 
-  /** Only streams this lab created: `<lab>_<tag>` exactly. */
+  /** Subjects of the stream of file `fileId`: `<lab>.<tag>` or `<lab>.<tag>_p<k>`. */
+  private subjectBase(cell: CellContext, fileId = 0): string {
+    return objectFor(fileId, `${this.lab}.${assertObjectTag(cell.objectTag)}`, cell.placement);
+  }
+
+  /** Only streams this lab created: `<lab>_<tag>` or `<lab>_<tag>_p<k>` exactly. */
   isLabStream(name: string): boolean {
-    return name.startsWith(`${this.lab}_`) && /^[a-z0-9]{1,16}$/.test(name.slice(this.lab.length + 1));
+    return name.startsWith(`${this.lab}_`) && /^[a-z0-9]{1,16}(_p[0-9]{1,2})?$/.test(name.slice(this.lab.length + 1));
   }
 
   private get manager(): JetStreamManager {
@@ -188,34 +200,36 @@ class NatsAdapter implements SystemAdapter {
     await this.deleteStreams();
     const { StorageType, DiscardPolicy, RetentionPolicy } = await import('@nats-io/jetstream');
     const { nanos } = await import('@nats-io/transport-node');
-    const name = this.streamOf(cell);
-    await this.manager.streams.add({
-      name,
-      subjects: [`${this.subjectBase(cell)}.>`],
-      storage: StorageType.File,
-      retention: RetentionPolicy.Limits,
-      discard: DiscardPolicy.Old,
-      max_msgs: -1,
-      max_bytes: -1,
-      max_age: 0,
-      max_msg_size: this.options.maxMsgSize,
-      num_replicas: 1,
-      // msg-id: the window must cover the run; plain streams never set a message id.
-      duplicate_window: nanos(variant === 'msg-id' ? this.options.duplicateWindowMs : 120_000),
-    });
-    this.currentStream = name;
-    this.refs.set(name, Promise.resolve({ contentSeq: new Map() }));
+    for (const [index, name] of this.streamsOf(cell).entries()) {
+      await this.manager.streams.add({
+        name,
+        subjects: [`${this.subjectBase(cell, index)}.>`],
+        storage: StorageType.File,
+        retention: RetentionPolicy.Limits,
+        discard: DiscardPolicy.Old,
+        max_msgs: -1,
+        max_bytes: -1,
+        max_age: 0,
+        max_msg_size: this.options.maxMsgSize,
+        num_replicas: 1,
+        // msg-id: the window must cover the run; plain streams never set a message id.
+        duplicate_window: nanos(variant === 'msg-id' ? this.options.duplicateWindowMs : 120_000),
+      });
+      this.refs.set(name, Promise.resolve({ contentSeq: new Map() }));
+    }
+    this.currentStream = this.streamOf(cell);
   }
 
   async dropLab(): Promise<void> {
     await this.deleteStreams();
   }
 
-  private refState(cell: CellContext): Promise<RefState> {
-    const name = this.streamOf(cell);
+  /** The reference map of the stream of file `fileId` (sequences are per stream). */
+  private refState(cell: CellContext, fileId = 0): Promise<RefState> {
+    const name = this.streamOf(cell, fileId);
     let state = this.refs.get(name);
     if (!state) {
-      state = this.loadRefState(cell);
+      state = this.loadRefState(cell, fileId);
       this.refs.set(name, state);
       state.catch(() => this.refs.delete(name)); // a failed rebuild is retried by the next caller
     }
@@ -223,9 +237,9 @@ class NatsAdapter implements SystemAdapter {
   }
 
   /** Rebuild the file → content map from the last reference message of every `<base>.r.<id>`. */
-  private async loadRefState(cell: CellContext): Promise<RefState> {
-    const stream = this.streamOf(cell);
-    const prefix = `${this.subjectBase(cell)}.r.`;
+  private async loadRefState(cell: CellContext, fileId: number): Promise<RefState> {
+    const stream = this.streamOf(cell, fileId);
+    const prefix = `${this.subjectBase(cell, fileId)}.r.`;
     const info = await this.manager.streams.info(stream, { subjects_filter: `${prefix}>` });
     const contentSeq = new Map<number, number>();
     for (const subject of Object.keys(info.state.subjects ?? {})) {
@@ -240,14 +254,14 @@ class NatsAdapter implements SystemAdapter {
   /** Publish one file and wait for its ack; resolves only when the server holds the file. */
   private async publishFile(file: LabFile, cell: CellContext): Promise<void> {
     const variant = asVariant(cell.variant);
-    const base = this.subjectBase(cell);
-    const stream = this.streamOf(cell);
+    const base = this.subjectBase(cell, file.id);
+    const stream = this.streamOf(cell, file.id);
     if (variant === 'plain') {
       const ack = await this.client.publish(`${base}.f.${file.id}`, file.content, { expect: { streamName: stream } });
       if (ack.duplicate) throw new Error(`nats: file ${file.id} acknowledged as a duplicate in a plain stream`);
       return;
     }
-    const state = await this.refState(cell);
+    const state = await this.refState(cell, file.id);
     const ack = await this.client.publish(`${base}.f.${file.id}`, file.content, {
       msgID: file.sha256,
       expect: { streamName: stream },
@@ -308,15 +322,15 @@ class NatsAdapter implements SystemAdapter {
 
   async deleteOne(file: LabFile, cell: CellContext): Promise<void> {
     const variant = asVariant(cell.variant);
-    const stream = this.streamOf(cell);
-    const base = this.subjectBase(cell);
+    const stream = this.streamOf(cell, file.id);
+    const base = this.subjectBase(cell, file.id);
     if (variant === 'plain') {
       const message = await this.lastOn(stream, `${base}.f.${file.id}`);
       if (message === null) throw new Error(`nats: delete of file ${file.id} did nothing (not stored in ${stream})`);
       await this.deleteSeq(stream, message.seq);
       return;
     }
-    const state = await this.refState(cell);
+    const state = await this.refState(cell, file.id);
     const ref = await this.lastOn(stream, `${base}.r.${file.id}`);
     if (ref === null) throw new Error(`nats: delete of file ${file.id} did nothing (not stored in ${stream})`);
     // The server's reference message says which content this file holds.
@@ -332,10 +346,11 @@ class NatsAdapter implements SystemAdapter {
   }
 
   async truncate(cell: CellContext): Promise<void> {
-    const stream = this.streamOf(cell);
-    await this.manager.streams.purge(stream);
-    // Every reference went with the purge.
-    this.refs.set(stream, Promise.resolve({ contentSeq: new Map() }));
+    for (const stream of this.streamsOf(cell)) {
+      await this.manager.streams.purge(stream);
+      // Every reference went with the purge.
+      this.refs.set(stream, Promise.resolve({ contentSeq: new Map() }));
+    }
   }
 
   async dropAndRecreate(cell: CellContext): Promise<void> {
@@ -344,8 +359,8 @@ class NatsAdapter implements SystemAdapter {
   }
 
   async readOne(file: LabFileRef, cell: CellContext): Promise<Buffer> {
-    const stream = this.streamOf(cell);
-    const base = this.subjectBase(cell);
+    const stream = this.streamOf(cell, file.id);
+    const base = this.subjectBase(cell, file.id);
     const notStored = () => new Error(`nats: file ${file.id} is not stored in ${stream}`);
     if (asVariant(cell.variant) === 'plain') {
       const message = await this.lastOn(stream, `${base}.f.${file.id}`);
@@ -373,10 +388,12 @@ class NatsAdapter implements SystemAdapter {
 
   /** Number of distinct subjects under `<base>.<kind>.>` (one per stored file). */
   private async subjectCount(cell: CellContext, kind: 'f' | 'r'): Promise<number> {
-    const info = await this.manager.streams.info(this.streamOf(cell), {
-      subjects_filter: `${this.subjectBase(cell)}.${kind}.>`,
-    });
-    return Object.keys(info.state.subjects ?? {}).length;
+    let count = 0;
+    for (const [index, stream] of this.streamsOf(cell).entries()) {
+      const info = await this.manager.streams.info(stream, { subjects_filter: `${this.subjectBase(cell, index)}.${kind}.>` });
+      count += Object.keys(info.state.subjects ?? {}).length;
+    }
+    return count;
   }
 
   countStored(cell: CellContext): Promise<number> {
@@ -393,11 +410,16 @@ class NatsAdapter implements SystemAdapter {
   }
 
   probes(cell: CellContext): Probe[] {
-    const stream = this.streamOf(cell);
-    const internal = sizeProbe('internal', LOGICAL_LAYER, () => this.streamBytes(stream), { settleTimeoutMs: 10_000, pollIntervalMs: 100 });
+    const streams = this.streamsOf(cell);
+    const allBytes = async () => {
+      let bytes = 0;
+      for (const stream of streams) bytes += await this.streamBytes(stream);
+      return bytes;
+    };
+    const internal = sizeProbe('internal', LOGICAL_LAYER, allBytes, { settleTimeoutMs: 10_000, pollIntervalMs: 100 });
     const dataDir = this.options.dataDir;
     // The stream's own directory `<store_dir>/jetstream/<account>/streams/<stream>` (message blocks, index, meta).
-    return dataDir ? [internal, labFilesProbe(() => entriesOf(join(dataDir, 'jetstream'), () => true).flatMap((account) => entriesOf(join(account, 'streams'), (name) => name === stream)))] : [internal];
+    return dataDir ? [internal, labFilesProbe(() => entriesOf(join(dataDir, 'jetstream'), () => true).flatMap((account) => entriesOf(join(account, 'streams'), (name) => streams.includes(name))))] : [internal];
   }
 
   localDataPaths(): string[] {
@@ -416,6 +438,7 @@ export const definition: SystemDefinition<NatsOptions> = {
   kind: 'server',
   variants: VARIANTS,
   modes: ['blob'],
+  placementAcross: true,
   parseOptions(raw: unknown): NatsOptions {
     const options = parseSystemOptions('nats', optionsSchema, raw);
     registerSecret(options.password);

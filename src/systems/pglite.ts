@@ -48,6 +48,7 @@ import {
   type PgExecute,
 } from './shared/pgCommon.js';
 import { labTableName } from './shared/layout.js';
+import { labTableOf } from './shared/placement.js';
 import { EMBEDDED_POLL_INTERVAL_MS, SYSTEM_LAYER, sizeProbe } from './shared/probes.js';
 import { checkRowWidth } from './shared/native.js';
 import { requireNative, throwIfAborted, transactionalBulk, type RunInTransaction } from './shared/stages.js';
@@ -361,6 +362,8 @@ class BatchWriter {
     private readonly schema: string,
     private readonly cell: CellContext,
     private readonly target: () => PgliteQueryable,
+    /** The table this writer fills (one per table under `--placement across:K`). */
+    private readonly tableName = labTableName(cell),
   ) {}
 
   async add(file: LabFile): Promise<void> {
@@ -382,17 +385,21 @@ class BatchWriter {
     }
   }
 
+  get pendingBytes(): number {
+    return this.bytes;
+  }
+
   async flush(): Promise<void> {
     if (this.rows === 0) return;
     const target = this.target();
     if (this.cell.mode === 'blob') {
       // The parts cross to the host as they are; it joins them into the Blob `/dev/blob` reads.
       const blobParts = [PG_COPY_BINARY_HEADER, ...this.parts, PG_COPY_BINARY_TRAILER];
-      const result = await target.query(pgCopyBlobSql(this.schema, "'/dev/blob'"), [], { blobParts });
+      const result = await target.query(pgCopyBlobSql(this.schema, "'/dev/blob'", this.tableName), [], { blobParts });
       if (result.affectedRows !== this.rows) throw new Error(`COPY stored ${result.affectedRows} rows, expected ${this.rows}`);
     } else {
       const { table } = requireNative(this.cell);
-      const sql = pgNativeInsertSql(this.schema, table, labTableName(this.cell), this.rows);
+      const sql = pgNativeInsertSql(this.schema, table, this.tableName, this.rows);
       const result = await target.query(sql, this.params);
       if (result.affectedRows !== this.rows) throw new Error(`INSERT stored ${result.affectedRows} rows, expected ${this.rows}`);
     }
@@ -457,13 +464,28 @@ class PgliteAdapter implements SystemAdapter {
 
   async bulkInsert(files: AsyncIterable<LabFile>, cell: CellContext): Promise<WriteOutcome> {
     let tx: PgliteQueryable | null = null;
-    const writer = new BatchWriter(this.schema, cell, () => tx ?? this.db());
+    // One batch writer per table: one, or K under `--placement across:K`.
+    const writers = new Map<string, BatchWriter>();
+    const writerOf = (file: LabFile): BatchWriter => {
+      const table = labTableOf(cell, file.id);
+      let writer = writers.get(table);
+      if (!writer) writers.set(table, (writer = new BatchWriter(this.schema, cell, () => tx ?? this.db(), table)));
+      return writer;
+    };
     const inTransaction: RunInTransaction = (body) =>
       this.db().transaction(async (open) => {
         tx = open;
         await body();
       });
-    return transactionalBulk(files, cell, inTransaction, (file) => writer.add(file), () => writer.flush());
+    const flushAll = async () => {
+      for (const writer of writers.values()) await writer.flush();
+    };
+    // Bounded memory over K writers too: all flush once their pending bytes reach one batch.
+    const add = async (file: LabFile) => {
+      await writerOf(file).add(file);
+      if ([...writers.values()].reduce((sum, writer) => sum + writer.pendingBytes, 0) >= PG_MAX_BATCH_BYTES) await flushAll();
+    };
+    return transactionalBulk(files, cell, inTransaction, add, flushAll);
   }
 
   async compact(cell: CellContext): Promise<void> {
@@ -473,12 +495,12 @@ class PgliteAdapter implements SystemAdapter {
   async insertOne(file: LabFile, cell: CellContext): Promise<void> {
     throwIfAborted(cell.signal);
     if (cell.mode === 'blob') {
-      await this.db().query(pgInsertBlobSql(this.schema), pgBlobParams(file));
+      await this.db().query(pgInsertBlobSql(this.schema, labTableOf(cell, file.id)), pgBlobParams(file));
       return;
     }
     // All rows of the file or none.
     await this.db().transaction(async (tx) => {
-      const writer = new BatchWriter(this.schema, cell, () => tx);
+      const writer = new BatchWriter(this.schema, cell, () => tx, labTableOf(cell, file.id));
       await writer.add(file);
       await writer.flush();
     });
@@ -559,8 +581,8 @@ class PgliteAdapter implements SystemAdapter {
     await this.vacuumFull(cell);
   }
 
-  async readOne(file: LabFileRef, _cell: CellContext): Promise<Buffer> {
-    return pgReadBlob(this.execute(), this.schema, file);
+  async readOne(file: LabFileRef, cell: CellContext): Promise<Buffer> {
+    return pgReadBlob(this.execute(), this.schema, file, cell);
   }
 
   async dropCaches(_cell: CellContext): Promise<string> {
@@ -585,6 +607,7 @@ export const definition: SystemDefinition<EmbeddedOptions> = {
   kind: 'embedded',
   variants: PGLITE_VARIANTS,
   modes: MODES,
+  placementAcross: true,
   parseOptions: (raw) => parseEmbeddedOptions('pglite', raw),
   create(instance, options, labName) {
     assertLabSchema(assertLabName(labName));

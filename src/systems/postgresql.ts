@@ -31,6 +31,7 @@ import {
   pgDropLab,
   pgInsertBlobSql,
   pgLabSize,
+  PG_MAX_BATCH_BYTES,
   pgResetLab,
   pgVacuumFullSql,
   PG_COPY_BINARY_HEADER,
@@ -38,7 +39,9 @@ import {
   PG_VARIANTS,
   type PgExecute,
 } from './shared/pgCommon.js';
-import { requireNative, throwIfAborted } from './shared/stages.js';
+import { batchFiles, requireNative, throwIfAborted } from './shared/stages.js';
+import { groupByObject, labTableOf } from './shared/placement.js';
+import { placementObjects } from '../experiment/dimensions.js';
 import { pgDeleteMany, pgDropAndRecreate, pgReadBlob, pgTruncate, pgVacuumSql } from './shared/pgDimensions.js';
 import {
   assertLabName,
@@ -216,10 +219,9 @@ class PostgresqlAdapter implements SystemAdapter {
    */
   async bulkInsert(files: AsyncIterable<LabFile>, cell: CellContext): Promise<WriteOutcome> {
     const seen: number[] = [];
-    const source = cell.mode === 'native' ? nativeCopyText(files, cell, seen) : binaryCopy(files, cell, seen);
-    const sql = cell.mode === 'native' ? this.nativeCopySql(cell) : pgCopyBlobSql(this.lab);
     try {
-      await this.copy(sql, source);
+      if (placementObjects(cell.placement) === 1) await this.copyInto(labTableName(cell), files, cell, seen);
+      else await this.copyAcross(files, cell, seen);
       return { acknowledged: seen, failed: [] };
     } catch (error) {
       if (cell.signal.aborted) throw error;
@@ -228,8 +230,34 @@ class PostgresqlAdapter implements SystemAdapter {
     }
   }
 
-  private nativeCopySql(cell: CellContext): string {
-    return `COPY ${qualified(this.lab, labTableName(cell))} FROM STDIN WITH (FORMAT text)`;
+  /** One COPY of `files` into `table` (binary for blobs, text for native rows). */
+  private async copyInto(table: string, files: AsyncIterable<LabFile>, cell: CellContext, seen: number[]): Promise<void> {
+    if (cell.mode === 'native') await this.copy(this.nativeCopySql(table), nativeCopyText(files, cell, seen));
+    else await this.copy(pgCopyBlobSql(this.lab, 'STDIN', table), binaryCopy(files, cell, seen));
+  }
+
+  /**
+   * `--placement across:K`: one COPY per table per batch of ≤ PG_MAX_BATCH_BYTES, all in one
+   * transaction, so the bulk load is still acknowledged as a whole or not at all.
+   */
+  private async copyAcross(files: AsyncIterable<LabFile>, cell: CellContext, seen: number[]): Promise<void> {
+    await this.db.query('BEGIN');
+    try {
+      for await (const batch of batchFiles(files, Number.MAX_SAFE_INTEGER, PG_MAX_BATCH_BYTES)) {
+        for (const [table, group] of groupByObject(batch, labTableName(cell), cell.placement)) {
+          await this.copyInto(table, (async function* () { yield* group; })(), cell, seen);
+        }
+      }
+      await this.db.query('COMMIT');
+      seen.sort((a, b) => a - b);
+    } catch (error) {
+      await this.db.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private nativeCopySql(table: string): string {
+    return `COPY ${qualified(this.lab, table)} FROM STDIN WITH (FORMAT text)`;
   }
 
   private async copy(sql: string, source: Iterable<Buffer | string> | AsyncIterable<Buffer | string>): Promise<void> {
@@ -256,10 +284,10 @@ class PostgresqlAdapter implements SystemAdapter {
   async insertOne(file: LabFile, cell: CellContext): Promise<void> {
     if (cell.mode === 'native') {
       // One COPY per file: the rows of a file land together or not at all.
-      await this.copy(this.nativeCopySql(cell), nativeCopyText([file], cell, []));
+      await this.copy(this.nativeCopySql(labTableOf(cell, file.id)), nativeCopyText([file], cell, []));
       return;
     }
-    const result = await this.db.query(pgInsertBlobSql(this.lab), pgBlobParams(file));
+    const result = await this.db.query(pgInsertBlobSql(this.lab, labTableOf(cell, file.id)), pgBlobParams(file));
     if (result.rowCount !== 1) throw new Error(`insert of file ${file.id} reported ${result.rowCount} rows`);
   }
 
@@ -325,8 +353,8 @@ class PostgresqlAdapter implements SystemAdapter {
     await this.db.query('CHECKPOINT');
   }
 
-  async readOne(file: LabFileRef, _cell: CellContext): Promise<Buffer> {
-    return pgReadBlob(this.execute, this.lab, file);
+  async readOne(file: LabFileRef, cell: CellContext): Promise<Buffer> {
+    return pgReadBlob(this.execute, this.lab, file, cell);
   }
 
   async dropCaches(_cell: CellContext): Promise<string> {
@@ -378,6 +406,7 @@ export const definition: SystemDefinition<PostgresqlOptions> = {
   kind: 'server',
   variants: POSTGRESQL_VARIANTS,
   modes: ['blob', 'native'],
+  placementAcross: true,
   parseOptions: (raw) => parseSystemOptions('postgresql', postgresqlOptionsSchema, raw),
   create: (instance, options, labName) => new PostgresqlAdapter(instance, options, assertLabName(labName)),
 };

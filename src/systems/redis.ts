@@ -9,6 +9,12 @@
  *   it). A delete drops the file's reference and removes the content only when no other stored file
  *   references it. The index keys live in the lab namespace and are counted by the probe.
  *
+ * Placement (SPEC §4.1) `across:K`: Redis has no tables, and other DB numbers are outside the lab
+ * (and may be another user's), so "K objects" are K key sub-namespaces inside the lab prefix:
+ * `<lab>:p<k>:` with their own `f:`, `c:`, `files` and `refs` keys; file i lives in namespace i mod
+ * K. `by-content` therefore stores a content once per namespace that holds one of its files.
+ * SCAN `<lab>:*` (probe, reset, dropLab) covers every namespace.
+ *
  * Probes: `internal` = Σ `MEMORY USAGE key SAMPLES 0` over every lab key (SCAN MATCH `<lab>:*`,
  * pipelined); `memory` = `INFO memory` used_memory of the whole server (not only the lab).
  * Deletes use exact key lists (DEL), never FLUSHALL/FLUSHDB.
@@ -22,6 +28,7 @@ import { errorMessage } from '../core/errors.js';
 import { pipeSet, type PipeConnection } from './redis-pipe.js';
 import { parseSystemOptions } from './shared/options.js';
 import { notApplicable, throwIfAborted } from './shared/stages.js';
+import { objectFor, objectNames } from './shared/placement.js';
 import {
   assertLabName,
   type CellContext,
@@ -119,16 +126,25 @@ class RedisAdapter implements SystemAdapter {
     return this.client;
   }
 
-  dataKey(file: Pick<LabFile, 'id' | 'sha256'>, variant: RedisVariant): string {
-    return variant === 'by-id' ? `${this.prefix}f:${file.id}` : `${this.prefix}c:${file.sha256}`;
+  /** The key namespace of file `fileId`: `<lab>:`, or `<lab>:p<k>:` under `across:K`. */
+  private namespaceOf(cell: CellContext, fileId = 0): string {
+    return `${objectFor(fileId, this.prefix.slice(0, -1), cell.placement, ':')}:`;
   }
 
-  private get filesKey(): string {
-    return `${this.prefix}files`;
+  private namespacesOf(cell: CellContext): string[] {
+    return objectNames(this.prefix.slice(0, -1), cell.placement, ':').map((name) => `${name}:`);
   }
 
-  private get refsKey(): string {
-    return `${this.prefix}refs`;
+  dataKey(file: Pick<LabFile, 'id' | 'sha256'>, variant: RedisVariant, namespace = this.prefix): string {
+    return variant === 'by-id' ? `${namespace}f:${file.id}` : `${namespace}c:${file.sha256}`;
+  }
+
+  private filesKey(namespace: string): string {
+    return `${namespace}files`;
+  }
+
+  private refsKey(namespace: string): string {
+    return `${namespace}refs`;
   }
 
   async connect(): Promise<void> {
@@ -169,11 +185,11 @@ class RedisAdapter implements SystemAdapter {
   }
 
   /** Every key under the lab prefix (SCAN MATCH; the lab name has no glob characters). */
-  async labKeys(pattern = '*'): Promise<string[]> {
+  async labKeys(pattern = '*', namespace = this.prefix): Promise<string[]> {
     const keys: string[] = [];
     let cursor = '0';
     do {
-      const [next, batch] = await this.redis.scan(cursor, 'MATCH', `${this.prefix}${pattern}`, 'COUNT', 1000);
+      const [next, batch] = await this.redis.scan(cursor, 'MATCH', `${namespace}${pattern}`, 'COUNT', 1000);
       cursor = next;
       keys.push(...batch);
     } while (cursor !== '0');
@@ -202,10 +218,10 @@ class RedisAdapter implements SystemAdapter {
   }
 
   /** Write one file; resolves when Redis acknowledged every command of it. */
-  private async writeFile(file: LabFile, variant: RedisVariant): Promise<void> {
+  private async writeFile(file: LabFile, variant: RedisVariant, namespace: string): Promise<void> {
     // Both commands are issued before either is awaited: they leave in order on one connection.
-    const set = this.redis.set(this.dataKey(file, variant), file.content);
-    const ref = variant === 'by-content' ? this.redis.eval(ADD_REF_SCRIPT, 2, this.filesKey, this.refsKey, String(file.id), file.sha256) : null;
+    const set = this.redis.set(this.dataKey(file, variant, namespace), file.content);
+    const ref = variant === 'by-content' ? this.redis.eval(ADD_REF_SCRIPT, 2, this.filesKey(namespace), this.refsKey(namespace), String(file.id), file.sha256) : null;
     const [setReply] = await Promise.all([set, ref]);
     if (setReply !== 'OK') throw new Error(`redis: SET answered ${String(setReply)}`);
   }
@@ -217,12 +233,12 @@ class RedisAdapter implements SystemAdapter {
     // also runs a reference-counting script per file, so it keeps the client's pipelining.
     const outcome =
       variant === 'by-id'
-        ? await pipeSet(this.pipeConnection(), this.keyed(files, variant), this.options.inFlightBytes, cell.signal)
+        ? await pipeSet(this.pipeConnection(), this.keyed(files, variant, cell), this.options.inFlightBytes, cell.signal)
         : await forEachFileLimited(
             files,
             { files: this.options.inFlightFiles, bytes: this.options.inFlightBytes },
             cell.signal,
-            (file) => this.writeFile(file, variant),
+            (file) => this.writeFile(file, variant, this.namespaceOf(cell, file.id)),
           );
     throwIfAborted(cell.signal);
     return outcome;
@@ -233,8 +249,8 @@ class RedisAdapter implements SystemAdapter {
     return { host, port, username, password, db, connectTimeoutMs };
   }
 
-  private async *keyed(files: AsyncIterable<LabFile>, variant: RedisVariant): AsyncIterable<{ key: string; file: LabFile }> {
-    for await (const file of files) yield { key: this.dataKey(file, variant), file };
+  private async *keyed(files: AsyncIterable<LabFile>, variant: RedisVariant, cell: CellContext): AsyncIterable<{ key: string; file: LabFile }> {
+    for await (const file of files) yield { key: this.dataKey(file, variant, this.namespaceOf(cell, file.id)), file };
   }
 
   compact(): Promise<NotApplicable> {
@@ -244,22 +260,23 @@ class RedisAdapter implements SystemAdapter {
   }
 
   async insertOne(file: LabFile, cell: CellContext): Promise<void> {
-    await this.writeFile(file, asVariant(cell.variant));
+    await this.writeFile(file, asVariant(cell.variant), this.namespaceOf(cell, file.id));
   }
 
   async deleteOne(file: LabFile, cell: CellContext): Promise<void> {
     const variant = asVariant(cell.variant);
+    const namespace = this.namespaceOf(cell, file.id);
     if (variant === 'by-id') {
-      const removed = await this.redis.del(this.dataKey(file, variant));
+      const removed = await this.redis.del(this.dataKey(file, variant, namespace));
       if (removed !== 1) throw new Error(`redis: delete of file ${file.id} did nothing (key not stored)`);
       return;
     }
     const result = await this.redis.eval(
       DROP_REF_SCRIPT,
       3,
-      this.filesKey,
-      this.refsKey,
-      this.dataKey(file, variant),
+      this.filesKey(namespace),
+      this.refsKey(namespace),
+      this.dataKey(file, variant, namespace),
       String(file.id),
       file.sha256,
     );
@@ -278,8 +295,9 @@ class RedisAdapter implements SystemAdapter {
     const variant = asVariant(cell.variant);
     const pipeline = this.redis.pipeline();
     for (const file of files) {
-      if (variant === 'by-id') pipeline.del(this.dataKey(file, variant));
-      else pipeline.eval(DROP_REF_SCRIPT, 3, this.filesKey, this.refsKey, this.dataKey(file, variant), String(file.id), file.sha256);
+      const namespace = this.namespaceOf(cell, file.id);
+      if (variant === 'by-id') pipeline.del(this.dataKey(file, variant, namespace));
+      else pipeline.eval(DROP_REF_SCRIPT, 3, this.filesKey(namespace), this.refsKey(namespace), this.dataKey(file, variant, namespace), String(file.id), file.sha256);
     }
     for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
   }
@@ -294,8 +312,9 @@ class RedisAdapter implements SystemAdapter {
 
   async readOne(file: LabFileRef, cell: CellContext): Promise<Buffer> {
     const variant = asVariant(cell.variant);
-    if (variant === 'by-content' && (await this.redis.hexists(this.filesKey, String(file.id))) !== 1) throw new Error(`redis: file ${file.id} is not stored`);
-    const value = await this.redis.getBuffer(this.dataKey(file, variant));
+    const namespace = this.namespaceOf(cell, file.id);
+    if (variant === 'by-content' && (await this.redis.hexists(this.filesKey(namespace), String(file.id))) !== 1) throw new Error(`redis: file ${file.id} is not stored`);
+    const value = await this.redis.getBuffer(this.dataKey(file, variant, namespace));
     if (value === null) throw new Error(`redis: file ${file.id} is not stored`);
     return value;
   }
@@ -306,8 +325,9 @@ class RedisAdapter implements SystemAdapter {
 
   async countStored(cell: CellContext): Promise<number> {
     const variant = asVariant(cell.variant);
-    if (variant === 'by-id') return (await this.labKeys('f:*')).length;
-    return this.redis.hlen(this.filesKey);
+    let stored = 0;
+    for (const namespace of this.namespacesOf(cell)) stored += variant === 'by-id' ? (await this.labKeys('f:*', namespace)).length : await this.redis.hlen(this.filesKey(namespace));
+    return stored;
   }
 
   settle(): Promise<void> {
@@ -369,6 +389,7 @@ export const definition: SystemDefinition<RedisOptions> = {
   kind: 'server',
   variants: VARIANTS,
   modes: ['blob'],
+  placementAcross: true,
   parseOptions(raw: unknown): RedisOptions {
     const options = parseSystemOptions('redis', optionsSchema, raw);
     registerSecret(options.password);

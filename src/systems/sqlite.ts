@@ -20,6 +20,7 @@ import { quoteIdent } from './shared/identifiers.js';
 import { EMBEDDED_POLL_INTERVAL_MS, SYSTEM_LAYER, sizeProbe } from './shared/probes.js';
 import { labFilesProbe, logFilesProbe } from './shared/lab-files.js';
 import { fileIdColumn, labTableName } from './shared/layout.js';
+import { groupByObject, labTableOf, labTablesOf } from './shared/placement.js';
 import { checkRowWidth, nativeColumnsDdl, nativeInsertColumns, SQLITE_NATIVE_TYPES } from './shared/native.js';
 import { assertDeleted, notApplicable, requireNative, sqlTransaction, throwIfAborted, transactionalBulk, type RunInTransaction } from './shared/stages.js';
 
@@ -90,12 +91,14 @@ class SqliteAdapter implements SystemAdapter {
 
   private createTable(cell: CellContext): void {
     const db = this.requireDb();
-    const table = quoteIdent(labTableName(cell));
-    if (cell.mode === 'blob') {
-      // INTEGER PRIMARY KEY is SQLite's rowid: no separate index, so no extra bytes.
-      db.exec(`CREATE TABLE ${table} (id INTEGER PRIMARY KEY, name TEXT NOT NULL, sha256 TEXT NOT NULL, size INTEGER NOT NULL, content BLOB NOT NULL)`);
-    } else {
-      db.exec(`CREATE TABLE ${table} (${nativeColumnsDdl(requireNative(cell).table, SQLITE_NATIVE_TYPES, 'INTEGER')})`);
+    // One table, or the K tables of `--placement across:K`.
+    for (const table of labTablesOf(cell).map((name) => quoteIdent(name))) {
+      if (cell.mode === 'blob') {
+        // INTEGER PRIMARY KEY is SQLite's rowid: no separate index, so no extra bytes.
+        db.exec(`CREATE TABLE ${table} (id INTEGER PRIMARY KEY, name TEXT NOT NULL, sha256 TEXT NOT NULL, size INTEGER NOT NULL, content BLOB NOT NULL)`);
+      } else {
+        db.exec(`CREATE TABLE ${table} (${nativeColumnsDdl(requireNative(cell).table, SQLITE_NATIVE_TYPES, 'INTEGER')})`);
+      }
     }
   }
 
@@ -122,7 +125,7 @@ class SqliteAdapter implements SystemAdapter {
 
   async deleteOne(file: LabFile, cell: CellContext): Promise<void> {
     throwIfAborted(cell.signal);
-    const sql = `DELETE FROM ${quoteIdent(labTableName(cell))} WHERE ${quoteIdent(fileIdColumn(cell))} = ?`;
+    const sql = `DELETE FROM ${quoteIdent(labTableOf(cell, file.id))} WHERE ${quoteIdent(fileIdColumn(cell))} = ?`;
     const result = this.requireDb().prepare(sql).run(file.id);
     assertDeleted(result.changes, file, `sqlite ${this.dbPath}`);
   }
@@ -134,8 +137,9 @@ class SqliteAdapter implements SystemAdapter {
   }
 
   async countStored(cell: CellContext): Promise<number> {
-    const sql = `SELECT count(DISTINCT ${quoteIdent(fileIdColumn(cell))}) AS n FROM ${quoteIdent(labTableName(cell))}`;
-    return (this.requireDb().prepare(sql).get() as { n: number }).n;
+    // File ids are disjoint between the tables of `across:K`: the counts add up.
+    const count = (table: string) => `SELECT count(DISTINCT ${quoteIdent(fileIdColumn(cell))}) AS n FROM ${quoteIdent(table)}`;
+    return labTablesOf(cell).reduce((sum, table) => sum + (this.requireDb().prepare(count(table)).get() as { n: number }).n, 0);
   }
 
   async settle(_cell: CellContext): Promise<void> {
@@ -215,18 +219,19 @@ class SqliteAdapter implements SystemAdapter {
   // SPEC §4.1 capabilities.
   async deleteMany(files: readonly LabFileRef[], cell: CellContext): Promise<void> {
     const db = this.requireDb();
-    const remove = db.prepare(`DELETE FROM ${quoteIdent(labTableName(cell))} WHERE ${quoteIdent(fileIdColumn(cell))} = ?`);
+    const groups = [...groupByObject(files, labTableName(cell), cell.placement)];
+    const removes = groups.map(([table, group]) => [db.prepare(`DELETE FROM ${quoteIdent(table)} WHERE ${quoteIdent(fileIdColumn(cell))} = ?`), group] as const);
     // One transaction: one bulk operation as SQLite sees it (one commit, one WAL append).
-    db.transaction(() => files.forEach((file) => remove.run(file.id)))();
+    db.transaction(() => removes.forEach(([remove, group]) => group.forEach((file) => remove.run(file.id))))();
   }
 
   async truncate(cell: CellContext): Promise<void> {
     // SQLite has no TRUNCATE; a DELETE without WHERE is its "truncate optimization" (drops the pages at once).
-    this.requireDb().exec(`DELETE FROM ${quoteIdent(labTableName(cell))}`);
+    for (const table of labTablesOf(cell)) this.requireDb().exec(`DELETE FROM ${quoteIdent(table)}`);
   }
 
   async dropAndRecreate(cell: CellContext): Promise<void> {
-    this.requireDb().exec(`DROP TABLE ${quoteIdent(labTableName(cell))}`);
+    for (const table of labTablesOf(cell)) this.requireDb().exec(`DROP TABLE ${quoteIdent(table)}`);
     this.createTable(cell);
   }
 
@@ -236,7 +241,7 @@ class SqliteAdapter implements SystemAdapter {
   }
 
   async readOne(file: LabFileRef, cell: CellContext): Promise<Buffer> {
-    const row = this.requireDb().prepare(`SELECT content FROM ${quoteIdent(labTableName(cell))} WHERE id = ?`).get(file.id) as { content: Buffer } | undefined;
+    const row = this.requireDb().prepare(`SELECT content FROM ${quoteIdent(labTableOf(cell, file.id))} WHERE id = ?`).get(file.id) as { content: Buffer } | undefined;
     if (!row) throw new Error(`file ${file.id} is not stored in sqlite ${this.dbPath}`);
     return row.content;
   }
@@ -251,15 +256,20 @@ class SqliteAdapter implements SystemAdapter {
   /** A function writing one file's row(s) into the cell's table with a prepared statement. */
   private writer(cell: CellContext): (file: LabFile) => Promise<void> {
     const db = this.requireDb();
-    const table = quoteIdent(labTableName(cell));
+    // One prepared INSERT per table (one, or K under `across:K`), picked by the file's id.
+    const prepared = (columns: string, placeholders: string) => {
+      const inserts = new Map(labTablesOf(cell).map((table) => [table, db.prepare(`INSERT INTO ${quoteIdent(table)} (${columns}) VALUES (${placeholders})`)]));
+      return (file: LabFile) => inserts.get(labTableOf(cell, file.id))!;
+    };
     if (cell.mode === 'blob') {
-      const insert = db.prepare(`INSERT INTO ${table} (id, name, sha256, size, content) VALUES (?, ?, ?, ?, ?)`);
-      return async (file) => void insert.run(file.id, file.name, file.sha256, file.size, file.content);
+      const insertFor = prepared('id, name, sha256, size, content', '?, ?, ?, ?, ?');
+      return async (file) => void insertFor(file).run(file.id, file.name, file.sha256, file.size, file.content);
     }
     const { table: nativeTable, parse } = requireNative(cell);
     const placeholders = Array.from({ length: nativeTable.columns.length + 1 }, () => '?').join(', ');
-    const insert = db.prepare(`INSERT INTO ${table} (${nativeInsertColumns(nativeTable)}) VALUES (${placeholders})`);
+    const insertFor = prepared(nativeInsertColumns(nativeTable), placeholders);
     return async (file) => {
+      const insert = insertFor(file);
       for await (const row of parse(file)) {
         checkRowWidth(nativeTable, row, file.name);
         insert.run(file.id, ...row.map(toSqliteValue));
@@ -273,6 +283,7 @@ export const definition: SystemDefinition<EmbeddedOptions> = {
   kind: 'embedded',
   variants: SQLITE_VARIANTS,
   modes: MODES,
+  placementAcross: true,
   parseOptions: (raw) => parseEmbeddedOptions('sqlite', raw),
   create(instance, options, labName) {
     assertLabName(labName);

@@ -29,6 +29,7 @@ import {
 } from '../../src/systems/types.js';
 import { iterate, makeCell, makeLabFiles, parseFixtureRows } from './fixtures.js';
 import { registerDimensionChecks } from './contract-dimensions.js';
+import { registerPlacementChecks } from './contract-placement.js';
 
 /** Which moment of the cycle a stored-count expectation is asked for. */
 export type StoredCountMoment = 'bulk_insert' | 'compaction' | 'perfile_insert' | 'perfile_delete' | 'failed_write';
@@ -391,6 +392,7 @@ export function runContractSuite(setup: ContractSetup): void {
           }
 
           registerDimensionChecks({ current, cell, mode, files, assertStored });
+          registerPlacementChecks({ definition, current, cell, files });
 
           setup.extraChecks?.({ definition, variant, mode, labName, adapter: current, cell, files });
 

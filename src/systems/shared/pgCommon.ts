@@ -14,6 +14,7 @@ import { qualifiedName, quoteIdent } from './identifiers.js';
 import { BLOB_TABLE, fileIdColumn, labTableName } from './layout.js';
 import { FILE_ID_COLUMN, nativeColumnsDdl, nativeInsertColumns, PG_NATIVE_TYPES } from './native.js';
 import { assertDeleted, requireNative } from './stages.js';
+import { labTableOf, labTablesOf } from './placement.js';
 
 export interface PgQueryResult {
   rows: Record<string, unknown>[];
@@ -65,8 +66,8 @@ export function assertLabSchema(schema: string): string {
 }
 
 /** Name of the content-hash index (blob) / file-id index (native) of the `hash-index` variant. */
-export function pgIndexName(cell: CellContext): string {
-  return `${labTableName(cell)}_hash_idx`;
+export function pgIndexName(cell: CellContext, table = labTableName(cell)): string {
+  return `${table}_hash_idx`;
 }
 
 /** Varlena columns the storage/compression settings apply to in native mode. */
@@ -76,9 +77,14 @@ function nativeVarlenaColumns(table: NativeTable): string[] {
 
 /** DDL creating the cell's table in the lab schema with the variant's storage settings. */
 export function pgCreateTableStatements(schema: string, cell: CellContext): string[] {
+  // One table, or the K tables of `--placement across:K`.
+  return labTablesOf(cell).flatMap((name) => pgCreateOneTable(schema, cell, name));
+}
+
+function pgCreateOneTable(schema: string, cell: CellContext, name: string): string[] {
   assertLabSchema(schema);
   const settings = pgVariantSettings(cell.variant);
-  const table = qualifiedName(schema, labTableName(cell));
+  const table = qualifiedName(schema, name);
   const statements: string[] = [];
   let varlena: string[];
   if (cell.mode === 'blob') {
@@ -95,7 +101,7 @@ export function pgCreateTableStatements(schema: string, cell: CellContext): stri
   }
   if (settings.hashIndex) {
     const column = cell.mode === 'blob' ? 'sha256' : FILE_ID_COLUMN;
-    statements.push(`CREATE INDEX ${quoteIdent(pgIndexName(cell))} ON ${table} USING btree (${quoteIdent(column)})`);
+    statements.push(`CREATE INDEX ${quoteIdent(pgIndexName(cell, name))} ON ${table} USING btree (${quoteIdent(column)})`);
   }
   return statements;
 }
@@ -133,25 +139,35 @@ export async function pgLabSize(execute: PgExecute, schema: string): Promise<num
 }
 
 export async function pgCountStored(execute: PgExecute, schema: string, cell: CellContext): Promise<number> {
-  const sql = `SELECT count(DISTINCT ${quoteIdent(fileIdColumn(cell))})::bigint AS n FROM ${qualifiedName(schema, labTableName(cell))}`;
-  return toNumber((await execute(sql)).rows[0]?.n, 'stored count');
+  // File ids are disjoint between the tables of `across:K`: the counts add up.
+  let stored = 0;
+  for (const table of labTablesOf(cell)) {
+    const sql = `SELECT count(DISTINCT ${quoteIdent(fileIdColumn(cell))})::bigint AS n FROM ${qualifiedName(schema, table)}`;
+    stored += toNumber((await execute(sql)).rows[0]?.n, 'stored count');
+  }
+  return stored;
 }
 
 /** Delete one file's row(s); 0 rows removed is an error (never a silent success). */
 export async function pgDeleteOne(execute: PgExecute, schema: string, cell: CellContext, file: LabFile): Promise<void> {
-  const sql = `DELETE FROM ${qualifiedName(schema, labTableName(cell))} WHERE ${quoteIdent(fileIdColumn(cell))} = $1`;
+  const sql = `DELETE FROM ${qualifiedName(schema, labTableOf(cell, file.id))} WHERE ${quoteIdent(fileIdColumn(cell))} = $1`;
   const result = await execute(sql, [file.id]);
   assertDeleted(result.affectedRows, file, `schema ${schema}`);
 }
 
 /** `VACUUM FULL` of the cell's table: rewrites heap + TOAST, giving dead space back to the OS. */
 export function pgVacuumFullSql(schema: string, cell: CellContext): string {
-  return `VACUUM FULL ${qualifiedName(schema, labTableName(cell))}`;
+  return `VACUUM FULL ${pgTableList(schema, cell)}`;
 }
 
-/** One-row INSERT of a blob-mode file (per-file stage). */
-export function pgInsertBlobSql(schema: string): string {
-  return `INSERT INTO ${qualifiedName(schema, BLOB_TABLE)} (id, name, sha256, size, content) VALUES ($1, $2, $3, $4, $5)`;
+/** Every table of the cell, comma-separated (VACUUM and TRUNCATE take several). */
+export function pgTableList(schema: string, cell: CellContext): string {
+  return labTablesOf(cell).map((table) => qualifiedName(schema, table)).join(', ');
+}
+
+/** One-row INSERT of a blob-mode file (per-file stage); `table` = the file's table under `across:K`. */
+export function pgInsertBlobSql(schema: string, table = BLOB_TABLE): string {
+  return `INSERT INTO ${qualifiedName(schema, table)} (id, name, sha256, size, content) VALUES ($1, $2, $3, $4, $5)`;
 }
 
 export function pgBlobParams(file: LabFile): unknown[] {
@@ -204,8 +220,8 @@ export const PG_COPY_BINARY_HEADER = Buffer.concat([Buffer.from([0x50, 0x47, 0x4
 export const PG_COPY_BINARY_TRAILER = Buffer.from([0xff, 0xff]);
 
 /** Binary COPY into the blob table; source `STDIN` (pg-copy-streams) or PGlite's `'/dev/blob'`. */
-export function pgCopyBlobSql(schema: string, source: 'STDIN' | "'/dev/blob'" = 'STDIN'): string {
-  return `COPY ${qualifiedName(schema, BLOB_TABLE)} (id, name, sha256, size, content) FROM ${source} WITH (FORMAT binary)`;
+export function pgCopyBlobSql(schema: string, source: 'STDIN' | "'/dev/blob'" = 'STDIN', table = BLOB_TABLE): string {
+  return `COPY ${qualifiedName(schema, table)} (id, name, sha256, size, content) FROM ${source} WITH (FORMAT binary)`;
 }
 
 /** One blob-table row in COPY binary format: int16 field count, then (int32 length, bytes) per field. */
