@@ -16,7 +16,7 @@ import type { CellContext, LabFile, NotApplicable, Probe, StageName, SystemAdapt
 import type { PlannedCell } from './plan.js';
 import { DEFAULT_DIMENSIONS, placementLabel } from './dimensions.js';
 import { deleteOperation, maintenanceFullOperation, readOperation, refillOperation, type StageKit } from './stages/dimension-stages.js';
-import { storageDedupOutcome, type StorageStageInfo } from '../storage/stage.js';
+import { labPathsOf, storageDedupOutcome, type StorageStageInfo } from '../storage/stage.js';
 import type { ProbeResult, StageRecord } from './record.js';
 import { choosePrimaryProbe, DEFAULT_RECLAIM_WINDOW_S, physicalFields, RECLAIM_STAGES, reclaimWatchAfter } from './physical.js';
 
@@ -309,7 +309,7 @@ export async function runCell(run: CellRun): Promise<void> {
   }
   // Storage layer (SPEC §12): after compaction when it ran, else after bulk_insert, on the data at rest.
   if (wants('storage_dedup')) {
-    await runStage('storage_dedup', () => storageDedupOutcome(adapter.localDataPaths()), () => bytesOf(stored));
+    await runStage('storage_dedup', () => storageDedupOutcome(adapter.localDataPaths(), labPathsOf(probes)), () => bytesOf(stored));
   }
   // Step 4: reset, and catch probes that do not shrink back to the empty baseline.
   if (firstHalf && secondHalf) {

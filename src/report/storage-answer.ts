@@ -10,6 +10,8 @@ import { MISSING, systemLabel } from './summary.js';
 
 export interface StorageAnswer {
   source: 'real' | 'simulated';
+  /** What the simulation covered (absent in records before lab-scoped simulation). */
+  scope?: 'lab-files' | 'data-dir';
   /** EDR with the storage layer's dedup: logical / what the layer keeps. */
   edr: number;
   ideal: number;
@@ -35,14 +37,16 @@ export function storageAnswerOf(record: StageRecord, systemEdr: number | null): 
   }
   const block = info.simulated?.units.find((unit) => unit.unit === '4KiB');
   if (!block || systemEdr === null) return null;
-  return { source: 'simulated', edr: systemEdr * block.dedupRatio, ideal: record.idealEdr, fsType };
+  const scope = info.simulated?.scope;
+  return { source: 'simulated', edr: systemEdr * block.dedupRatio, ideal: record.idealEdr, fsType, ...(scope ? { scope } : {}) };
 }
 
 export function formatStorageAnswer(answer: StorageAnswer | null): string {
   if (!answer) return MISSING;
   const share = shareOfIdeal(answer.edr, answer.ideal);
   const percent = share === null ? MISSING : `${Math.round(Math.max(0, share) * 100)} %`;
-  const how = answer.source === 'real' ? `real ${answer.fsType}+duperemove` : 'simulated 4 KiB blocks';
+  const scope = answer.scope ? `, ${answer.scope === 'lab-files' ? 'lab files' : 'whole data dir'}` : '';
+  const how = answer.source === 'real' ? `real ${answer.fsType}+duperemove` : `simulated 4 KiB blocks${scope}`;
   return `${percent} (EDR ${answer.edr.toFixed(2)}, ${how})`;
 }
 

@@ -30,11 +30,21 @@ export interface StorageStageInfo {
   fileSystems: { path: string; fsType: string; reading: string }[];
   zfs: string;
   offlineDedup: { tool: string; args: string[]; durationMs: number } | { notApplicable: string };
-  simulated: {
-    bytes: number;
-    durationMs: number;
-    units: { unit: string; dedupRatio: number; compressionRatio: number; storageRatio: number; allocatedBytes: number }[];
-  } | null;
+  /** Over the lab's own files where the system names them (its `lab_fs` probe), else the data dirs. */
+  simulated: SimulationSummary | null;
+  /** The same over the whole data dirs (WAL, catalogs, other databases), beside a lab-scoped `simulated`. */
+  simulatedDataDir?: SimulationSummary | null;
+}
+
+/** What a simulation covered: the lab's files, or everything under the data dirs. */
+export type SimulationScope = 'lab-files' | 'data-dir';
+
+export interface SimulationSummary {
+  scope?: SimulationScope;
+  files: number;
+  bytes: number;
+  durationMs: number;
+  units: { unit: string; dedupRatio: number; compressionRatio: number; storageRatio: number; allocatedBytes: number }[];
 }
 
 /** The storage probe, only where a real storage layer is under the paths (else it would repeat `fs`). */
@@ -50,7 +60,7 @@ export function storageProbeFor(paths: readonly string[]): Probe | null {
   return layered ? storageProbe({ paths }) : null;
 }
 
-export function summarizeSimulation(result: BlockDedupResult): NonNullable<StorageStageInfo['simulated']> {
+export function summarizeSimulation(result: BlockDedupResult, scope?: SimulationScope): SimulationSummary {
   const unit = (name: string, tally: DedupTally) => ({
     unit: name,
     dedupRatio: tally.dedupRatio,
@@ -59,6 +69,8 @@ export function summarizeSimulation(result: BlockDedupResult): NonNullable<Stora
     allocatedBytes: tally.allocatedBytes,
   });
   return {
+    ...(scope ? { scope } : {}),
+    files: result.files,
     bytes: result.bytes,
     durationMs: result.durationMs,
     units: [...result.fixed.map((tally) => unit(`${tally.blockSize / 1024}KiB`, tally)), unit('cdc', result.cdc)],
@@ -75,8 +87,19 @@ function describe(paths: readonly string[]): StorageStageInfo['fileSystems'] {
   });
 }
 
-async function simulateAll(paths: readonly string[]): Promise<StorageStageInfo['simulated']> {
-  return paths.length === 0 ? null : summarizeSimulation(await simulateBlockDedup(paths));
+/** The `lab_fs` probe's path list, when the adapter has one. */
+export function labPathsOf(probes: readonly Probe[]): (() => Promise<readonly string[]>) | null {
+  return probes.find((probe) => probe.name === 'lab_fs' && probe.scope === 'lab')?.paths ?? null;
+}
+
+/**
+ * The headline simulation over the lab's files (what the cell wrote), the whole data dirs as a
+ * second reading; the data dirs alone when the system names no lab files.
+ */
+async function simulateAll(paths: readonly string[], labFiles: readonly string[] | null): Promise<Pick<StorageStageInfo, 'simulated' | 'simulatedDataDir'>> {
+  const dataDir = paths.length === 0 ? null : summarizeSimulation(await simulateBlockDedup(paths), 'data-dir');
+  if (!labFiles || labFiles.length === 0) return { simulated: dataDir };
+  return { simulated: summarizeSimulation(await simulateBlockDedup(labFiles), 'lab-files'), simulatedDataDir: dataDir };
 }
 
 /** Run the offline dedup pass on every path on a dedup-capable file system. */
@@ -97,20 +120,20 @@ async function offlineDedup(paths: readonly string[], fileSystems: StorageStageI
   return { tool: 'duperemove', args: DUPEREMOVE_ARGS, durationMs: performance.now() - started };
 }
 
-export async function runStorageDedup(paths: readonly string[]): Promise<StorageStageInfo> {
+export async function runStorageDedup(paths: readonly string[], labFiles: readonly string[] | null = null): Promise<StorageStageInfo> {
   const fileSystems = describe(paths);
-  const simulated = await simulateAll(paths);
+  const simulated = await simulateAll(paths, labFiles);
   const offline = await offlineDedup(paths, fileSystems);
   return {
     fileSystems,
     zfs: zfsAvailable() ? 'zfs kernel module loaded' : 'ZFS cannot be measured here: no zfs kernel module; the simulated 128KiB unit is the stand-in',
     offlineDedup: offline,
-    simulated,
+    ...simulated,
   };
 }
 
 /** The stage's outcome for the cell runner: space measure, or not applicable with the simulation attached. */
-export async function storageDedupOutcome(paths: readonly string[]): Promise<{
+export async function storageDedupOutcome(paths: readonly string[], labPaths: (() => Promise<readonly string[]>) | null = null): Promise<{
   files: number;
   logicalBytes: number;
   durationMs: number;
@@ -120,7 +143,7 @@ export async function storageDedupOutcome(paths: readonly string[]): Promise<{
   storage: StorageStageInfo;
 }> {
   const started = performance.now();
-  const storage = await runStorageDedup(paths);
+  const storage = await runStorageDedup(paths, labPaths ? await labPaths() : null);
   const durationMs = performance.now() - started;
   const offline = storage.offlineDedup;
   const measure = 'notApplicable' in offline ? { kind: 'not-applicable' as const, reason: `${offline.notApplicable}; the simulated block dedup is in the record's storage field` } : { kind: 'space' as const };

@@ -147,6 +147,8 @@ export interface Probe {
   settleTimeoutMs: number;
   /** Pause between settle polls (no fixed sleeps elsewhere). */
   pollIntervalMs: number;
+  /** File probes (`fs`, `lab_fs`): the local paths they read now; the storage simulation scopes to `lab_fs`'s. */
+  paths?: () => Promise<readonly string[]>;
 }
 
 export interface SystemAdapter {

@@ -37,6 +37,9 @@ test('real layer: the storage probe after duperemove; simulated: system EDR × 4
   const simulated = storageAnswerOf(storageRecord(bulk, null, 1), 0.98);
   assert.equal(simulated?.source, 'simulated');
   assert.match(formatStorageAnswer(simulated), /^0 % \(EDR 0\.98, simulated 4 KiB blocks\)$/);
+  const labScoped = storageRecord(bulk, null, 1);
+  (labScoped.storage?.simulated as { scope?: string }).scope = 'lab-files';
+  assert.match(formatStorageAnswer(storageAnswerOf(labScoped, 0.98)), /^0 % \(EDR 0\.98, simulated 4 KiB blocks, lab files\)$/);
   assert.equal(storageAnswerOf(storageRecord(bulk, null, 2), null), null, 'no system EDR, no simulated answer');
 });
 

@@ -99,3 +99,18 @@ test('estimate --dir: JSON for a file; a missing path is a usage error', async (
     assert.equal(missing.stderr.trim().split('\n').length, 1);
   });
 });
+
+test('CDC on the worker thread gives exactly the inline result (random, text, a shifted copy, a short file)', async () => {
+  await withTempDir(async (dir) => {
+    const data = randomBytes(3 * MiB + 777);
+    await writeFile(join(dir, 'a.bin'), data);
+    await writeFile(join(dir, 'b.bin'), Buffer.concat([randomBytes(100), data]));
+    await writeFile(join(dir, 'c.txt'), Array.from({ length: 60_000 }, (_, i) => `line ${i % 977} of a text file\n`).join(''));
+    await writeFile(join(dir, 'd.bin'), randomBytes(1000));
+    const threaded = await simulateBlockDedup(dir);
+    const inline = await simulateBlockDedup(dir, { threads: false });
+    assert.ok(threaded.cdc.pieces > 100, `${threaded.cdc.pieces} chunks`);
+    assert.deepEqual(threaded.cdc, inline.cdc);
+    assert.deepEqual(threaded.fixed, inline.fixed);
+  });
+});

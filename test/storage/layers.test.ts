@@ -96,6 +96,11 @@ test('storage_dedup stage through dedup-lab run: SQLite on btrfs-dedup, record c
     assert.ok(stage.storage && 'tool' in stage.storage.offlineDedup, JSON.stringify(stage.storage));
     assert.equal(stage.storage.fileSystems[0]?.fsType, 'btrfs');
     assert.ok((stage.storage.simulated?.units.length ?? 0) === 6);
+    // Simulated over the lab's database file (the lab_fs probe's list), the whole data dir beside it.
+    assert.equal(stage.storage.simulated?.scope, 'lab-files');
+    assert.equal(stage.storage.simulated?.files, 1);
+    assert.equal(stage.storage.simulatedDataDir?.scope, 'data-dir');
+    assert.ok((stage.storage.simulatedDataDir?.bytes ?? 0) >= (stage.storage.simulated?.bytes ?? Infinity));
     assert.notEqual(probe.before, null);
     assert.notEqual(probe.after, null);
     console.log('sqlite btrfs-dedup', JSON.stringify({ probe, simulated: stage.storage.simulated?.units.map((u) => [u.unit, u.dedupRatio.toFixed(2)]) }));

@@ -19,10 +19,11 @@ test('mountinfo: longest mount point wins, bind mounts keep the device, octal es
   assert.equal(mountOf('/definitely/not/here', mounts)?.fsType, 'ext4');
 });
 
-test('the probe reads statfs on an own mount, btrfs du on shared btrfs, st_blocks elsewhere', () => {
+test('the probe reads statfs on an own mount, btrfs du on shared btrfs, FIEMAP on shared XFS, st_blocks elsewhere', () => {
   const [root, whole, bind] = parseMountInfo(MOUNTINFO);
   assert.equal(storageMethodFor('/', root ?? null), 'st_blocks');
   assert.equal(storageMethodFor('/tmp', { ...(whole as NonNullable<typeof whole>), mountPoint: '/' }), 'btrfs-du');
+  assert.equal(storageMethodFor('/tmp', { ...(whole as NonNullable<typeof whole>), mountPoint: '/', fsType: 'xfs' }), 'fiemap');
   assert.equal(storageMethodFor('/tmp', { ...(bind as NonNullable<typeof bind>), fsType: 'zfs' }), 'zfs-unavailable');
 });
 

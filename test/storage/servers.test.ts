@@ -48,7 +48,10 @@ export interface LayerMeasurement {
   system: string;
   realEdr: number;
   beforeDedupEdr: number;
+  /** Over the lab's files (the lab_fs probe's list). */
   simulated: Record<string, number>;
+  /** Over the whole data dir, beside it. */
+  simulatedDataDir: Record<string, number>;
 }
 
 async function measure(system: string, options: Record<string, unknown>): Promise<LayerMeasurement> {
@@ -71,7 +74,10 @@ async function measure(system: string, options: Record<string, unknown>): Promis
     beforeDedupEdr: stored / (probe.before - probe.baseline),
     realEdr: stored / (probe.after - probe.baseline),
     simulated: Object.fromEntries((stage.storage.simulated?.units ?? []).map((unit) => [unit.unit, unit.dedupRatio])),
+    simulatedDataDir: Object.fromEntries((stage.storage.simulatedDataDir?.units ?? []).map((unit) => [unit.unit, unit.dedupRatio])),
   };
+  // Every server adapter names its lab files: the headline simulation is scoped to them.
+  assert.equal(stage.storage.simulated?.scope, 'lab-files', JSON.stringify(stage.storage.simulated));
   console.log(`storage-layer ${JSON.stringify(measurement)}`);
   return measurement;
 }

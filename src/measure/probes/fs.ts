@@ -68,6 +68,7 @@ export function fsProbe(options: FsProbeOptions): Probe {
     settleTimeoutMs: options.settleTimeoutMs ?? 30_000,
     // Local stat calls are cheap; a short interval keeps settling fast without a fixed wait.
     pollIntervalMs: options.pollIntervalMs ?? 20,
+    paths: pathsNow,
     async read() {
       try {
         const bytes = await allocatedBytes(await pathsNow());

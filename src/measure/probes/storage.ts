@@ -8,8 +8,11 @@
  *   once, metadata included (the empty baseline takes the fixed part out).
  * - `btrfs-du` — btrfs shared with other data: `btrfs filesystem du -s --raw`, exclusive + set
  *   shared, so a shared extent is counted once; sizes are of the extents before compression.
- * - `st_blocks` — anything else (ext4, XFS without an own mount): blocks each file is charged, the
- *   fs probe's reading; sharing is not visible there, which is why the layers get own mounts.
+ * - `fiemap` — XFS shared with other data: each file's extent map (src/storage/fiemap.ts), the
+ *   physical ranges merged per device, so an extent shared by reflink or duperemove counts once;
+ *   sizes are of allocated extents (XFS does not compress), without the file system's metadata.
+ * - `st_blocks` — anything else (ext4, …): blocks each file is charged, the fs probe's reading;
+ *   sharing is not visible there, which is why the layers get own mounts.
  *
  * ZFS is the production reference; without its kernel module the probe says so on ZFS paths, and
  * the simulated 128 KiB block dedup (src/storage/blockdedup.ts) is the stand-in.
@@ -19,16 +22,18 @@ import { statfs } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import type { Probe, ProbeReading } from '../../systems/types.js';
 import { allocatedBytesSync } from './fs.js';
+import { sharedExtentBytes } from '../../storage/fiemap.js';
 import { hasOwnFileSystem, mountOf, zfsAvailable, type MountInfo } from '../../storage/mounts.js';
 
 const run = promisify(execFile);
 
-export type StorageReadingMethod = 'statfs' | 'btrfs-du' | 'st_blocks' | 'zfs-unavailable';
+export type StorageReadingMethod = 'statfs' | 'btrfs-du' | 'fiemap' | 'st_blocks' | 'zfs-unavailable';
 
 export function storageMethodFor(path: string, mount: MountInfo | null = mountOf(path)): StorageReadingMethod {
   if (mount?.fsType === 'zfs' && !zfsAvailable()) return 'zfs-unavailable';
   if (hasOwnFileSystem(path, mount)) return 'statfs';
   if (mount?.fsType === 'btrfs') return 'btrfs-du';
+  if (mount?.fsType === 'xfs') return 'fiemap';
   return 'st_blocks';
 }
 
@@ -59,6 +64,10 @@ async function readPath(path: string, mount: MountInfo | null): Promise<number> 
       const { stdout } = await run('btrfs', ['filesystem', 'du', '-s', '--raw', path], { timeout: 120_000 });
       return parseBtrfsDu(stdout);
     }
+    case 'fiemap':
+      // Extents get their physical place at writeback: sync so none is still delayed.
+      await run('sync', ['-f', path], { timeout: 60_000 });
+      return sharedExtentBytes([path]);
     default:
       return Number(allocatedBytesSync([path]));
   }
