@@ -51,6 +51,7 @@ import { labTableName } from './shared/layout.js';
 import { EMBEDDED_POLL_INTERVAL_MS, SYSTEM_LAYER, sizeProbe } from './shared/probes.js';
 import { checkRowWidth } from './shared/native.js';
 import { requireNative, throwIfAborted, transactionalBulk, type RunInTransaction } from './shared/stages.js';
+import { pgReadRecords } from './shared/native-read-sql.js';
 
 export const PGLITE_VARIANTS = ['default', 'uncompressed', 'hash-index'] as const;
 
@@ -561,6 +562,11 @@ class PgliteAdapter implements SystemAdapter {
 
   async readOne(file: LabFileRef, _cell: CellContext): Promise<Buffer> {
     return pgReadBlob(this.execute(), this.schema, file);
+  }
+
+  /** Native read-back (values cross from the host by structured clone: Date, Uint8Array, bigint kept). */
+  async readRecords(file: LabFileRef, cell: CellContext): Promise<unknown[][]> {
+    return pgReadRecords(this.execute(), this.schema, cell, file);
   }
 
   async dropCaches(_cell: CellContext): Promise<string> {
