@@ -49,6 +49,8 @@ import {
 } from './types.js';
 
 const VARIANTS = ['delete', 'compact'] as const;
+/** Kafka protocol error code: the fetch offset is below the log start or beyond the end. */
+const OFFSET_OUT_OF_RANGE = 1;
 type KafkaVariant = (typeof VARIANTS)[number];
 
 const brokerList = z.union([
@@ -156,6 +158,10 @@ export function kafkaErrorText(error: unknown): string {
 interface CellState {
   /** delete variant: file id → offset of its record. */
   offsets: Map<number, bigint>;
+  /** compact variant, for `readOne`: content sha256 → offset of its latest record (the one compaction keeps). */
+  contentOffsets?: Map<string, bigint>;
+  /** compact variant, for `readOne`: the live refs as last read from the server; dropped on every refs write. */
+  refs?: Map<string, string> | undefined;
 }
 
 class KafkaAdapter implements SystemAdapter {
@@ -332,8 +338,13 @@ class KafkaAdapter implements SystemAdapter {
         });
       }
       // One partition and one record batch per request: records get consecutive offsets.
-      const offsets = this.state(cell).offsets;
-      batch.forEach((file, index) => offsets.set(file.id, base + BigInt(index)));
+      const state = this.state(cell);
+      batch.forEach((file, index) => state.offsets.set(file.id, base + BigInt(index)));
+      if (variant === 'compact') {
+        state.refs = undefined;
+        state.contentOffsets ??= new Map();
+        batch.forEach((file, index) => state.contentOffsets!.set(file.sha256, base + BigInt(index)));
+      }
       return { acknowledged: batch.map((file) => file.id), failed: [] };
     } catch (error) {
       const text = kafkaErrorText(error);
@@ -536,6 +547,7 @@ class KafkaAdapter implements SystemAdapter {
     const sha = refs.get(String(file.id));
     if (sha === undefined) throw new Error(`kafka: delete of file ${file.id} did nothing (not stored in ${topic})`);
     const stillReferenced = [...refs].some(([id, other]) => other === sha && id !== String(file.id));
+    this.state(cell).refs = undefined;
     await this.kafkaProducer.send({
       messages: [{ topic: this.refsTopicOf(cell), partition: 0, key: Buffer.from(String(file.id)) }],
     });
@@ -572,6 +584,7 @@ class KafkaAdapter implements SystemAdapter {
     const gone = new Set(files.map((file) => String(file.id)));
     const remaining = new Set([...refs].filter(([id]) => !gone.has(id)).map(([, sha]) => sha));
     const orphans = [...new Set(files.map((file) => refs.get(String(file.id))).filter((sha): sha is string => sha !== undefined && !remaining.has(sha)))];
+    this.state(cell).refs = undefined;
     await this.kafkaProducer.send({
       messages: [
         ...files.map((file) => ({ topic: this.refsTopicOf(cell), partition: 0, key: Buffer.from(String(file.id)) })),
@@ -597,6 +610,67 @@ class KafkaAdapter implements SystemAdapter {
   async dropAndRecreate(cell: CellContext): Promise<void> {
     // The lab holds this cell's topics only: reset deletes them and creates them again, empty.
     await this.resetLab(cell);
+  }
+
+  /**
+   * `read`: one fetch at the file's offset (delete: its own record; compact: the content's latest
+   * record, the one compaction keeps, after the refs topic says the file is stored). Kafka answers
+   * a fetch with the whole record batch holding that offset, so a file produced in a bulk batch
+   * travels with its batch neighbours: that is what reading one record costs in Kafka.
+   */
+  async readOne(file: LabFileRef, cell: CellContext): Promise<Buffer> {
+    const topic = this.topicOf(cell);
+    const state = this.state(cell);
+    let offset: bigint | undefined;
+    let key: string;
+    if (asVariant(cell.variant) === 'delete') {
+      offset = state.offsets.get(file.id);
+      key = String(file.id);
+    } else {
+      state.refs ??= await this.liveRefs(cell);
+      const sha = state.refs.get(String(file.id));
+      if (sha === undefined) throw new Error(`kafka: file ${file.id} is not stored in ${topic} (no live ref)`);
+      offset = state.contentOffsets?.get(sha);
+      key = sha;
+    }
+    if (offset === undefined) throw new Error(`kafka: file ${file.id} has no recorded offset in ${topic} (not produced by this run)`);
+    const record = await this.fetchAt(topic, offset);
+    if (!record || record.key !== key || record.value === null) {
+      throw new Error(`kafka: file ${file.id} is not stored in ${topic} (offset ${offset} holds ${record ? `key ${record.key}${record.value === null ? ', a tombstone' : ''}` : 'no record'})`);
+    }
+    return record.value;
+  }
+
+  /** The record at exactly `offset` of partition 0, or null when it is gone (deleted prefix, compacted away). */
+  private async fetchAt(topic: string, offset: bigint): Promise<{ key: string; value: Buffer | null } | null> {
+    if (!this.consumer) throw new Error('kafka adapter is not connected');
+    const metadata = await this.kafkaAdmin.metadata({ topics: [topic] });
+    const info = metadata.topics.get(topic);
+    const leader = info?.partitions[0]?.leader;
+    if (!info || leader === undefined) throw new Error(`kafka: topic ${topic} not found`);
+    const maxBytes = this.options.maxMessageBytes;
+    const response = await this.consumer.fetch({
+      node: leader,
+      topics: [{ topicId: info.id, partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: offset, lastFetchedEpoch: -1, partitionMaxBytes: maxBytes }] }],
+      maxWaitTime: 100,
+      minBytes: 1,
+      maxBytes,
+    });
+    const partition = response.responses[0]?.partitions[0];
+    if (!partition) throw new Error(`kafka: empty fetch answer for ${topic}`);
+    if (partition.errorCode === OFFSET_OUT_OF_RANGE) return null;
+    if (partition.errorCode !== 0) throw new Error(`kafka: fetch of ${topic} at ${offset} failed with error code ${partition.errorCode}`);
+    for (const batch of partition.records ?? []) {
+      for (const record of batch.records) {
+        if (batch.firstOffset + BigInt(record.offsetDelta) === offset) return { key: record.key?.toString() ?? '', value: record.value ?? null };
+      }
+    }
+    return null;
+  }
+
+  /** Kafka keeps no record cache of its own: reads are served from the OS page cache of its log dir. */
+  async dropCaches(_cell: CellContext): Promise<string> {
+    return 'Kafka: no cache of its own (the broker serves fetches from the OS page cache of its log segments)';
   }
 
   async countStored(cell: CellContext): Promise<number> {
