@@ -3,7 +3,7 @@
  * of every file) keeps the tool's peak RSS (VmHWM of the dedup-lab process, polled from /proc)
  * below 256 MiB.
  *
- * - sqlite at 1 GiB. Measured: ≈168 MiB, ≈80 s.
+ * - sqlite at 1 GiB. Measured: 211–256 MiB (close to the limit on a loaded machine), 35–80 s.
  * - pglite at 256 MiB: the size of the limit itself, so a tool that held the set (or any stage's
  *   files) in memory would cross it; 1 GiB measured once for docs/running.md ("Memory") instead,
  *   as it takes minutes. PGlite's WASM PostgreSQL runs in its host process, a child of the tool:
