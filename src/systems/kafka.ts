@@ -49,8 +49,6 @@ import {
 } from './types.js';
 
 const VARIANTS = ['delete', 'compact'] as const;
-/** Kafka protocol error code: the fetch offset is below the log start or beyond the end. */
-const OFFSET_OUT_OF_RANGE = 1;
 type KafkaVariant = (typeof VARIANTS)[number];
 
 const brokerList = z.union([
@@ -162,6 +160,8 @@ interface CellState {
   contentOffsets?: Map<string, bigint>;
   /** compact variant, for `readOne`: the live refs as last read from the server; dropped on every refs write. */
   refs?: Map<string, string> | undefined;
+  /** For `readOne`: the data topic's id and leader, read fresh once per cell (a reset recreates the topic under a new id). */
+  fetchTarget?: { topicId: string; leader: number };
 }
 
 class KafkaAdapter implements SystemAdapter {
@@ -633,8 +633,8 @@ class KafkaAdapter implements SystemAdapter {
       offset = state.contentOffsets?.get(sha);
       key = sha;
     }
-    if (offset === undefined) throw new Error(`kafka: file ${file.id} has no recorded offset in ${topic} (not produced by this run)`);
-    const record = await this.fetchAt(topic, offset);
+    if (offset === undefined) throw new Error(`kafka: file ${file.id} is not stored in ${topic} (no offset recorded for it: deleted, or not produced by this run)`);
+    const record = await this.fetchAt(cell, topic, offset);
     if (!record || record.key !== key || record.value === null) {
       throw new Error(`kafka: file ${file.id} is not stored in ${topic} (offset ${offset} holds ${record ? `key ${record.key}${record.value === null ? ', a tombstone' : ''}` : 'no record'})`);
     }
@@ -642,30 +642,41 @@ class KafkaAdapter implements SystemAdapter {
   }
 
   /** The record at exactly `offset` of partition 0, or null when it is gone (deleted prefix, compacted away). */
-  private async fetchAt(topic: string, offset: bigint): Promise<{ key: string; value: Buffer | null } | null> {
+  private async fetchAt(cell: CellContext, topic: string, offset: bigint): Promise<{ key: string; value: Buffer | null } | null> {
     if (!this.consumer) throw new Error('kafka adapter is not connected');
-    const metadata = await this.kafkaAdmin.metadata({ topics: [topic] });
-    const info = metadata.topics.get(topic);
-    const leader = info?.partitions[0]?.leader;
-    if (!info || leader === undefined) throw new Error(`kafka: topic ${topic} not found`);
+    const target = await this.fetchTargetOf(cell, topic);
     const maxBytes = this.options.maxMessageBytes;
-    const response = await this.consumer.fetch({
-      node: leader,
-      topics: [{ topicId: info.id, partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: offset, lastFetchedEpoch: -1, partitionMaxBytes: maxBytes }] }],
-      maxWaitTime: 100,
-      minBytes: 1,
-      maxBytes,
-    });
-    const partition = response.responses[0]?.partitions[0];
-    if (!partition) throw new Error(`kafka: empty fetch answer for ${topic}`);
-    if (partition.errorCode === OFFSET_OUT_OF_RANGE) return null;
-    if (partition.errorCode !== 0) throw new Error(`kafka: fetch of ${topic} at ${offset} failed with error code ${partition.errorCode}`);
-    for (const batch of partition.records ?? []) {
+    let response: Awaited<ReturnType<KafkaConsumer['fetch']>>;
+    try {
+      response = await this.consumer.fetch({
+        node: target.leader,
+        topics: [{ topicId: target.topicId, partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: offset, lastFetchedEpoch: -1, partitionMaxBytes: maxBytes }] }],
+        maxWaitTime: 100,
+        minBytes: 1,
+        maxBytes,
+      });
+    } catch (error) {
+      // The client throws for a partition error code; below the log start is "not stored".
+      const text = kafkaErrorText(error);
+      if (/OFFSET_OUT_OF_RANGE/i.test(text)) return null;
+      throw new Error(`kafka: fetch of ${topic} at offset ${offset} failed: ${text}`, { cause: error });
+    }
+    for (const batch of response.responses[0]?.partitions[0]?.records ?? []) {
       for (const record of batch.records) {
         if (batch.firstOffset + BigInt(record.offsetDelta) === offset) return { key: record.key?.toString() ?? '', value: record.value ?? null };
       }
     }
     return null;
+  }
+
+  private async fetchTargetOf(cell: CellContext, topic: string): Promise<{ topicId: string; leader: number }> {
+    const state = this.state(cell);
+    if (state.fetchTarget) return state.fetchTarget;
+    const info = (await this.kafkaAdmin.metadata({ topics: [topic], forceUpdate: true })).topics.get(topic);
+    const leader = info?.partitions[0]?.leader;
+    if (!info || leader === undefined) throw new Error(`kafka: topic ${topic} not found`);
+    state.fetchTarget = { topicId: info.id, leader };
+    return state.fetchTarget;
   }
 
   /** Kafka keeps no record cache of its own: reads are served from the OS page cache of its log dir. */
