@@ -366,6 +366,7 @@ export async function runCell(run: CellRun): Promise<void> {
     setStored: (ids) => void (stored = ids),
     bytesOf,
     timeEach,
+    files: (ids) => iterateLabFiles(dataset.dir, dataset.manifest, { ids: [...ids] }),
     verifyCount,
     writeFailure,
     firstInsertGrowth: () => firstInsertGrowth,

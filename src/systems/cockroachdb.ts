@@ -50,6 +50,7 @@ import {
   type SystemDefinition,
   type WriteOutcome,
 } from './types.js';
+import { pgReadRecords } from './shared/native-read-sql.js';
 
 export const COCKROACHDB_VARIANTS = ['default'] as const;
 
@@ -271,6 +272,11 @@ class CockroachAdapter implements SystemAdapter {
 
   async readOne(file: LabFileRef, _cell: CellContext): Promise<Buffer> {
     return pgReadBlob(this.execute, this.lab, file);
+  }
+
+  /** Native read-back through the PostgreSQL wire protocol (DECIMAL/INT8 as text, TIMESTAMPTZ as Date). */
+  async readRecords(file: LabFileRef, cell: CellContext): Promise<unknown[][]> {
+    return pgReadRecords(this.execute, this.lab, cell, file);
   }
 
   async dropCaches(_cell: CellContext): Promise<string> {

@@ -24,6 +24,7 @@ import { fileIdColumn, labTableName } from './shared/layout.js';
 import { groupByObject, labTableOf, labTablesOf } from './shared/placement.js';
 import { checkRowWidth, DUCKDB_NATIVE_TYPES, nativeColumnsDdl } from './shared/native.js';
 import { assertDeleted, notApplicable, requireNative, sqlTransaction, throwIfAborted, transactionalBulk, type RunInTransaction } from './shared/stages.js';
+import { nativeReadSql, rowsInColumnOrder, type ReadbackExpression } from './shared/native-readback.js';
 
 type DuckApi = typeof import('@duckdb/node-api');
 
@@ -324,6 +325,16 @@ class DuckdbAdapter implements SystemAdapter {
     const value = reader.getRowObjects()[0]?.content as { bytes: Uint8Array } | undefined;
     if (!value) throw new Error(`file ${file.id} is not stored in duckdb ${this.dbPath}`);
     return Buffer.from(value.bytes.buffer, value.bytes.byteOffset, value.bytes.byteLength);
+  }
+
+  /** Native read-back: timestamps as epoch ms, DECIMAL/UUID/JSON as text, so no DuckDB value class leaks. */
+  async readRecords(file: LabFileRef, cell: CellContext): Promise<unknown[][]> {
+    const { table } = requireNative(cell);
+    const duckdbReadback: ReadbackExpression = (column, type) =>
+      type === 'timestamp' ? `epoch_ms(${column})` : ['decimal', 'uuid', 'json'].includes(type) ? `CAST(${column} AS VARCHAR)` : column;
+    const sql = nativeReadSql(table, quoteIdent(labTableName(cell)), fileIdColumn(cell), '$1', (name) => quoteIdent(name), duckdbReadback);
+    const reader = await this.requireConnection().runAndReadAll(sql, [file.id]);
+    return rowsInColumnOrder(table, reader.getRowObjects() as Record<string, unknown>[]);
   }
 
   async dropCaches(_cell: CellContext): Promise<string> {

@@ -162,6 +162,17 @@ export function kafkaErrorText(error: unknown): string {
 interface CellState {
   /** delete variant: file id → offset of its record. */
   offsets: Map<number, bigint>;
+  /** compact variant, for `readOne`: content sha256 → offset of its latest record (the one compaction keeps). */
+  contentOffsets?: Map<string, bigint>;
+  /** compact variant, for `readOne`: the live refs as last read from the server; dropped on every refs write. */
+  refs?: Map<string, string> | undefined;
+  /** For `readOne`: the data topic's id and leader, read fresh once per cell (a reset recreates the topic under a new id). */
+  fetchTargets?: Map<string, { topicId: string; leader: number }>;
+}
+
+/** `contentOffsets` key: a content is one record per topic (placement across:K keeps a copy in each). */
+function contentKey(topic: string, sha256: string): string {
+  return `${topic}/${sha256}`;
 }
 
 class KafkaAdapter implements SystemAdapter {
@@ -335,12 +346,19 @@ class KafkaAdapter implements SystemAdapter {
         })),
       });
       // One partition per topic and one record batch per topic in a request: a topic's records get consecutive offsets.
-      const offsets = this.state(cell).offsets;
+      const state = this.state(cell);
+      const offsets = state.offsets;
       for (const [topic, group] of groupByObject(batch, this.cellBase(cell), cell.placement, '.')) {
         const base = result.offsets?.find((entry) => entry.topic === topic)?.offset;
         if (base === undefined) throw new Error(`kafka: produce answered without an offset for ${topic}`);
         group.forEach((file, index) => offsets.set(file.id, base + BigInt(index)));
+        if (variant === 'compact') {
+          // The content's latest record per topic: the one compaction keeps there (`readOne`).
+          state.contentOffsets ??= new Map();
+          group.forEach((file, index) => state.contentOffsets!.set(contentKey(topic, file.sha256), base + BigInt(index)));
+        }
       }
+      if (variant === 'compact') state.refs = undefined;
       if (variant === 'compact') {
         await this.kafkaProducer.send({
           messages: batch.map((file) => ({
@@ -553,6 +571,7 @@ class KafkaAdapter implements SystemAdapter {
     if (sha === undefined) throw new Error(`kafka: delete of file ${file.id} did nothing (not stored in ${topic})`);
     // Per topic: a content another topic holds is a separate copy there.
     const stillReferenced = [...refs].some(([id, other]) => other === sha && id !== String(file.id) && this.topicOf(cell, Number(id)) === topic);
+    this.state(cell).refs = undefined;
     await this.kafkaProducer.send({
       messages: [{ topic: this.refsTopicOf(cell), partition: 0, key: Buffer.from(String(file.id)) }],
     });
@@ -599,6 +618,7 @@ class KafkaAdapter implements SystemAdapter {
       const topic = this.topicOf(cell, file.id);
       if (sha !== undefined && !remaining.has(`${topic}/${sha}`)) tombstones.set(`${topic}/${sha}`, { topic, sha });
     }
+    this.state(cell).refs = undefined;
     await this.kafkaProducer.send({
       messages: [
         ...files.map((file) => ({ topic: this.refsTopicOf(cell), partition: 0, key: Buffer.from(String(file.id)) })),
@@ -623,6 +643,80 @@ class KafkaAdapter implements SystemAdapter {
   async dropAndRecreate(cell: CellContext): Promise<void> {
     // The lab holds this cell's topics only: reset deletes them and creates them again, empty.
     await this.resetLab(cell);
+  }
+
+  /**
+   * `read`: one fetch at the file's offset (delete: its own record; compact: the content's latest
+   * record, the one compaction keeps, after the refs topic says the file is stored). Kafka answers
+   * a fetch with the whole record batch holding that offset, so a file produced in a bulk batch
+   * travels with its batch neighbours: that is what reading one record costs in Kafka.
+   */
+  async readOne(file: LabFileRef, cell: CellContext): Promise<Buffer> {
+    const topic = this.topicOf(cell, file.id);
+    const state = this.state(cell);
+    let offset: bigint | undefined;
+    let key: string;
+    if (asVariant(cell.variant) === 'delete') {
+      offset = state.offsets.get(file.id);
+      key = String(file.id);
+    } else {
+      state.refs ??= await this.liveRefs(cell);
+      const sha = state.refs.get(String(file.id));
+      if (sha === undefined) throw new Error(`kafka: file ${file.id} is not stored in ${topic} (no live ref)`);
+      offset = state.contentOffsets?.get(contentKey(topic, sha));
+      key = sha;
+    }
+    if (offset === undefined) throw new Error(`kafka: file ${file.id} is not stored in ${topic} (no offset recorded for it: deleted, or not produced by this run)`);
+    const record = await this.fetchAt(cell, topic, offset);
+    if (!record || record.key !== key || record.value === null) {
+      throw new Error(`kafka: file ${file.id} is not stored in ${topic} (offset ${offset} holds ${record ? `key ${record.key}${record.value === null ? ', a tombstone' : ''}` : 'no record'})`);
+    }
+    return record.value;
+  }
+
+  /** The record at exactly `offset` of partition 0, or null when it is gone (deleted prefix, compacted away). */
+  private async fetchAt(cell: CellContext, topic: string, offset: bigint): Promise<{ key: string; value: Buffer | null } | null> {
+    if (!this.consumer) throw new Error('kafka adapter is not connected');
+    const target = await this.fetchTargetOf(cell, topic);
+    const maxBytes = this.options.maxMessageBytes;
+    let response: Awaited<ReturnType<KafkaConsumer['fetch']>>;
+    try {
+      response = await this.consumer.fetch({
+        node: target.leader,
+        topics: [{ topicId: target.topicId, partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: offset, lastFetchedEpoch: -1, partitionMaxBytes: maxBytes }] }],
+        maxWaitTime: 100,
+        minBytes: 1,
+        maxBytes,
+      });
+    } catch (error) {
+      // The client throws for a partition error code; below the log start is "not stored".
+      const text = kafkaErrorText(error);
+      if (/OFFSET_OUT_OF_RANGE/i.test(text)) return null;
+      throw new Error(`kafka: fetch of ${topic} at offset ${offset} failed: ${text}`, { cause: error });
+    }
+    for (const batch of response.responses[0]?.partitions[0]?.records ?? []) {
+      for (const record of batch.records) {
+        if (batch.firstOffset + BigInt(record.offsetDelta) === offset) return { key: record.key?.toString() ?? '', value: record.value ?? null };
+      }
+    }
+    return null;
+  }
+
+  private async fetchTargetOf(cell: CellContext, topic: string): Promise<{ topicId: string; leader: number }> {
+    const state = this.state(cell);
+    const known = state.fetchTargets?.get(topic);
+    if (known) return known;
+    const info = (await this.kafkaAdmin.metadata({ topics: [topic], forceUpdate: true })).topics.get(topic);
+    const leader = info?.partitions[0]?.leader;
+    if (!info || leader === undefined) throw new Error(`kafka: topic ${topic} not found`);
+    const target = { topicId: info.id, leader };
+    (state.fetchTargets ??= new Map()).set(topic, target);
+    return target;
+  }
+
+  /** Kafka keeps no record cache of its own: reads are served from the OS page cache of its log dir. */
+  async dropCaches(_cell: CellContext): Promise<string> {
+    return 'Kafka: no cache of its own (the broker serves fetches from the OS page cache of its log segments)';
   }
 
   async countStored(cell: CellContext): Promise<number> {

@@ -39,6 +39,7 @@ import {
   type SystemDefinition,
   type WriteOutcome,
 } from './types.js';
+import { nativeReadSql, rowsInColumnOrder, type ReadbackExpression } from './shared/native-readback.js';
 
 export const MARIADB_VARIANTS = ['default', 'page-compressed'] as const;
 export type MariadbVariant = (typeof MARIADB_VARIANTS)[number];
@@ -416,6 +417,14 @@ class MariadbAdapter implements SystemAdapter {
     const rows = await this.db.query<{ content: Buffer }[]>(`SELECT content FROM ${this.table(cell)} WHERE id = ?`, [file.id]);
     if (!rows[0]) throw new Error(`file ${file.id} is not stored in ${this.lab}.${labTableName(cell)}`);
     return rows[0].content;
+  }
+
+  /** Native read-back: DATETIME(6) (UTC wall time) as epoch ms, DECIMAL as text, BOOLEAN as 0/1. */
+  async readRecords(file: LabFileRef, cell: CellContext): Promise<unknown[][]> {
+    const { table } = requireNative(cell);
+    const timestampMs: ReadbackExpression = (column, type) => (type === 'timestamp' ? `TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', ${column}) DIV 1000` : column);
+    const sql = nativeReadSql(table, this.table(cell), FILE_ID_COLUMN, '?', (name) => myIdent(name), timestampMs);
+    return rowsInColumnOrder(table, await this.db.query<Record<string, unknown>[]>(sql, [file.id]));
   }
 
   async dropCaches(_cell: CellContext): Promise<string> {

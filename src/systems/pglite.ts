@@ -52,6 +52,7 @@ import { labTableOf } from './shared/placement.js';
 import { EMBEDDED_POLL_INTERVAL_MS, SYSTEM_LAYER, sizeProbe } from './shared/probes.js';
 import { checkRowWidth } from './shared/native.js';
 import { requireNative, throwIfAborted, transactionalBulk, type RunInTransaction } from './shared/stages.js';
+import { pgReadRecords } from './shared/native-read-sql.js';
 
 export const PGLITE_VARIANTS = ['default', 'uncompressed', 'hash-index'] as const;
 
@@ -583,6 +584,11 @@ class PgliteAdapter implements SystemAdapter {
 
   async readOne(file: LabFileRef, cell: CellContext): Promise<Buffer> {
     return pgReadBlob(this.execute(), this.schema, file, cell);
+  }
+
+  /** Native read-back (values cross from the host by structured clone: Date, Uint8Array, bigint kept). */
+  async readRecords(file: LabFileRef, cell: CellContext): Promise<unknown[][]> {
+    return pgReadRecords(this.execute(), this.schema, cell, file);
   }
 
   async dropCaches(_cell: CellContext): Promise<string> {

@@ -54,6 +54,7 @@ import {
   type SystemDefinition,
   type WriteOutcome,
 } from './types.js';
+import { pgReadRecords } from './shared/native-read-sql.js';
 
 export const POSTGRESQL_VARIANTS = PG_VARIANTS;
 
@@ -355,6 +356,11 @@ class PostgresqlAdapter implements SystemAdapter {
 
   async readOne(file: LabFileRef, cell: CellContext): Promise<Buffer> {
     return pgReadBlob(this.execute, this.lab, file, cell);
+  }
+
+  /** Native read-back: pg hands timestamptz as Date, jsonb parsed, numeric/int8 as text. */
+  async readRecords(file: LabFileRef, cell: CellContext): Promise<unknown[][]> {
+    return pgReadRecords(this.execute, this.lab, cell, file);
   }
 
   async dropCaches(_cell: CellContext): Promise<string> {

@@ -23,6 +23,7 @@ import { fileIdColumn, labTableName } from './shared/layout.js';
 import { groupByObject, labTableOf, labTablesOf } from './shared/placement.js';
 import { checkRowWidth, nativeColumnsDdl, nativeInsertColumns, SQLITE_NATIVE_TYPES } from './shared/native.js';
 import { assertDeleted, notApplicable, requireNative, sqlTransaction, throwIfAborted, transactionalBulk, type RunInTransaction } from './shared/stages.js';
+import { nativeReadSql, rowsInColumnOrder } from './shared/native-readback.js';
 
 type SqliteDriver = typeof BetterSqlite3;
 type Db = BetterSqlite3.Database;
@@ -244,6 +245,13 @@ class SqliteAdapter implements SystemAdapter {
     const row = this.requireDb().prepare(`SELECT content FROM ${quoteIdent(labTableOf(cell, file.id))} WHERE id = ?`).get(file.id) as { content: Buffer } | undefined;
     if (!row) throw new Error(`file ${file.id} is not stored in sqlite ${this.dbPath}`);
     return row.content;
+  }
+
+  /** Native read-back: TEXT timestamps/JSON, REAL decimals and 0/1 booleans as SQLite stores them. */
+  async readRecords(file: LabFileRef, cell: CellContext): Promise<unknown[][]> {
+    const { table } = requireNative(cell);
+    const sql = nativeReadSql(table, quoteIdent(labTableName(cell)), fileIdColumn(cell), '?', (name) => quoteIdent(name));
+    return rowsInColumnOrder(table, this.requireDb().prepare(sql).all(file.id) as Record<string, unknown>[]);
   }
 
   async dropCaches(_cell: CellContext): Promise<string> {

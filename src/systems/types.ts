@@ -210,6 +210,13 @@ export interface SystemAdapter {
   maintenanceFull?(cell: CellContext): Promise<void | NotApplicable>;
   /** `read`: one stored file's bytes as the system returns them (blob mode). */
   readOne?(file: LabFileRef, cell: CellContext): Promise<Buffer>;
+  /**
+   * `read` in native mode: one stored file's records as the system returns them, each row's values
+   * in `cell.nativeTable` column order without the file id (any row order; compared as a multiset
+   * by src/systems/shared/native-readback.ts). A file not stored gives no rows, which then
+   * differ from what the file parses into.
+   */
+  readRecords?(file: LabFileRef, cell: CellContext): Promise<unknown[][]>;
   /** `--cache cold`: drop the system's own caches; returns what was done (stated in the record). */
   dropCaches?(cell: CellContext): Promise<string | NotApplicable>;
 }

@@ -1,37 +1,75 @@
 /**
- * SPEC §4.1 + §10: `--total-size 1GiB` through sqlite (every stage incl. a cold `read` of the
- * whole GiB) keeps the tool's peak RSS (VmHWM, polled from /proc) below 256 MiB. Measured: ≈168
- * MiB, ≈80 s. (DuckDB, in-process too, measured 4.7 GiB at 1 GiB: its buffer pool defaults to 80 %
- * of RAM — a known gap, see the report of issue 12.)
+ * SPEC §4.1 + §10: `--total-size` through the embedded engines (every stage incl. a cold `read`
+ * of every file) keeps the tool's peak RSS (VmHWM of the dedup-lab process, polled from /proc)
+ * below 256 MiB.
+ *
+ * - sqlite at 1 GiB. Measured: 211–256 MiB (close to the limit on a loaded machine), 35–80 s.
+ * - pglite at 256 MiB: the size of the limit itself, so a tool that held the set (or any stage's
+ *   files) in memory would cross it; 1 GiB measured once for docs/running.md ("Memory") instead,
+ *   as it takes minutes. PGlite's WASM PostgreSQL runs in its host process, a child of the tool:
+ *   its peak is printed, not asserted (889 MiB host peak at 1 GiB).
+ * - duckdb is not here: its buffer pool is in-process and holds a transaction's and a row group's
+ *   BLOBs until commit and checkpoint, so it cannot stay under 256 MiB at 1 GiB (5080 MiB
+ *   measured; under memory_limit=128MiB a 256 MiB bulk load fails to commit). See docs/running.md.
  */
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { highWaterKiB, runCli, tempDir } from './helpers.js';
 
-it('--total-size 1GiB on sqlite: every stage and a cold read-back stay below 256 MiB peak RSS', async () => {
-  const dir = tempDir('total-size');
+const STAGES = ['--stages', 'bulk_insert,perfile_insert,perfile_delete,maintenance,refill,read', '--cache', 'cold'];
+
+/** Direct children of a process (the PGlite host), from /proc. */
+function childrenOf(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((task) => readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+  } catch {
+    return []; // the process has exited
+  }
+}
+
+async function runAtTotalSize(system: string, totalSize: string): Promise<{ peakKiB: number; childPeakKiB: number; dir: string; results: string }> {
+  const dir = tempDir(`total-size-${system}`);
   let peakKiB = 0;
+  let childPeakKiB = 0;
   let timer: NodeJS.Timeout | undefined;
   const results = join(dir, 'r');
-  const args = ['run', '--systems', 'sqlite', '--variants', 'default', '--payload-types', 'random_binary', '--grades', 'U50', '--total-size', '1GiB'];
-  const stages = ['--stages', 'bulk_insert,perfile_insert,perfile_delete,maintenance,refill,read', '--cache', 'cold'];
-  const result = await runCli([...args, ...stages, '--results-dir', results, '--data-dir', join(dir, 'd')], {
+  const args = ['run', '--systems', system, '--variants', 'default', '--payload-types', 'random_binary', '--grades', 'U50', '--total-size', totalSize, ...STAGES];
+  const result = await runCli([...args, '--results-dir', results, '--data-dir', join(dir, 'd')], {
     cwd: dir,
     onStderr: (_text, child) => {
       timer ??= setInterval(() => {
-        const kib = child.pid ? highWaterKiB(child.pid) : null;
-        if (kib !== null) peakKiB = Math.max(peakKiB, kib);
+        if (!child.pid) return;
+        peakKiB = Math.max(peakKiB, highWaterKiB(child.pid) ?? 0);
+        for (const pid of childrenOf(child.pid)) childPeakKiB = Math.max(childPeakKiB, highWaterKiB(pid) ?? 0);
       }, 50);
     },
   });
   clearInterval(timer);
   assert.equal(result.code, 0, result.stderr);
-  assert.ok(peakKiB > 0 && peakKiB < 256 * 1024, `peak RSS ${(peakKiB / 1024).toFixed(0)} MiB`);
+  return { peakKiB, childPeakKiB, dir, results };
+}
+
+function assertEveryFileReadBack(results: string, dir: string, totalBytes: number): void {
   const records = readFileSync(join(results, 'results.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { stage: string; logicalBytes: number; files: number; error: unknown });
   const read = records.find((record) => record.stage === 'read');
-  assert.ok(read && read.error === null && read.logicalBytes >= 1024 ** 3, `read back ${read?.logicalBytes} bytes`);
+  assert.ok(read && read.error === null && read.logicalBytes >= totalBytes, `read back ${read?.logicalBytes} bytes`);
   const manifest = JSON.parse(readFileSync(join(dir, 'd', 'random_binary', 'U50', 'manifest.json'), 'utf8')) as { parameters: { totalSize?: number } };
-  assert.equal(manifest.parameters.totalSize, 1024 ** 3, 'the manifest records the target');
+  assert.equal(manifest.parameters.totalSize, totalBytes, 'the manifest records the target');
+}
+
+it('--total-size 1GiB on sqlite: every stage and a cold read-back stay below 256 MiB peak RSS', async () => {
+  const { peakKiB, dir, results } = await runAtTotalSize('sqlite', '1GiB');
+  assert.ok(peakKiB > 0 && peakKiB < 256 * 1024, `peak RSS ${(peakKiB / 1024).toFixed(0)} MiB`);
+  assertEveryFileReadBack(results, dir, 1024 ** 3);
+  process.stderr.write(`sqlite 1GiB peak RSS: ${(peakKiB / 1024).toFixed(0)} MiB\n`);
+});
+
+it('--total-size 256MiB on pglite: the tool stays below 256 MiB peak RSS (the WASM host is its own process)', async () => {
+  const { peakKiB, childPeakKiB, dir, results } = await runAtTotalSize('pglite', '256MiB');
+  assert.ok(peakKiB > 0 && peakKiB < 256 * 1024, `peak RSS ${(peakKiB / 1024).toFixed(0)} MiB`);
+  assert.ok(childPeakKiB > 0, 'the PGlite host process was seen');
+  assertEveryFileReadBack(results, dir, 256 * 1024 ** 2);
+  process.stderr.write(`pglite 256MiB peak RSS: tool ${(peakKiB / 1024).toFixed(0)} MiB, PGlite host ${(childPeakKiB / 1024).toFixed(0)} MiB\n`);
 });

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { it } from 'node:test';
 import type { CellContext, LabFile, LabFileRef, Mode, NotApplicable, SystemAdapter } from '../../src/systems/types.js';
+import { canonicalRow } from '../../src/systems/shared/native-readback.js';
 import type { StoredCountMoment } from './contract.js';
 
 export interface DimensionCheckContext {
@@ -59,6 +60,23 @@ export function registerDimensionChecks(context: DimensionCheckContext): void {
       }
       await current().deleteOne(files[0]!, cell);
       await assert.rejects(current().readOne!(refOf(files[0]!), cell));
+    });
+  }
+
+  if (mode === 'native') {
+    it('readRecords returns every stored file\'s records as parsed (canonical multiset); a deleted file gives none', async (t) => {
+      if (!current().readRecords) return t.diagnostic(`${current().id}: no readRecords (native read stage not applicable)`);
+      await loaded();
+      const { table, parse } = { table: cell.nativeTable!, parse: cell.parseRecords! };
+      for (const file of files) {
+        const expected: unknown[][] = [];
+        for await (const row of parse(file)) expected.push(row);
+        const back = await current().readRecords!(refOf(file), cell);
+        assert.equal(back.length, expected.length, `file ${file.id}: rows read back`);
+        assert.deepEqual(back.map((row) => canonicalRow(table, row)).sort(), expected.map((row) => canonicalRow(table, row)).sort(), `file ${file.id}`);
+      }
+      await current().deleteOne(files[0]!, cell);
+      assert.deepEqual(await current().readRecords!(refOf(files[0]!), cell), [], 'a deleted file has no records');
     });
   }
 

@@ -1,5 +1,6 @@
 /** kafka adapter against the real KRaft broker of scripts/services.sh (env DEDUP_LAB_KAFKA_*). */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Admin, Producer } from '@platformatic/kafka';
 import { definition, liveKeys } from '../../src/systems/kafka.js';
@@ -113,4 +114,37 @@ describe('kafka specifics', () => {
     assert.ok(compacted < 4 * 60_000 * 1.2, `after compaction ${compacted} should be near the unique 240000 bytes`);
     assert.equal(await adapter.countStored(cell), 16, 'every file is still retrievable by its content key');
   });
+
+  test('readOne after compaction: every file read back byte-exact from the record compaction kept; a deleted file throws', async () => {
+    const cell = makeCell({ variant: 'compact', mode: 'blob' });
+    await adapter.resetLab(cell);
+    const duplicates: Record<number, number> = {};
+    for (let id = 4; id < 12; id++) duplicates[id] = id % 4;
+    const files = makeLabFiles({ count: 12, size: 30_000, duplicates, seed: 'kafka-read-compact' });
+    await adapter.bulkInsert(iterate(files), cell);
+    // The originals' own records are compacted away: only each content's latest record is left.
+    await adapter.compact(cell);
+    for (const file of files) assert.equal(sha256(await adapter.readOne!(file, cell)), file.sha256, `file ${file.id}`);
+    await adapter.deleteOne(files[8]!, cell); // a copy: its content is still referenced by files 0 and 4
+    await assert.rejects(adapter.readOne!(files[8]!, cell), /not stored/);
+    assert.equal(sha256(await adapter.readOne!(files[0]!, cell)), files[0]!.sha256, 'the other copies still read back');
+    await adapter.deleteOne(files[0]!, cell);
+    await adapter.deleteOne(files[4]!, cell); // last reference: the content gets a tombstone
+    await assert.rejects(adapter.readOne!(files[4]!, cell), /not stored/);
+  });
+
+  test('readOne (delete variant) fetches a file by its offset; a file below the log start throws', async () => {
+    const cell = makeCell({ variant: 'delete', mode: 'blob' });
+    await adapter.resetLab(cell);
+    const files = makeLabFiles({ count: 6, size: 20_000, seed: 'kafka-read-delete' });
+    await adapter.bulkInsert(iterate(files), cell);
+    for (const file of [...files].reverse()) assert.equal(sha256(await adapter.readOne!(file, cell)), file.sha256, `file ${file.id}`);
+    await adapter.deleteOne(files[0]!, cell);
+    await assert.rejects(adapter.readOne!(files[0]!, cell), /not stored/);
+    assert.match(String(await adapter.dropCaches!(cell)), /no cache of its own/);
+  });
 });
+
+function sha256(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}

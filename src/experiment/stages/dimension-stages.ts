@@ -10,6 +10,8 @@ import type { ManifestEntry } from '../../dataset/manifest.js';
 import type { CellContext, LabFile, LabFileRef, NotApplicable, SystemAdapter, WriteOutcome } from '../../systems/types.js';
 import type { StageOutcome } from '../cell.js';
 import type { StageRecord } from '../record.js';
+import { recordsDigest } from '../../systems/shared/native-readback.js';
+import { requireNative } from '../../systems/shared/stages.js';
 import { filesToDelete, scopeConflict, type CellDimensions, type DeleteMethod } from '../dimensions.js';
 
 type Failure = { kind: string; message: string } | null;
@@ -31,6 +33,8 @@ export interface StageKit {
   setStored(ids: number[]): void;
   bytesOf(ids: readonly number[]): number;
   timeEach(ids: number[] | undefined, operation: (file: LabFile) => Promise<void>): Promise<TimedEach>;
+  /** The given files with their bytes, untimed (the native read check parses them). */
+  files(ids: readonly number[]): AsyncIterable<LabFile>;
   verifyCount(expected: number, what: string): Promise<Failure>;
   writeFailure(failed: WriteOutcome['failed'], attempted: number): Failure;
   /** Primary-probe growth of this cell's `perfile_insert`, once recorded (for `refill`). */
@@ -126,34 +130,70 @@ export function sha256Hex(bytes: Buffer): string {
 /** Why a read has no EDR and no reclaimed bytes (the probes' deltas still show it stored nothing). */
 export const READ_STAGE_REASON = 'a read stores and frees nothing: it reports latency and throughput, not an EDR';
 
-/** `read`: every stored file read back and checked against the manifest's sha256. */
+/** `read`: every stored file read back and checked against the manifest's sha256 (native: its records). */
 export async function readOperation(kit: StageKit): Promise<StageOutcome> {
   const { adapter, context } = kit;
-  if (!adapter.readOne) return notApplicableOutcome(`${adapter.id} cannot read a file back`);
-  if (context.mode === 'native') return notApplicableOutcome('read-back of native records is not implemented yet; blob mode reads every file back');
+  const unreadable = readUnavailable(adapter, context);
+  if (unreadable) return notApplicableOutcome(unreadable);
   let coldCache: string | null = null;
   if (kit.dimensions.cache === 'cold') {
     const cold = await makeCold(adapter, context);
     if (isNotApplicable(cold)) return notApplicableOutcome(cold.notApplicable);
     coldCache = cold;
   }
+  const ids = kit.stored();
+  const check = context.mode === 'native' ? nativeCheck(kit) : blobCheck(kit);
   const latenciesUs: number[] = [];
   const mismatched: number[] = [];
   let durationMs = 0;
-  const ids = kit.stored();
-  for (const id of ids) {
+  for await (const { id, ms, matches } of check(ids)) {
     if (context.signal.aborted) break;
-    const file = refOf(kit.entries, id);
-    // Only the read is timed; hashing is the tool's work, not the system's.
-    const { result: bytes, durationMs: ms } = await timed(() => adapter.readOne!(file, context));
     latenciesUs.push(ms * 1000);
     durationMs += ms;
-    if (sha256Hex(bytes) !== file.sha256) mismatched.push(id);
+    if (!matches) mismatched.push(id);
   }
   const extra: Partial<StageRecord> = { coldCache };
   if (mismatched.length > 0) {
-    const message = `${mismatched.length} of ${ids.length} files read back differ from their manifest sha256; first: file ${mismatched[0]} (${kit.entries[mismatched[0] as number]?.name})`;
+    const what = context.mode === 'native' ? 'files whose records read back differ from the records the file parses into' : 'files read back differ from their manifest sha256';
+    const message = `${mismatched.length} of ${ids.length} ${what}; first: file ${mismatched[0]} (${kit.entries[mismatched[0] as number]?.name})`;
     return { files: 0, logicalBytes: 0, durationMs, latenciesUs: [], measure: { kind: 'failed', reason: message }, error: { kind: 'integrity', message }, extra };
   }
   return { files: ids.length, logicalBytes: kit.bytesOf(ids), durationMs, latenciesUs, measure: { kind: 'not-applicable', reason: READ_STAGE_REASON }, error: null, extra };
+}
+
+/** Why this cell cannot be read back, or null. */
+function readUnavailable(adapter: SystemAdapter, context: CellContext): string | null {
+  if (context.mode === 'native') return adapter.readRecords ? null : `${adapter.id} cannot read native records back`;
+  return adapter.readOne ? null : `${adapter.id} cannot read a file back`;
+}
+
+interface FileCheck {
+  id: number;
+  /** The system's read only; hashing and parsing are the tool's work, not the system's. */
+  ms: number;
+  matches: boolean;
+}
+
+function blobCheck(kit: StageKit): (ids: readonly number[]) => AsyncIterable<FileCheck> {
+  return async function* (ids) {
+    for (const id of ids) {
+      const file = refOf(kit.entries, id);
+      const { result: bytes, durationMs: ms } = await timed(() => kit.adapter.readOne!(file, kit.context));
+      yield { id, ms, matches: sha256Hex(bytes) === file.sha256 };
+    }
+  };
+}
+
+/** Native: the records read back against the rows the file parses into (as multisets, per column type). */
+function nativeCheck(kit: StageKit): (ids: readonly number[]) => AsyncIterable<FileCheck> {
+  const { adapter, context } = kit;
+  const { table, parse } = requireNative(context);
+  return async function* (ids) {
+    for await (const file of kit.files(ids)) {
+      const { result: rows, durationMs: ms } = await timed(() => adapter.readRecords!(refOf(kit.entries, file.id), context));
+      const expected: unknown[][] = [];
+      for await (const row of parse(file)) expected.push(row);
+      yield { id: file.id, ms, matches: recordsDigest(table, rows).digest === recordsDigest(table, expected).digest };
+    }
+  };
 }
