@@ -19,7 +19,7 @@ let image: string;
 let container: string;
 
 before(() => {
-  // First build on a machine ≈ 5–10 min; later runs find the image of this hash and return at once.
+  // First build on a machine ≈ 4–5 min; later runs find the image of this hash and return at once.
   image = execFileSync('bash', [join(REPO, 'scripts/build-image.sh')], { cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 20 * 60_000 }).trim().split('\n').at(-1)!;
   container = buildah(['from', '--pull-never', image]).trim();
 });
