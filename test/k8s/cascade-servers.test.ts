@@ -3,7 +3,8 @@
  * (issue 11 #1, #2, #7): PostgreSQL behind a StatefulSet, Redis behind a Deployment, Kafka behind a
  * KafkaNodePool — each scaled up, its pods Ready (kwok), its protocol answering, its cells run with
  * real numbers, scaled down. A system pointing at a closed port fails without stopping the cascade;
- * a production Redis is never scaled but its cells run. Needs the server lock (scripts/test.sh).
+ * a production Redis is never scaled but its cells run. A second cascade: MariaDB, ClickHouse, NATS
+ * and a production MinIO (SeaweedFS). Needs the server lock (scripts/test.sh).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,11 +13,12 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { readRecords } from '../../src/experiment/results.js';
+import type { StageRecord } from '../../src/experiment/record.js';
 import { runCli, tempDir } from '../experiment/helpers.js';
 import { annotationOf, apply, createNamespace, deleteNamespace, deployment, ensureKafkaNodePoolCrd, fakeKafkaOperator, generation, kafkaNodePool, readyPods, specReplicas, statefulSet } from './cluster.js';
 
-// Seconds per system: one variant each, one stage, a handful of small files.
-const DATA = ['--payload-types', 'random_binary', '--grades', 'U50', '--files', '8', '--min-size', '4KiB', '--max-size', '8KiB', '--stages', 'bulk_insert', '--variants', 'postgresql:default,redis:by-id,kafka:delete'];
+// Seconds per system: one variant each (--variants, per test: only configured systems are valid), one stage, a handful of small files.
+const DATA = ['--payload-types', 'random_binary', '--grades', 'U50', '--files', '8', '--min-size', '4KiB', '--max-size', '8KiB', '--stages', 'bulk_insert'];
 const SYSTEMS = ['pg', 'redis', 'kafka', 'pg-down', 'redis-prod'];
 
 let ns: string;
@@ -43,6 +45,35 @@ before(() => {
 });
 after(() => deleteNamespace(ns));
 
+/** Runs `cascade`, noting how many pods of each workload were Ready when its cells started. */
+/** `total`: systems in the cascade (the k of n in its progress lines). */
+async function cascadeRecordingReady(config: string, resultsDir: string, variants: string, total: number, selectors: Record<string, string>) {
+  const readyWhenRunning: Record<string, number> = {};
+  const result = await runCli(['cascade', '--config', config, '--results-dir', resultsDir, ...DATA, '--variants', variants], {
+    cwd: root,
+    onStderr: (text) => {
+      for (const [instance, selector] of Object.entries(selectors)) {
+        if (readyWhenRunning[instance] === undefined && new RegExp(`cascade \\d/${total} ${instance}: running`).test(text)) readyWhenRunning[instance] = readyPods(ns, selector);
+      }
+    },
+  });
+  return { result, readyWhenRunning };
+}
+
+/** Every record a real measurement: no error, the data set's bytes, the primary probe grew, an EDR. */
+function assertRealRecords(records: StageRecord[], instances: string[]): void {
+  assert.deepEqual([...new Set(records.map((record) => record.instance))].sort(), instances);
+  for (const record of records) {
+    assert.equal(record.error, null, `${record.instance}: ${record.error}`);
+    assert.equal(record.stage, 'bulk_insert');
+    assert.equal(record.files, 8);
+    assert.ok(record.logicalBytes >= 8 * 4096 && record.logicalBytes <= 8 * 8192, `${record.instance}: logicalBytes ${record.logicalBytes}`);
+    const primary = record.probes.find((probe) => probe.name === record.primaryProbe);
+    assert.ok(primary && primary.delta !== null && primary.delta > 0, `${record.instance}: the primary probe ${record.primaryProbe} measured growth (${JSON.stringify(primary)})`);
+    assert.ok(record.edr !== null && record.edr > 0, `${record.instance}: EDR ${record.edr} (${record.edrFlag.reason})`);
+  }
+}
+
 describe('cascade with the local real servers behind the workloads', () => {
   it('PostgreSQL, Redis, Kafka: scaled up, Ready, protocol answers, real cells, scaled down; a closed port fails alone; production never scaled', async () => {
     apply([statefulSet(ns, 'pg', 0), deployment(ns, 'redis', 0), kafkaNodePool(ns, 'kafka', 0), statefulSet(ns, 'pg-down', 0), statefulSet(ns, 'redis-prod', 1)]);
@@ -63,22 +94,8 @@ describe('cascade with the local real servers behind the workloads', () => {
         ],
       }),
     );
-    const selectors: Record<string, string> = { pg: 'app=pg', redis: 'app=redis', kafka: 'strimzi.io/pool-name=kafka' };
-    const readyWhenRunning: Record<string, number> = {};
     const resultsDir = join(root, 'results');
-    let result;
-    try {
-      result = await runCli(['cascade', '--config', config, '--results-dir', resultsDir, ...DATA], {
-        cwd: root,
-        onStderr: (text) => {
-          for (const [instance, selector] of Object.entries(selectors)) {
-            if (readyWhenRunning[instance] === undefined && new RegExp(`cascade \\d/5 ${instance}: running`).test(text)) readyWhenRunning[instance] = readyPods(ns, selector);
-          }
-        },
-      });
-    } finally {
-      operator.stop();
-    }
+    const { result, readyWhenRunning } = await cascadeRecordingReady(config, resultsDir, 'postgresql:default,redis:by-id,kafka:delete', 5, { pg: 'app=pg', redis: 'app=redis', kafka: 'strimzi.io/pool-name=kafka' }).finally(() => operator.stop());
     const { stderr } = result;
     assert.equal(result.code, 1, stderr);
     assert.deepEqual(readyWhenRunning, { pg: 2, redis: 1, kafka: 3 }, 'the pods were Ready when the cells started');
@@ -96,17 +113,7 @@ describe('cascade with the local real servers behind the workloads', () => {
     assert.doesNotMatch(stderr, /redis-prod: scaling/);
     assert.ok(!stderr.includes(process.env.DEDUP_LAB_PG_PASSWORD!) && !stderr.includes(process.env.DEDUP_LAB_REDIS_PASSWORD!), 'no password in the output');
 
-    const records = readRecords(resultsDir);
-    assert.deepEqual([...new Set(records.map((record) => record.instance))].sort(), ['kafka', 'pg', 'redis', 'redis-prod']);
-    for (const record of records) {
-      assert.equal(record.error, null, `${record.instance}: ${record.error}`);
-      assert.equal(record.stage, 'bulk_insert');
-      assert.equal(record.files, 8);
-      assert.ok(record.logicalBytes >= 8 * 4096 && record.logicalBytes <= 8 * 8192, `${record.instance}: logicalBytes ${record.logicalBytes}`);
-      const primary = record.probes.find((probe) => probe.name === record.primaryProbe);
-      assert.ok(primary && primary.delta !== null && primary.delta > 0, `${record.instance}: the primary probe ${record.primaryProbe} measured growth (${JSON.stringify(primary)})`);
-      assert.ok(record.edr !== null && record.edr > 0, `${record.instance}: EDR ${record.edr} (${record.edrFlag.reason})`);
-    }
+    assertRealRecords(readRecords(resultsDir), ['kafka', 'pg', 'redis', 'redis-prod']);
     for (const resource of ['statefulset/pg', 'deployment/redis', 'kafkanodepool/kafka', 'statefulset/pg-down']) {
       assert.equal(specReplicas(ns, resource), 0, `${resource} scaled down`);
       assert.equal(annotationOf(ns, resource), '', `${resource}: annotation removed`);
@@ -114,5 +121,37 @@ describe('cascade with the local real servers behind the workloads', () => {
     assert.equal(specReplicas(ns, 'statefulset/redis-prod'), 1);
     assert.equal(generation(ns, 'statefulset/redis-prod'), prodGeneration, 'the production StatefulSet was never changed');
     assert.deepEqual(SYSTEMS.filter((instance) => new RegExp(`cascade \\d/5 ${instance}: `).test(stderr)), SYSTEMS, 'every system had its turn');
+  });
+
+  it('MariaDB, ClickHouse, NATS behind StatefulSets and a Deployment; a production MinIO (SeaweedFS) never scaled', async () => {
+    apply([statefulSet(ns, 'mariadb', 0), statefulSet(ns, 'clickhouse', 0), deployment(ns, 'nats', 0), statefulSet(ns, 'minio', 1)]);
+    const prodGeneration = generation(ns, 'statefulset/minio');
+    const k8s = (workload: string, extra: Record<string, unknown> = {}) => ({ namespace: ns, workload, readyTimeoutS: 60, ...extra });
+    const config = join(root, 'more.yaml');
+    writeFileSync(
+      config,
+      stringify({
+        dataDir: join(root, 'data'),
+        systems: [
+          { id: 'mariadb', options: { host: '127.0.0.1', port: '${DEDUP_LAB_MARIADB_PORT}', user: '${DEDUP_LAB_MARIADB_USER}', password: '${DEDUP_LAB_MARIADB_PASSWORD}', dataDir: '${DEDUP_LAB_MARIADB_DATA_DIR}' }, k8s: k8s('statefulset/mariadb') },
+          { id: 'clickhouse', options: { url: '${DEDUP_LAB_CLICKHOUSE_URL}', user: '${DEDUP_LAB_CLICKHOUSE_USER}', password: '${DEDUP_LAB_CLICKHOUSE_PASSWORD}', dataDir: '${DEDUP_LAB_CLICKHOUSE_DATA_DIR}' }, k8s: k8s('statefulset/clickhouse') },
+          { id: 'nats', options: { servers: '${DEDUP_LAB_NATS_SERVERS}', user: '${DEDUP_LAB_NATS_USER}', password: '${DEDUP_LAB_NATS_PASSWORD}', dataDir: '${DEDUP_LAB_NATS_DATA_DIR}' }, k8s: k8s('deployment/nats', { replicasUp: 3 }) },
+          { id: 'minio', options: { endpoint: '${DEDUP_LAB_S3_ENDPOINT}', accessKeyId: '${DEDUP_LAB_S3_ACCESS_KEY}', secretAccessKey: '${DEDUP_LAB_S3_SECRET_KEY}', dataDir: '${DEDUP_LAB_S3_DATA_DIR}' }, k8s: k8s('statefulset/minio', { production: true }) },
+        ],
+      }),
+    );
+    const resultsDir = join(root, 'results-more');
+    const { result, readyWhenRunning } = await cascadeRecordingReady(config, resultsDir, 'mariadb:default,clickhouse:mergetree,nats:plain,minio:by-id', 4, { mariadb: 'app=mariadb', clickhouse: 'app=clickhouse', nats: 'app=nats' });
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(readyWhenRunning, { mariadb: 1, clickhouse: 1, nats: 3 }, 'the pods were Ready when the cells started');
+    assert.match(result.stderr, /cascade 1\/4 mariadb: running — mariadb 10\.11\.\d+-MariaDB/);
+    assert.match(result.stderr, /cascade 3\/4 nats: running — nats 2\.9\.\d+/);
+    assert.doesNotMatch(result.stderr, /minio: scaling/);
+    assertRealRecords(readRecords(resultsDir), ['clickhouse', 'mariadb', 'minio', 'nats']);
+    for (const resource of ['statefulset/mariadb', 'statefulset/clickhouse', 'deployment/nats']) {
+      assert.equal(specReplicas(ns, resource), 0, `${resource} scaled down`);
+      assert.equal(annotationOf(ns, resource), '', `${resource}: annotation removed`);
+    }
+    assert.equal(generation(ns, 'statefulset/minio'), prodGeneration, 'the production StatefulSet was never changed');
   });
 });
