@@ -45,6 +45,13 @@ before(() => {
 });
 after(() => deleteNamespace(ns));
 
+/** The config file of one cascade (data sets under the test's root). */
+function writeConfig(name: string, systems: object[]): string {
+  const file = join(root, `${name}.yaml`);
+  writeFileSync(file, stringify({ dataDir: join(root, 'data'), systems }));
+  return file;
+}
+
 /** Runs `cascade`, noting how many pods of each workload were Ready when its cells started. */
 /** `total`: systems in the cascade (the k of n in its progress lines). */
 async function cascadeRecordingReady(config: string, resultsDir: string, variants: string, total: number, selectors: Record<string, string>) {
@@ -80,20 +87,13 @@ describe('cascade with the local real servers behind the workloads', () => {
     const operator = fakeKafkaOperator(ns, 'kafka');
     const prodGeneration = generation(ns, 'statefulset/redis-prod');
     const k8s = (workload: string, extra: Record<string, unknown> = {}) => ({ namespace: ns, workload, readyTimeoutS: 60, ...extra });
-    const config = join(root, 'servers.yaml');
-    writeFileSync(
-      config,
-      stringify({
-        dataDir: join(root, 'data'),
-        systems: [
-          { id: 'postgresql', instance: 'pg', options: pgOptions(), k8s: k8s('statefulset/pg', { replicasUp: 2 }) },
-          { id: 'redis', instance: 'redis', options: redisOptions, k8s: k8s('deployment/redis') },
-          { id: 'kafka', instance: 'kafka', options: kafkaOptions, k8s: k8s('kafkanodepool/kafka', { replicasUp: 3, podSelector: 'strimzi.io/pool-name=kafka' }) },
-          { id: 'postgresql', instance: 'pg-down', options: pgOptions(String(await closedPort())), k8s: k8s('statefulset/pg-down', { readyTimeoutS: 5 }) },
-          { id: 'redis', instance: 'redis-prod', options: redisOptions, k8s: k8s('statefulset/redis-prod', { production: true }) },
-        ],
-      }),
-    );
+    const config = writeConfig('servers', [
+      { id: 'postgresql', instance: 'pg', options: pgOptions(), k8s: k8s('statefulset/pg', { replicasUp: 2 }) },
+      { id: 'redis', instance: 'redis', options: redisOptions, k8s: k8s('deployment/redis') },
+      { id: 'kafka', instance: 'kafka', options: kafkaOptions, k8s: k8s('kafkanodepool/kafka', { replicasUp: 3, podSelector: 'strimzi.io/pool-name=kafka' }) },
+      { id: 'postgresql', instance: 'pg-down', options: pgOptions(String(await closedPort())), k8s: k8s('statefulset/pg-down', { readyTimeoutS: 5 }) },
+      { id: 'redis', instance: 'redis-prod', options: redisOptions, k8s: k8s('statefulset/redis-prod', { production: true }) },
+    ]);
     const resultsDir = join(root, 'results');
     const { result, readyWhenRunning } = await cascadeRecordingReady(config, resultsDir, 'postgresql:default,redis:by-id,kafka:delete', 5, { pg: 'app=pg', redis: 'app=redis', kafka: 'strimzi.io/pool-name=kafka' }).finally(() => operator.stop());
     const { stderr } = result;
@@ -127,19 +127,12 @@ describe('cascade with the local real servers behind the workloads', () => {
     apply([statefulSet(ns, 'mariadb', 0), statefulSet(ns, 'clickhouse', 0), deployment(ns, 'nats', 0), statefulSet(ns, 'minio', 1)]);
     const prodGeneration = generation(ns, 'statefulset/minio');
     const k8s = (workload: string, extra: Record<string, unknown> = {}) => ({ namespace: ns, workload, readyTimeoutS: 60, ...extra });
-    const config = join(root, 'more.yaml');
-    writeFileSync(
-      config,
-      stringify({
-        dataDir: join(root, 'data'),
-        systems: [
-          { id: 'mariadb', options: { host: '127.0.0.1', port: '${DEDUP_LAB_MARIADB_PORT}', user: '${DEDUP_LAB_MARIADB_USER}', password: '${DEDUP_LAB_MARIADB_PASSWORD}', dataDir: '${DEDUP_LAB_MARIADB_DATA_DIR}' }, k8s: k8s('statefulset/mariadb') },
-          { id: 'clickhouse', options: { url: '${DEDUP_LAB_CLICKHOUSE_URL}', user: '${DEDUP_LAB_CLICKHOUSE_USER}', password: '${DEDUP_LAB_CLICKHOUSE_PASSWORD}', dataDir: '${DEDUP_LAB_CLICKHOUSE_DATA_DIR}' }, k8s: k8s('statefulset/clickhouse') },
-          { id: 'nats', options: { servers: '${DEDUP_LAB_NATS_SERVERS}', user: '${DEDUP_LAB_NATS_USER}', password: '${DEDUP_LAB_NATS_PASSWORD}', dataDir: '${DEDUP_LAB_NATS_DATA_DIR}' }, k8s: k8s('deployment/nats', { replicasUp: 3 }) },
-          { id: 'minio', options: { endpoint: '${DEDUP_LAB_S3_ENDPOINT}', accessKeyId: '${DEDUP_LAB_S3_ACCESS_KEY}', secretAccessKey: '${DEDUP_LAB_S3_SECRET_KEY}', dataDir: '${DEDUP_LAB_S3_DATA_DIR}' }, k8s: k8s('statefulset/minio', { production: true }) },
-        ],
-      }),
-    );
+    const config = writeConfig('more', [
+      { id: 'mariadb', options: { host: '127.0.0.1', port: '${DEDUP_LAB_MARIADB_PORT}', user: '${DEDUP_LAB_MARIADB_USER}', password: '${DEDUP_LAB_MARIADB_PASSWORD}', dataDir: '${DEDUP_LAB_MARIADB_DATA_DIR}' }, k8s: k8s('statefulset/mariadb') },
+      { id: 'clickhouse', options: { url: '${DEDUP_LAB_CLICKHOUSE_URL}', user: '${DEDUP_LAB_CLICKHOUSE_USER}', password: '${DEDUP_LAB_CLICKHOUSE_PASSWORD}', dataDir: '${DEDUP_LAB_CLICKHOUSE_DATA_DIR}' }, k8s: k8s('statefulset/clickhouse') },
+      { id: 'nats', options: { servers: '${DEDUP_LAB_NATS_SERVERS}', user: '${DEDUP_LAB_NATS_USER}', password: '${DEDUP_LAB_NATS_PASSWORD}', dataDir: '${DEDUP_LAB_NATS_DATA_DIR}' }, k8s: k8s('deployment/nats', { replicasUp: 3 }) },
+      { id: 'minio', options: { endpoint: '${DEDUP_LAB_S3_ENDPOINT}', accessKeyId: '${DEDUP_LAB_S3_ACCESS_KEY}', secretAccessKey: '${DEDUP_LAB_S3_SECRET_KEY}', dataDir: '${DEDUP_LAB_S3_DATA_DIR}' }, k8s: k8s('statefulset/minio', { production: true }) },
+    ]);
     const resultsDir = join(root, 'results-more');
     const { result, readyWhenRunning } = await cascadeRecordingReady(config, resultsDir, 'mariadb:default,clickhouse:mergetree,nats:plain,minio:by-id', 4, { mariadb: 'app=mariadb', clickhouse: 'app=clickhouse', nats: 'app=nats' });
     assert.equal(result.code, 0, result.stderr);
