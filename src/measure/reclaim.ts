@@ -77,6 +77,15 @@ export function notReclaimedNote(windowMs: number, deferrals: readonly Deferral[
   return `not reclaimed within ${Math.round(windowMs / 1000)} s${pending.length > 0 ? ` (still pending: ${pending.join(', ')})` : ` (still changing after ${Math.round(elapsedMs / 1000)} s)`}`;
 }
 
+/** Deferrals that cannot free anything inside the window (a TTL longer than it): the watch does not wait for them. */
+export function beyondWindow(deferrals: readonly Deferral[], windowMs: number): Deferral[] {
+  return deferrals.filter((deferral) => deferral.notBefore === true && deferral.durationMs > windowMs);
+}
+
+export function beyondWindowNote(beyond: readonly Deferral[], windowMs: number): string {
+  return `pending: ${beyond.map((deferral) => `${deferral.name} ${Math.round(deferral.durationMs / 1000)} s`).join(', ')} exceeds the ${Math.round(windowMs / 1000)} s window`;
+}
+
 /** A deferral that can tell keeps the watch going while the server still holds its space; a failing check counts as done. */
 async function anyStillPending(deferrals: readonly Deferral[]): Promise<boolean> {
   for (const deferral of deferrals) {
@@ -87,7 +96,9 @@ async function anyStillPending(deferrals: readonly Deferral[]): Promise<boolean>
 
 export async function watchReclaim(input: ReclaimWatchInput): Promise<ReclaimWatch> {
   const start = input.clock.now();
-  const pendingMs = pendingUntilMs(input.deferrals);
+  const beyond = beyondWindow(input.deferrals, input.windowMs);
+  const awaited = input.deferrals.filter((deferral) => !beyond.includes(deferral));
+  const pendingMs = pendingUntilMs(awaited);
   const intervalMs = sampleIntervalMs(pendingMs, input.minIntervalMs);
   // Past the last deferral the probe only needs to settle: never more than its own settle timeout.
   const deadlineMs = Math.min(input.windowMs, pendingMs + (input.settleTimeoutMs ?? input.windowMs));
@@ -98,11 +109,13 @@ export async function watchReclaim(input: ReclaimWatchInput): Promise<ReclaimWat
     const elapsed = input.clock.now() - start;
     if (reading.bytes === null) errors += 1;
     else curve.push([Math.round(elapsed), reading.bytes]);
-    if (watchIsDone(curve, elapsed, pendingMs) && !(await anyStillPending(input.deferrals))) {
+    if (watchIsDone(curve, elapsed, pendingMs) && !(await anyStillPending(awaited))) {
+      // A TTL beyond the window: the probe has settled, but the space is not back yet.
+      if (beyond.length > 0) return { reclaimCurve: curve, timeToReclaimMs: null, reclaimNote: beyondWindowNote(beyond, input.windowMs) };
       return { reclaimCurve: curve, timeToReclaimMs: timeToFinal(curve), reclaimNote: null };
     }
     if (elapsed + intervalMs > deadlineMs || input.signal?.aborted) {
-      const note = curve.length === 0 ? `the storage probe could not be read (${errors} failed reads)` : notReclaimedNote(input.windowMs, input.deferrals, elapsed);
+      const note = curve.length === 0 ? `the storage probe could not be read (${errors} failed reads)` : notReclaimedNote(input.windowMs, awaited, elapsed);
       return { reclaimCurve: curve, timeToReclaimMs: null, reclaimNote: note };
     }
     await input.clock.sleep(intervalMs, input.signal);

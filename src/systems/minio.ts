@@ -30,13 +30,16 @@ import { errorMessage } from '../core/errors.js';
 import { readMinioBucketUsage } from './minio-metrics.js';
 import { parseSystemOptions } from './shared/options.js';
 import { notApplicable, throwIfAborted } from './shared/stages.js';
+import { collectionAwaitsVacuum, SEAWEEDFS_DEFAULT_GARBAGE_THRESHOLD, SEAWEEDFS_DEFAULT_VACUUM_INTERVAL_S, seaweedVacuumDeferral, seaweedVolumes, type SeaweedVolume } from './shared/deferrals.js';
 import {
   assertLabName,
   type CellContext,
+  type Deferral,
   type LabFile,
   type LabFileRef,
   type NotApplicable,
   type Probe,
+  type StageName,
   type SystemAdapter,
   type SystemDefinition,
   type WriteOutcome,
@@ -60,6 +63,9 @@ const optionsSchema = z
     metricsBearerToken: z.string().min(1).optional(),
     /** SeaweedFS only: the master's HTTP URL (e.g. http://127.0.0.1:9333); maintenance runs its volume vacuum. Empty = not set. */
     seaweedfsMasterUrl: z.union([z.literal(''), z.string().url()]).optional(),
+    /** SeaweedFS only: the master's -garbageThreshold / -vacuumIntervalSeconds when not the defaults (its HTTP API does not expose them). */
+    seaweedfsGarbageThreshold: z.number().gt(0).lt(1).optional(),
+    seaweedfsVacuumIntervalS: z.number().int().positive().optional(),
   })
   .strict();
 
@@ -97,6 +103,13 @@ export async function seaweedfsVacuum(masterUrl: string): Promise<void> {
   const response = await fetch(url, { signal: AbortSignal.timeout(600_000) });
   const body = await response.text();
   if (!response.ok) throw new Error(`SeaweedFS vacuum: HTTP ${response.status}: ${body.slice(0, 200)}`);
+}
+
+/** The master's per-volume sizes and garbage (`/vol/status`). */
+export async function seaweedfsVolumeStatus(masterUrl: string): Promise<SeaweedVolume[]> {
+  const response = await fetch(new URL('/vol/status', masterUrl), { signal: AbortSignal.timeout(10_000) });
+  if (!response.ok) throw new Error(`SeaweedFS /vol/status: HTTP ${response.status}`);
+  return seaweedVolumes(await response.json());
 }
 
 class S3Adapter implements SystemAdapter {
@@ -302,6 +315,24 @@ class S3Adapter implements SystemAdapter {
       return notApplicable('S3 has no space-reclaiming operation (MinIO replaces and removes object files itself); for SeaweedFS set seaweedfsMasterUrl to run its volume vacuum');
     }
     await seaweedfsVacuum(master);
+  }
+
+  /**
+   * SeaweedFS: the master's automatic sweep vacuums a volume whose garbage (deleted bytes / size,
+   * read from /vol/status) is above -garbageThreshold, every -vacuumIntervalSeconds. Declared only
+   * while a volume of the cell's collection is above it (below, nothing frees the space without
+   * maintenance). MinIO declares none: it replaces and removes object files itself.
+   */
+  async deferrals(cell: CellContext, _stage: StageName): Promise<Deferral[]> {
+    const master = this.options.seaweedfsMasterUrl;
+    if (!master) return [];
+    const threshold = this.options.seaweedfsGarbageThreshold ?? SEAWEEDFS_DEFAULT_GARBAGE_THRESHOLD;
+    const intervalS = this.options.seaweedfsVacuumIntervalS ?? SEAWEEDFS_DEFAULT_VACUUM_INTERVAL_S;
+    const collection = this.bucketOf(cell);
+    const pending = async () => collectionAwaitsVacuum(await seaweedfsVolumeStatus(master), collection, threshold);
+    if (!(await pending())) return [];
+    const fromOptions = this.options.seaweedfsGarbageThreshold !== undefined || this.options.seaweedfsVacuumIntervalS !== undefined;
+    return [seaweedVacuumDeferral(intervalS, threshold, fromOptions, pending)];
   }
 
   // SPEC §4.1 capabilities.

@@ -222,6 +222,8 @@ export interface Deferral {
   source: string;
   /** Whether the server still holds space this deferral will free (e.g. inactive parts exist); checked once durationMs has passed. */
   stillPending?(): Promise<boolean>;
+  /** The space cannot come back before durationMs (a TTL, not a periodic check): a watch window shorter than it does not wait for it and says so. */
+  notBefore?: boolean;
 }
 
 /** Static description + factory, registered by id in `registry.ts`. */
