@@ -72,8 +72,9 @@ export function watchIsDone(curve: readonly ReclaimSample[], elapsedMs: number, 
   return Math.abs(a[1] - b[1]) <= AGREE_BYTES;
 }
 
-export function notReclaimedNote(windowMs: number, deferrals: readonly Deferral[], elapsedMs: number): string {
-  const pending = deferrals.filter((deferral) => deferral.durationMs > elapsedMs).map((deferral) => `${deferral.name} ${Math.round(deferral.durationMs / 1000)} s`);
+/** Why the watch ended without a final value; `holding` = deferrals whose server said the space was still pending at the last check. */
+export function notReclaimedNote(windowMs: number, deferrals: readonly Deferral[], elapsedMs: number, holding: readonly Deferral[] = []): string {
+  const pending = deferrals.filter((deferral) => deferral.durationMs > elapsedMs || holding.includes(deferral)).map((deferral) => `${deferral.name} ${Math.round(deferral.durationMs / 1000)} s`);
   return `not reclaimed within ${Math.round(windowMs / 1000)} s${pending.length > 0 ? ` (still pending: ${pending.join(', ')})` : ` (still changing after ${Math.round(elapsedMs / 1000)} s)`}`;
 }
 
@@ -87,11 +88,12 @@ export function beyondWindowNote(beyond: readonly Deferral[], windowMs: number):
 }
 
 /** A deferral that can tell keeps the watch going while the server still holds its space; a failing check counts as done. */
-async function anyStillPending(deferrals: readonly Deferral[]): Promise<boolean> {
+async function stillPendingOf(deferrals: readonly Deferral[]): Promise<Deferral[]> {
+  const holding: Deferral[] = [];
   for (const deferral of deferrals) {
-    if (deferral.stillPending && (await deferral.stillPending().catch(() => false))) return true;
+    if (deferral.stillPending && (await deferral.stillPending().catch(() => false))) holding.push(deferral);
   }
-  return false;
+  return holding;
 }
 
 export async function watchReclaim(input: ReclaimWatchInput): Promise<ReclaimWatch> {
@@ -104,18 +106,19 @@ export async function watchReclaim(input: ReclaimWatchInput): Promise<ReclaimWat
   const deadlineMs = Math.min(input.windowMs, pendingMs + (input.settleTimeoutMs ?? input.windowMs));
   const curve: ReclaimSample[] = [];
   let errors = 0;
+  let holding: Deferral[] = [];
   for (;;) {
     const reading = await input.read().catch((error: unknown) => ({ bytes: null, error: String(error) }));
     const elapsed = input.clock.now() - start;
     if (reading.bytes === null) errors += 1;
     else curve.push([Math.round(elapsed), reading.bytes]);
-    if (watchIsDone(curve, elapsed, pendingMs) && !(await anyStillPending(awaited))) {
+    if (watchIsDone(curve, elapsed, pendingMs) && (holding = await stillPendingOf(awaited)).length === 0) {
       // A TTL beyond the window: the probe has settled, but the space is not back yet.
       if (beyond.length > 0) return { reclaimCurve: curve, timeToReclaimMs: null, reclaimNote: beyondWindowNote(beyond, input.windowMs) };
       return { reclaimCurve: curve, timeToReclaimMs: timeToFinal(curve), reclaimNote: null };
     }
     if (elapsed + intervalMs > deadlineMs || input.signal?.aborted) {
-      const note = curve.length === 0 ? `the storage probe could not be read (${errors} failed reads)` : notReclaimedNote(input.windowMs, awaited, elapsed);
+      const note = curve.length === 0 ? `the storage probe could not be read (${errors} failed reads)` : notReclaimedNote(input.windowMs, awaited, elapsed, holding);
       return { reclaimCurve: curve, timeToReclaimMs: null, reclaimNote: note };
     }
     await input.clock.sleep(intervalMs, input.signal);

@@ -107,6 +107,13 @@ describe('reclaim watch with a TTL beyond its window', () => {
     assert.ok(clock.now() < 60_000, `ended after ${clock.now()} ms of fake time`);
   });
 
+  it('a purge still pending when the window ends is named as pending, not as "still changing"', async () => {
+    const clock = fakeClock();
+    const watch = await watchReclaim({ read: async () => ({ bytes: 4_000_000 }), clock, windowMs: 2_000, deferrals: innodbPurgeDeferral(7, async () => true), minIntervalMs: 50 });
+    assert.equal(watch.timeToReclaimMs, null);
+    assert.equal(watch.reclaimNote, 'not reclaimed within 2 s (still pending: innodb purge 0 s)');
+  });
+
   it('a TTL inside the window is waited for like any deferral', async () => {
     const clock = fakeClock();
     const read = async () => ({ bytes: clock.now() >= 100_000 ? 1_000 : 9_000_000 });
