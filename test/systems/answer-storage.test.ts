@@ -57,6 +57,9 @@ function assertClose(actual: number | null, expected: number | null, what: strin
   assert.ok(Math.abs(actual - expected) <= 1e-9 * Math.max(1, Math.abs(expected)), `${what}: ${actual} ≠ ${expected}`);
 }
 
+/** A stage that ran and was probed (a not-applicable stage carries no reading). */
+const measured = (record: StageRecord): boolean => record.edrFlag.status !== 'not-applicable' || record.probes.some((probe) => probe.after !== null);
+
 /** Each record's own headline numbers are its headline probe's (the record carries no number of its own). */
 function assertRecordFromHeadline(record: StageRecord): void {
   const headline = headlineProbe(record);
@@ -73,7 +76,7 @@ function assertRecordFromHeadline(record: StageRecord): void {
 
 /** Mean headline EDR after a stage of one grade (implausible ones left out, as the table does). */
 function headlineEdr(records: readonly StageRecord[], grade: string, stage: StageName): number | null {
-  const edrs = records.filter((record) => record.grade === grade && record.stage === stage && record.edrFlag.status !== 'implausible').map((record) => headlineProbe(record).edr);
+  const edrs = records.filter((record) => record.grade === grade && record.stage === stage && measured(record) && record.edrFlag.status !== 'implausible').map((record) => headlineProbe(record).edr);
   return mean(edrs.filter((edr): edr is number => edr !== null));
 }
 
@@ -81,12 +84,12 @@ function headlineEdr(records: readonly StageRecord[], grade: string, stage: Stag
 function returnedShares(records: readonly StageRecord[]): { byDelete: number | null; afterMaintenance: number | null } {
   const byDelete: number[] = [];
   const afterMaintenance: number[] = [];
-  for (const remove of records.filter((record) => record.stage === 'perfile_delete')) {
+  for (const remove of records.filter((record) => record.stage === 'perfile_delete' && measured(record))) {
     const probe = headlineProbe(remove);
     if (probe.reclaimedBytes === null || probe.residualBytes === null || !(probe.reclaimedBytes + probe.residualBytes > 0)) continue;
     const stored = probe.reclaimedBytes + probe.residualBytes;
     byDelete.push(probe.reclaimedBytes / stored);
-    const maintenance = records.find((record) => record.stage === 'maintenance' && record.cellId === remove.cellId);
+    const maintenance = records.find((record) => record.stage === 'maintenance' && record.cellId === remove.cellId && measured(record));
     const residual = maintenance ? headlineProbe(maintenance).residualBytes : null;
     if (residual !== null) afterMaintenance.push(1 - residual / stored);
   }
@@ -100,7 +103,7 @@ function rowRecords(records: readonly StageRecord[], verdict: DedupVerdict): Sta
 /** The EDRs, verdict and returned shares of a row, each from the headline probes. */
 function assertRowFromStorage(verdict: DedupVerdict, list: readonly StageRecord[]): void {
   const row = `${verdict.system} ${verdict.variant}`;
-  assert.equal(verdict.layer, physicalLayerOf(list[0] as StageRecord), `${row}: layer column`);
+  assert.equal(verdict.layer, physicalLayerOf(list.find((record) => record.stage === 'bulk_insert') ?? (list[0] as StageRecord)), `${row}: layer column`);
   for (const grade of verdict.grades) {
     assertClose(grade.ingest, headlineEdr(list, grade.grade, 'bulk_insert'), `${row} ${grade.grade} ingest EDR`);
     assertClose(grade.atRest, headlineEdr(list, grade.grade, 'compaction') ?? headlineEdr(list, grade.grade, 'bulk_insert'), `${row} ${grade.grade} at-rest EDR`);
@@ -152,7 +155,7 @@ describe('the answer table agrees with the storage layer (every local service, e
     const dir = tempDir('answer-storage');
     try {
       const ids = Object.keys(SYSTEMS);
-      const config = parseConfig({ labName: 'dedup_answer', systems: ids.map((id) => ({ id, options: SYSTEMS[id]?.() })), run: { reclaimWindowS: 15 } });
+      const config = parseConfig({ labName: 'dedup_answer', systems: ids.map((id) => ({ id, options: SYSTEMS[id]?.() })), run: { reclaimWindowS: 5 } });
       const started = Date.now();
       const run = await runInProcess({
         config,
@@ -163,7 +166,7 @@ describe('the answer table agrees with the storage layer (every local service, e
       t.diagnostic(`matrix: ${run.records.length} records in ${Math.round((Date.now() - started) / 1000)} s`);
       assert.deepEqual(run.summary.failedCells, []);
       const records = run.records.filter((record) => !record.error);
-      for (const record of records) assertRecordFromHeadline(record);
+      for (const record of records.filter(measured)) assertRecordFromHeadline(record);
       const verdicts = dedupVerdicts(records);
       const cells = verdictCells(records);
       assert.ok(cells);
@@ -178,7 +181,7 @@ describe('the answer table agrees with the storage layer (every local service, e
         gaps += assertGapsShown(verdict, list, (cells.rows[index] as string[]).join(' | '));
         t.diagnostic(`${(cells.rows[index] as string[]).join(' | ')}`);
       });
-      // random data through listings (S3, NATS) and allocation views always differs from the disk somewhere.
+      // Observed in every run: S3 by-content's listing (logical) is far above its disk (every overwrite kept).
       assert.ok(gaps > 0, 'at least one row shows a layer gap');
     } finally {
       rmSync(dir, { recursive: true, force: true });
