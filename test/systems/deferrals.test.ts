@@ -114,6 +114,16 @@ describe('reclaim watch with a TTL beyond its window', () => {
     assert.equal(watch.reclaimNote, 'not reclaimed within 2 s (still pending: innodb purge 0 s)');
   });
 
+  it('a vacuum the server reports done ends the watch before the 840 s sweep interval', async () => {
+    const clock = fakeClock();
+    const read = async () => ({ bytes: clock.now() >= 30_000 ? 1_000_000 : 6_000_000 });
+    const deferral = seaweedVacuumDeferral(840, 0.3, false, async () => clock.now() < 30_000);
+    const watch = await watchReclaim({ read, clock, windowMs: 600_000, deferrals: [deferral], minIntervalMs: 50 });
+    assert.equal(watch.reclaimNote, null);
+    assert.equal(watch.timeToReclaimMs, 30_000);
+    assert.ok(clock.now() < 40_000, `ended at ${clock.now()} ms, not at the sweep interval`);
+  });
+
   it('a TTL inside the window is waited for like any deferral', async () => {
     const clock = fakeClock();
     const read = async () => ({ bytes: clock.now() >= 100_000 ? 1_000 : 9_000_000 });
