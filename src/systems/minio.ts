@@ -30,7 +30,7 @@ import { errorMessage } from '../core/errors.js';
 import { readMinioBucketUsage } from './minio-metrics.js';
 import { parseSystemOptions } from './shared/options.js';
 import { notApplicable, throwIfAborted } from './shared/stages.js';
-import { collectionAwaitsVacuum, SEAWEEDFS_DEFAULT_GARBAGE_THRESHOLD, SEAWEEDFS_DEFAULT_VACUUM_INTERVAL_S, seaweedVacuumDeferral, seaweedVolumes, type SeaweedVolume } from './shared/deferrals.js';
+import { collectionAwaitsVacuum, SEAWEEDFS_DEFAULT_GARBAGE_THRESHOLD, SEAWEEDFS_DEFAULT_VACUUM_INTERVAL_S, seaweedDataNodes, seaweedVacuumDeferral, seaweedVolumes, type SeaweedVolume } from './shared/deferrals.js';
 import {
   assertLabName,
   type CellContext,
@@ -105,11 +105,18 @@ export async function seaweedfsVacuum(masterUrl: string): Promise<void> {
   if (!response.ok) throw new Error(`SeaweedFS vacuum: HTTP ${response.status}: ${body.slice(0, 200)}`);
 }
 
-/** The master's per-volume sizes and garbage (`/vol/status`). */
+async function getJson(url: URL): Promise<unknown> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+  if (!response.ok) throw new Error(`SeaweedFS ${url.pathname}: HTTP ${response.status}`);
+  return response.json();
+}
+
+/** Per-volume sizes and garbage, from every volume server the master knows (their own /status is current). */
 export async function seaweedfsVolumeStatus(masterUrl: string): Promise<SeaweedVolume[]> {
-  const response = await fetch(new URL('/vol/status', masterUrl), { signal: AbortSignal.timeout(10_000) });
-  if (!response.ok) throw new Error(`SeaweedFS /vol/status: HTTP ${response.status}`);
-  return seaweedVolumes(await response.json());
+  const nodes = seaweedDataNodes(await getJson(new URL('/dir/status', masterUrl)));
+  const protocol = new URL(masterUrl).protocol;
+  const answers = await Promise.all(nodes.map((node) => getJson(new URL('/status', `${protocol}//${node}`))));
+  return answers.flatMap((answer) => seaweedVolumes(answer));
 }
 
 class S3Adapter implements SystemAdapter {
@@ -319,7 +326,7 @@ class S3Adapter implements SystemAdapter {
 
   /**
    * SeaweedFS: the master's automatic sweep vacuums a volume whose garbage (deleted bytes / size,
-   * read from /vol/status) is above -garbageThreshold, every -vacuumIntervalSeconds. Declared only
+   * read from the volume servers' /status) is above -garbageThreshold, every -vacuumIntervalSeconds. Declared only
    * while a volume of the cell's collection is above it (below, nothing frees the space without
    * maintenance). MinIO declares none: it replaces and removes object files itself.
    */

@@ -2,7 +2,7 @@
  * Declared deferrals on the real servers (SPEC §6.4, issue 10): SeaweedFS's automatic vacuum and
  * InnoDB's purge are declared from what the server says, the reclaim watch honours them, and they
  * are gone once the server has nothing pending. Each expectation is read from the server itself
- * (the master's /vol/status, INNODB_METRICS), beside the adapter.
+ * (the volume server's /status, INNODB_METRICS), beside the adapter.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -21,11 +21,16 @@ async function watch(adapter: SystemAdapter, cell: CellContext, windowMs: number
   return reclaimWatchAfter('perfile_delete', { adapter, context: cell, probes, choice: choosePrimaryProbe(probes, undefined), windowMs, clock: realClock, signal: new AbortController().signal });
 }
 
-/** The collection's worst garbage level, straight from the master (deleted bytes / size). */
+/** The collection's worst garbage level, straight from the volume servers the master lists (deleted bytes / size). */
 async function worstGarbage(master: string, collection: string): Promise<number> {
-  const status = (await (await fetch(new URL('/vol/status', master))).json()) as { Volumes: { DataCenters: Record<string, Record<string, Record<string, { Collection: string; Size: number; DeletedByteCount: number }[]>>> } };
-  const volumes = Object.values(status.Volumes.DataCenters).flatMap((racks) => Object.values(racks).flatMap((servers) => Object.values(servers).flat()));
-  return Math.max(0, ...volumes.filter((volume) => volume.Collection === collection && volume.Size > 0).map((volume) => volume.DeletedByteCount / volume.Size));
+  const dir = (await (await fetch(new URL('/dir/status', master))).json()) as { Topology: { DataCenters: { Racks: { DataNodes: { Url: string }[] }[] }[] } };
+  const urls = dir.Topology.DataCenters.flatMap((dc) => dc.Racks.flatMap((rack) => rack.DataNodes.map((node) => node.Url)));
+  let worst = 0;
+  for (const url of urls) {
+    const status = (await (await fetch(`http://${url}/status`)).json()) as { Volumes: { Collection: string; Size: number; DeletedByteCount: number }[] };
+    for (const volume of status.Volumes) if (volume.Collection === collection && volume.Size > 0) worst = Math.max(worst, volume.DeletedByteCount / volume.Size);
+  }
+  return worst;
 }
 
 describe('SeaweedFS: the master’s automatic vacuum is a declared deferral', { timeout: 300_000 }, () => {

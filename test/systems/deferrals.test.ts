@@ -1,7 +1,7 @@
 /**
  * Unit tests of the deferral parsers and decisions (src/systems/shared/deferrals.ts) and of the
- * reclaim watch with a TTL beyond its window. The SeaweedFS status below is the shape the master
- * of scripts/services.sh answers on /vol/status (trimmed to the fields read).
+ * reclaim watch with a TTL beyond its window. The SeaweedFS answers below have the shape the
+ * servers of scripts/services.sh give on /dir/status and a volume server's /status (trimmed).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -14,15 +14,22 @@ import {
   gcTtlFromZoneSql,
   historyLength,
   innodbPurgeDeferral,
+  seaweedDataNodes,
   seaweedVacuumDeferral,
   seaweedVolumes,
 } from '../../src/systems/shared/deferrals.js';
 
 const volume = (Collection: string, Size: number, DeletedByteCount: number, DeleteCount = DeletedByteCount > 0 ? 1 : 0) => ({ Collection, Size, DeletedByteCount, DeleteCount, Id: 1, FileCount: 3 });
-const status = (...volumes: object[]) => ({ Version: '30GB 4.53', Volumes: { DataCenters: { DefaultDataCenter: { DefaultRack: { '127.0.0.1:8080': volumes } } } } });
+const status = (...volumes: object[]) => ({ Version: '30GB 4.53', DiskStatuses: [], Volumes: volumes });
+const dirStatus = { Topology: { Max: 45, DataCenters: [{ Id: 'DefaultDataCenter', Racks: [{ Id: 'DefaultRack', DataNodes: [{ Url: '127.0.0.1:58342', Volumes: 14 }, { Url: '127.0.0.1:58352' }] }] }] }, Version: '30GB 4.53' };
 
 describe('SeaweedFS vacuum deferral', () => {
-  it('reads every volume of /vol/status with its collection, size and garbage', () => {
+  it('finds every volume server in the master\'s /dir/status', () => {
+    assert.deepEqual(seaweedDataNodes(dirStatus), ['127.0.0.1:58342', '127.0.0.1:58352']);
+    assert.throws(() => seaweedDataNodes({ error: 'not leader' }), /no Topology\.DataCenters/);
+  });
+
+  it('reads every volume of a volume server\'s /status with its collection, size and garbage', () => {
     const volumes = seaweedVolumes(status(volume('lab-a', 1000, 400), volume('', 50, 0)));
     assert.deepEqual(volumes, [
       { collection: 'lab-a', size: 1000, deletedBytes: 400, deletedCount: 1 },
@@ -31,7 +38,7 @@ describe('SeaweedFS vacuum deferral', () => {
   });
 
   it('refuses an answer without volumes instead of reading it as "no garbage"', () => {
-    assert.throws(() => seaweedVolumes({ error: 'not leader' }), /no Volumes\.DataCenters/);
+    assert.throws(() => seaweedVolumes({ error: 'not leader' }), /no Volumes in the answer/);
   });
 
   it('garbage level is deleted bytes over size; deletions without sizes count as all garbage; an empty volume has none', () => {

@@ -23,13 +23,24 @@ function volumeOf(raw: unknown): SeaweedVolume | null {
   return { collection: typeof entry.Collection === 'string' ? entry.Collection : '', size: entry.Size, deletedBytes: entry.DeletedByteCount, deletedCount: typeof entry.DeleteCount === 'number' ? entry.DeleteCount : 0 };
 }
 
-/** Every volume in `/vol/status` (`Volumes.DataCenters.<dc>.<rack>.<server>: [volume …]`). */
+/**
+ * The volume servers in the master's `/dir/status` (`Topology.DataCenters[].Racks[].DataNodes[].Url`).
+ * Their own `/status` is read rather than the master's `/vol/status`, which only knows what the
+ * last heartbeat carried.
+ */
+export function seaweedDataNodes(dirStatus: unknown): string[] {
+  const dataCenters = (dirStatus as { Topology?: { DataCenters?: unknown } } | null)?.Topology?.DataCenters;
+  if (!Array.isArray(dataCenters)) throw new Error('SeaweedFS /dir/status: no Topology.DataCenters in the answer');
+  const racks = dataCenters.flatMap((dataCenter: { Racks?: unknown }) => (Array.isArray(dataCenter?.Racks) ? dataCenter.Racks : []));
+  const nodes = racks.flatMap((rack: { DataNodes?: unknown }) => (Array.isArray(rack?.DataNodes) ? rack.DataNodes : []));
+  return nodes.flatMap((node: { Url?: unknown }) => (typeof node?.Url === 'string' ? [node.Url] : []));
+}
+
+/** Every volume in a volume server's `/status` (`Volumes: [volume …]`). */
 export function seaweedVolumes(status: unknown): SeaweedVolume[] {
-  const dataCenters = (status as { Volumes?: { DataCenters?: unknown } } | null)?.Volumes?.DataCenters;
-  if (typeof dataCenters !== 'object' || dataCenters === null) throw new Error('SeaweedFS /vol/status: no Volumes.DataCenters in the answer');
-  const servers = Object.values(dataCenters as Record<string, Record<string, unknown>>).flatMap((racks) => Object.values(racks ?? {}));
-  const lists = servers.flatMap((server) => Object.values((server ?? {}) as Record<string, unknown>));
-  return lists.flatMap((list) => (Array.isArray(list) ? list : [])).flatMap((raw) => volumeOf(raw) ?? []);
+  const volumes = (status as { Volumes?: unknown } | null)?.Volumes;
+  if (!Array.isArray(volumes)) throw new Error('SeaweedFS volume server /status: no Volumes in the answer');
+  return volumes.flatMap((raw) => volumeOf(raw) ?? []);
 }
 
 /** The volume server's garbage level: deleted bytes / content size (all of it when deletions are counted but not sized). */
@@ -50,7 +61,7 @@ export function seaweedVacuumDeferral(intervalS: number, threshold: number, from
   return {
     name: 'seaweedfs vacuum',
     durationMs: intervalS * 1000,
-    source: `${fromOptions ? 'options' : 'SeaweedFS defaults'} (${setting}; not readable over the master's HTTP API); garbage levels from /vol/status`,
+    source: `${fromOptions ? 'options' : 'SeaweedFS defaults'} (${setting}; not readable over the master's HTTP API); garbage levels from the volume servers' /status`,
     stillPending,
   };
 }
