@@ -30,7 +30,7 @@ import { errorMessage } from '../core/errors.js';
 import { readMinioBucketUsage } from './minio-metrics.js';
 import { parseSystemOptions } from './shared/options.js';
 import { notApplicable, throwIfAborted } from './shared/stages.js';
-import { collectionAwaitsVacuum, SEAWEEDFS_DEFAULT_GARBAGE_THRESHOLD, SEAWEEDFS_DEFAULT_VACUUM_INTERVAL_S, seaweedDataNodes, seaweedVacuumDeferral, seaweedVolumes, type SeaweedVolume } from './shared/deferrals.js';
+import { collectionAwaitsVacuum, SEAWEEDFS_DEFAULT_GARBAGE_THRESHOLD, SEAWEEDFS_FILER_DELETION, SEAWEEDFS_DEFAULT_VACUUM_INTERVAL_S, seaweedDataNodes, seaweedVacuumDeferral, seaweedVolumes, type SeaweedVolume } from './shared/deferrals.js';
 import {
   assertLabName,
   type CellContext,
@@ -326,9 +326,11 @@ class S3Adapter implements SystemAdapter {
 
   /**
    * SeaweedFS: the master's automatic sweep vacuums a volume whose garbage (deleted bytes / size,
-   * read from the volume servers' /status) is above -garbageThreshold, every -vacuumIntervalSeconds. Declared only
-   * while a volume of the cell's collection is above it (below, nothing frees the space without
-   * maintenance). MinIO declares none: it replaces and removes object files itself.
+   * SeaweedFS: the filer deletes a removed or overwritten object's chunks in the background (the
+   * volume servers showed no garbage right after the deletes returned), then the master's automatic
+   * sweep vacuums a volume whose garbage (deleted bytes / size, from the volume servers' /status)
+   * is above -garbageThreshold, every -vacuumIntervalSeconds: pending while a volume of the cell's
+   * collection is above it. MinIO declares none: it replaces and removes object files itself.
    */
   async deferrals(cell: CellContext, _stage: StageName): Promise<Deferral[]> {
     const master = this.options.seaweedfsMasterUrl;
@@ -337,9 +339,8 @@ class S3Adapter implements SystemAdapter {
     const intervalS = this.options.seaweedfsVacuumIntervalS ?? SEAWEEDFS_DEFAULT_VACUUM_INTERVAL_S;
     const collection = this.bucketOf(cell);
     const pending = async () => collectionAwaitsVacuum(await seaweedfsVolumeStatus(master), collection, threshold);
-    if (!(await pending())) return [];
     const fromOptions = this.options.seaweedfsGarbageThreshold !== undefined || this.options.seaweedfsVacuumIntervalS !== undefined;
-    return [seaweedVacuumDeferral(intervalS, threshold, fromOptions, pending)];
+    return [SEAWEEDFS_FILER_DELETION, seaweedVacuumDeferral(intervalS, threshold, fromOptions, pending)];
   }
 
   // SPEC §4.1 capabilities.

@@ -8,7 +8,14 @@ import type { Deferral } from '../types.js';
 export const SEAWEEDFS_DEFAULT_GARBAGE_THRESHOLD = 0.3;
 export const SEAWEEDFS_DEFAULT_VACUUM_INTERVAL_S = 840;
 
-/** One volume of the master's `/vol/status`, the fields the vacuum decision uses. */
+/**
+ * The filer removes a deleted or overwritten object's chunks from the volumes in the background,
+ * so the garbage the vacuum decision reads appears a moment after the S3 call returned (observed:
+ * none right after the deletes). The watch waits this long before it believes a garbage level.
+ */
+export const SEAWEEDFS_FILER_DELETION: Deferral = { name: 'seaweedfs filer chunk deletion', durationMs: 3_000, source: 'SeaweedFS filer background deletion queue (not readable; 3 s allowance)' };
+
+/** One volume of a volume server's `/status`, the fields the vacuum decision uses. */
 export interface SeaweedVolume {
   collection: string;
   size: number;
