@@ -68,7 +68,7 @@ function assertRecordFromHeadline(record: StageRecord): void {
   if (SPACE_STAGES.includes(record.stage)) {
     assert.equal(record.reclaimedBytes, headline.reclaimedBytes, `${where}: reclaimedBytes`);
     assert.equal(record.residualBytes, headline.residualBytes, `${where}: residualBytes`);
-    assert.equal(record.returned, headline.reclaimedBytes, `${where}: returned = the storage probe's reclaimed bytes`);
+    assert.equal(record.returned ?? null, headline.reclaimedBytes, `${where}: returned = the storage probe's reclaimed bytes`);
     const systemReclaimed = record.probes.filter((probe) => probe.layer === 'system').map((probe) => probe.reclaimedBytes);
     if (record.freedInside !== null && record.freedInside !== undefined) assert.ok(systemReclaimed.includes(record.freedInside), `${where}: freedInside ${record.freedInside} is a system-layer probe's (${systemReclaimed.join(', ')})`);
   }
