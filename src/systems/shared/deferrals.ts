@@ -11,7 +11,7 @@ export const SEAWEEDFS_DEFAULT_VACUUM_INTERVAL_S = 840;
 /**
  * The filer removes a deleted or overwritten object's chunks from the volumes in the background,
  * so the garbage the vacuum decision reads appears a moment after the S3 call returned (observed:
- * none right after the deletes). The watch waits this long before it believes a garbage level.
+ * 940 ms on the test services). The watch waits this long before it believes a garbage level.
  */
 export const SEAWEEDFS_FILER_DELETION: Deferral = { name: 'seaweedfs filer chunk deletion', durationMs: 3_000, source: 'SeaweedFS filer background deletion queue (not readable; 3 s allowance)' };
 
