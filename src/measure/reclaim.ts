@@ -1,7 +1,8 @@
 /**
  * The reclaim watch of SPEC §6.4: after a delete, maintenance or compaction stage, sample the
- * storage layer until every declared deferral has passed and two consecutive samples agree, or
- * the window is over. No fixed wait: without a declared deferral it ends as soon as two samples
+ * storage layer until every declared deferral is over (its duration passed, or — when the server
+ * can tell — the server says nothing is pending) and two consecutive samples agree, or the window
+ * is over. No fixed wait: without a declared deferral it ends as soon as two samples
  * agree; the only pause is the sample interval. Clock injectable (tests run instantly).
  */
 import type { Deferral, ProbeReading } from '../systems/types.js';
@@ -65,44 +66,70 @@ export function timeToFinal(curve: readonly ReclaimSample[]): number | null {
 /** Two consecutive samples this close count as agreeing (one file-system block of jitter). */
 export const AGREE_BYTES = 4096;
 
-/** Done when every deferral has passed and the last two samples agree. */
-export function watchIsDone(curve: readonly ReclaimSample[], elapsedMs: number, pendingMs: number): boolean {
-  if (elapsedMs < pendingMs || curve.length < 2) return false;
+/** The last two samples agree: the probe has reached a value (for now). */
+function lastTwoAgree(curve: readonly ReclaimSample[]): boolean {
+  if (curve.length < 2) return false;
   const [a, b] = curve.slice(-2) as [ReclaimSample, ReclaimSample];
   return Math.abs(a[1] - b[1]) <= AGREE_BYTES;
 }
 
-export function notReclaimedNote(windowMs: number, deferrals: readonly Deferral[], elapsedMs: number): string {
-  const pending = deferrals.filter((deferral) => deferral.durationMs > elapsedMs).map((deferral) => `${deferral.name} ${Math.round(deferral.durationMs / 1000)} s`);
+/** Why the watch ended without a final value; `holding` = deferrals whose server said the space was still pending at the last check. */
+export function notReclaimedNote(windowMs: number, deferrals: readonly Deferral[], elapsedMs: number, holding: readonly Deferral[] = []): string {
+  const pending = deferrals.filter((deferral) => deferral.durationMs > elapsedMs || holding.includes(deferral)).map((deferral) => `${deferral.name} ${Math.round(deferral.durationMs / 1000)} s`);
   return `not reclaimed within ${Math.round(windowMs / 1000)} s${pending.length > 0 ? ` (still pending: ${pending.join(', ')})` : ` (still changing after ${Math.round(elapsedMs / 1000)} s)`}`;
 }
 
-/** A deferral that can tell keeps the watch going while the server still holds its space; a failing check counts as done. */
-async function anyStillPending(deferrals: readonly Deferral[]): Promise<boolean> {
+/** Deferrals that cannot free anything inside the window (a TTL longer than it): the watch does not wait for them. */
+export function beyondWindow(deferrals: readonly Deferral[], windowMs: number): Deferral[] {
+  return deferrals.filter((deferral) => deferral.notBefore === true && deferral.durationMs > windowMs);
+}
+
+export function beyondWindowNote(beyond: readonly Deferral[], windowMs: number): string {
+  return `pending: ${beyond.map((deferral) => `${deferral.name} ${Math.round(deferral.durationMs / 1000)} s`).join(', ')} exceeds the ${Math.round(windowMs / 1000)} s window`;
+}
+
+/**
+ * The deferrals still open: one that can tell (stillPending) is open exactly while the server says
+ * so — past its duration too, and over before it once the server has freed the space (a failing
+ * check counts as over); one that cannot is open until its duration has passed.
+ */
+async function openDeferrals(deferrals: readonly Deferral[], elapsedMs: number): Promise<{ open: Deferral[]; holding: Deferral[] }> {
+  const open: Deferral[] = [];
+  const holding: Deferral[] = [];
   for (const deferral of deferrals) {
-    if (deferral.stillPending && (await deferral.stillPending().catch(() => false))) return true;
+    if (deferral.stillPending) {
+      if (await deferral.stillPending().catch(() => false)) holding.push(deferral);
+    } else if (deferral.durationMs > elapsedMs) open.push(deferral);
   }
-  return false;
+  return { open: [...open, ...holding], holding };
 }
 
 export async function watchReclaim(input: ReclaimWatchInput): Promise<ReclaimWatch> {
   const start = input.clock.now();
-  const pendingMs = pendingUntilMs(input.deferrals);
+  const beyond = beyondWindow(input.deferrals, input.windowMs);
+  const awaited = input.deferrals.filter((deferral) => !beyond.includes(deferral));
+  const pendingMs = pendingUntilMs(awaited);
   const intervalMs = sampleIntervalMs(pendingMs, input.minIntervalMs);
   // Past the last deferral the probe only needs to settle: never more than its own settle timeout.
   const deadlineMs = Math.min(input.windowMs, pendingMs + (input.settleTimeoutMs ?? input.windowMs));
   const curve: ReclaimSample[] = [];
   let errors = 0;
+  let holding: Deferral[] = [];
   for (;;) {
     const reading = await input.read().catch((error: unknown) => ({ bytes: null, error: String(error) }));
     const elapsed = input.clock.now() - start;
     if (reading.bytes === null) errors += 1;
     else curve.push([Math.round(elapsed), reading.bytes]);
-    if (watchIsDone(curve, elapsed, pendingMs) && !(await anyStillPending(input.deferrals))) {
-      return { reclaimCurve: curve, timeToReclaimMs: timeToFinal(curve), reclaimNote: null };
+    // The server is asked only once the probe agrees with itself (one query per sample at most).
+    if (lastTwoAgree(curve)) {
+      const state = await openDeferrals(awaited, elapsed);
+      holding = state.holding;
+      // A TTL beyond the window: the probe has settled, but the space is not back yet.
+      if (state.open.length === 0 && beyond.length > 0) return { reclaimCurve: curve, timeToReclaimMs: null, reclaimNote: beyondWindowNote(beyond, input.windowMs) };
+      if (state.open.length === 0) return { reclaimCurve: curve, timeToReclaimMs: timeToFinal(curve), reclaimNote: null };
     }
     if (elapsed + intervalMs > deadlineMs || input.signal?.aborted) {
-      const note = curve.length === 0 ? `the storage probe could not be read (${errors} failed reads)` : notReclaimedNote(input.windowMs, input.deferrals, elapsed);
+      const note = curve.length === 0 ? `the storage probe could not be read (${errors} failed reads)` : notReclaimedNote(input.windowMs, awaited, elapsed, holding);
       return { reclaimCurve: curve, timeToReclaimMs: null, reclaimNote: note };
     }
     await input.clock.sleep(intervalMs, input.signal);

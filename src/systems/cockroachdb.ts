@@ -39,13 +39,16 @@ import { batchFiles, notApplicable, requireNative, throwIfAborted } from './shar
 import { pgDeleteMany, pgReadBlob, pgTruncate } from './shared/pgDimensions.js';
 import { checkVariant, numberOf, openPgClient, pgConnectionOptionsSchema, pgExecutor } from './postgresql.js';
 import { SYSTEM_LAYER, sizeProbe, timingsOf } from './shared/probes.js';
+import { gcTtlDeferral, gcTtlFromZoneSql } from './shared/deferrals.js';
 import {
   assertLabName,
   type CellContext,
+  type Deferral,
   type LabFile,
   type LabFileRef,
   type NotApplicable,
   type Probe,
+  type StageName,
   type SystemAdapter,
   type SystemDefinition,
   type WriteOutcome,
@@ -301,6 +304,19 @@ class CockroachAdapter implements SystemAdapter {
         ]);
       }
     }
+  }
+
+  /**
+   * Deleted rows stay as MVCC garbage until gc.ttlseconds have passed, read from the table's zone
+   * (`SHOW ZONE CONFIGURATION`, which resolves the inherited value). Not run in compat mode:
+   * PostgreSQL has no GC TTL. NOT VERIFIED against a CockroachDB server (file comment).
+   */
+  async deferrals(cell: CellContext, _stage: StageName): Promise<Deferral[]> {
+    if (!this.isCockroach) return [];
+    const table = qualified(this.lab, labTableName(cell));
+    const result = await this.db.query<{ raw_config_sql: string | null }>(`SHOW ZONE CONFIGURATION FROM TABLE ${table}`);
+    const ttl = gcTtlFromZoneSql(result.rows[0]?.raw_config_sql ?? '');
+    return [gcTtlDeferral(ttl, `SHOW ZONE CONFIGURATION FROM TABLE ${table}`)];
   }
 
   async settle(_cell: CellContext): Promise<void> {

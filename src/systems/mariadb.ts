@@ -28,13 +28,16 @@ import { assertDeleted, requireNative, throwIfAborted } from './shared/stages.js
 import { checkVariant, numberOf } from './postgresql.js';
 import { SYSTEM_LAYER, sizeProbe, timingsOf } from './shared/probes.js';
 import { entriesOf, labFilesProbe, logFilesProbe } from './shared/lab-files.js';
+import { historyLength, innodbPurgeDeferral } from './shared/deferrals.js';
 import {
   assertLabName,
   type CellContext,
+  type Deferral,
   type LabFile,
   type LabFileRef,
   type NotApplicable,
   type Probe,
+  type StageName,
   type SystemAdapter,
   type SystemDefinition,
   type WriteOutcome,
@@ -498,12 +501,24 @@ class MariadbAdapter implements SystemAdapter {
     }
     const deadline = Date.now() + this.options.settleTimeoutMs;
     while (Date.now() < deadline) {
-      const rows = await this.db.query<{ n: number | string | null }[]>(
-        "SELECT `COUNT` AS n FROM information_schema.INNODB_METRICS WHERE NAME = 'trx_rseg_history_len'",
-      );
-      if (rows.length === 0 || numberOf(rows[0]?.n) === 0) return;
+      const length = await this.purgeHistoryLength();
+      if (length === null || length === 0) return;
       await new Promise((resolve) => setTimeout(resolve, this.options.pollIntervalMs));
     }
+  }
+
+  /** InnoDB's purge history list length (undo records purge has not processed yet); null when the metric is absent. */
+  private async purgeHistoryLength(): Promise<number | null> {
+    return historyLength(await this.db.query<{ n: number | string | null }[]>("SELECT `COUNT` AS n FROM information_schema.INNODB_METRICS WHERE NAME = 'trx_rseg_history_len'"));
+  }
+
+  /**
+   * Deleted rows' pages (and their BLOB pages) are freed inside the tablespace by InnoDB's
+   * background purge: pending while the history list is non-empty (server-wide; other databases'
+   * transactions count too). The .ibd file itself only shrinks at OPTIMIZE.
+   */
+  async deferrals(_cell: CellContext, _stage: StageName): Promise<Deferral[]> {
+    return innodbPurgeDeferral(await this.purgeHistoryLength(), async () => ((await this.purgeHistoryLength()) ?? 0) > 0);
   }
 
   private async statusBytes(conn: Mariadb.Connection): Promise<number> {

@@ -35,13 +35,16 @@ import { errorMessage } from '../core/errors.js';
 import { readMinioBucketUsage } from './minio-metrics.js';
 import { parseSystemOptions } from './shared/options.js';
 import { notApplicable, throwIfAborted } from './shared/stages.js';
+import { collectionAwaitsVacuum, SEAWEEDFS_DEFAULT_GARBAGE_THRESHOLD, SEAWEEDFS_FILER_DELETION, SEAWEEDFS_DEFAULT_VACUUM_INTERVAL_S, seaweedDataNodes, seaweedVacuumDeferral, seaweedVolumes, type SeaweedVolume } from './shared/deferrals.js';
 import {
   assertLabName,
   type CellContext,
+  type Deferral,
   type LabFile,
   type LabFileRef,
   type NotApplicable,
   type Probe,
+  type StageName,
   type SystemAdapter,
   type SystemDefinition,
   type WriteOutcome,
@@ -65,6 +68,9 @@ const optionsSchema = z
     metricsBearerToken: z.string().min(1).optional(),
     /** SeaweedFS only: the master's HTTP URL (e.g. http://127.0.0.1:9333); maintenance runs its volume vacuum. Empty = not set. */
     seaweedfsMasterUrl: z.union([z.literal(''), z.string().url()]).optional(),
+    /** SeaweedFS only: the master's -garbageThreshold / -vacuumIntervalSeconds when not the defaults (its HTTP API does not expose them). */
+    seaweedfsGarbageThreshold: z.number().gt(0).lt(1).optional(),
+    seaweedfsVacuumIntervalS: z.number().int().positive().optional(),
   })
   .strict();
 
@@ -102,6 +108,20 @@ export async function seaweedfsVacuum(masterUrl: string): Promise<void> {
   const response = await fetch(url, { signal: AbortSignal.timeout(600_000) });
   const body = await response.text();
   if (!response.ok) throw new Error(`SeaweedFS vacuum: HTTP ${response.status}: ${body.slice(0, 200)}`);
+}
+
+async function getJson(url: URL): Promise<unknown> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+  if (!response.ok) throw new Error(`SeaweedFS ${url.pathname}: HTTP ${response.status}`);
+  return response.json();
+}
+
+/** Per-volume sizes and garbage, from every volume server the master knows (their own /status is current). */
+export async function seaweedfsVolumeStatus(masterUrl: string): Promise<SeaweedVolume[]> {
+  const nodes = seaweedDataNodes(await getJson(new URL('/dir/status', masterUrl)));
+  const protocol = new URL(masterUrl).protocol;
+  const answers = await Promise.all(nodes.map((node) => getJson(new URL('/status', `${protocol}//${node}`))));
+  return answers.flatMap((answer) => seaweedVolumes(answer));
 }
 
 class S3Adapter implements SystemAdapter {
@@ -314,6 +334,25 @@ class S3Adapter implements SystemAdapter {
       return notApplicable('S3 has no space-reclaiming operation (MinIO replaces and removes object files itself); for SeaweedFS set seaweedfsMasterUrl to run its volume vacuum');
     }
     await seaweedfsVacuum(master);
+  }
+
+  /**
+   * SeaweedFS: the master's automatic sweep vacuums a volume whose garbage (deleted bytes / size,
+   * SeaweedFS: the filer deletes a removed or overwritten object's chunks in the background (the
+   * volume servers showed no garbage right after the deletes returned), then the master's automatic
+   * sweep vacuums a volume whose garbage (deleted bytes / size, from the volume servers' /status)
+   * is above -garbageThreshold, every -vacuumIntervalSeconds: pending while a volume of the cell's
+   * collection is above it. MinIO declares none: it replaces and removes object files itself.
+   */
+  async deferrals(cell: CellContext, _stage: StageName): Promise<Deferral[]> {
+    const master = this.options.seaweedfsMasterUrl;
+    if (!master) return [];
+    const threshold = this.options.seaweedfsGarbageThreshold ?? SEAWEEDFS_DEFAULT_GARBAGE_THRESHOLD;
+    const intervalS = this.options.seaweedfsVacuumIntervalS ?? SEAWEEDFS_DEFAULT_VACUUM_INTERVAL_S;
+    const collection = this.bucketOf(cell);
+    const pending = async () => collectionAwaitsVacuum(await seaweedfsVolumeStatus(master), collection, threshold);
+    const fromOptions = this.options.seaweedfsGarbageThreshold !== undefined || this.options.seaweedfsVacuumIntervalS !== undefined;
+    return [SEAWEEDFS_FILER_DELETION, seaweedVacuumDeferral(intervalS, threshold, fromOptions, pending)];
   }
 
   // SPEC §4.1 capabilities.

@@ -229,8 +229,10 @@ export interface Deferral {
   durationMs: number;
   /** Where the number came from, e.g. "system.merge_tree_settings" or "Kafka default". */
   source: string;
-  /** Whether the server still holds space this deferral will free (e.g. inactive parts exist); checked once durationMs has passed. */
+  /** Whether the server still holds space this deferral will free (e.g. inactive parts exist): when given, it decides — the watch continues while true (past durationMs too) and the deferral is over once false. */
   stillPending?(): Promise<boolean>;
+  /** The space cannot come back before durationMs (a TTL, not a periodic check): a watch window shorter than it does not wait for it and says so. */
+  notBefore?: boolean;
 }
 
 /** Static description + factory, registered by id in `registry.ts`. */

@@ -56,6 +56,8 @@ export async function runInProcess(options: {
     maxRetries: setup.maxRetries,
     keepLab: setup.keepLab,
     traceIntervalMs: setup.traceIntervalMs,
+    // run.reclaimWindowS of the test's config (else every watch gets the 600 s default).
+    reclaimWindowS: setup.reclaimWindowS,
     signal: options.signal ?? new AbortController().signal,
     progress: silentProgress,
     argv: [],

@@ -79,6 +79,11 @@ describe('k8s manifests', () => {
     assert.deepEqual(config.systems.filter((system) => system.k8s?.production).map((system) => system.id), ['postgresql', 'cockroachdb', 'minio']);
     assert.deepEqual(scalableWorkloads(config).map((workload) => workload.instance), ['mariadb', 'clickhouse', 'redis', 'kafka']);
   });
+  it('examples/k8s.yaml: every system with a Longhorn probe lets the storage layer decide (no primary override)', () => {
+    const withLonghorn = config.systems.filter((system) => system.probes?.prometheus !== undefined);
+    assert.deepEqual(withLonghorn.map((system) => system.id), ['postgresql', 'cockroachdb', 'mariadb', 'clickhouse', 'kafka']);
+    assert.deepEqual(withLonghorn.filter((system) => system.probes?.primary !== undefined).map((system) => `${system.id}: ${system.probes?.primary}`), []);
+  });
   it('Roles grant scale of exactly the non-production workloads, pods list/watch, nothing else', () => {
     const roles = objects.filter((object) => object.kind === 'Role');
     const allRules = roles.flatMap((role) => role.rules as { apiGroups: string[]; resources: string[]; resourceNames?: string[]; verbs: string[] }[]);
