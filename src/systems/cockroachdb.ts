@@ -37,6 +37,7 @@ import {
 } from './shared/pgCommon.js';
 import { batchFiles, notApplicable, requireNative, throwIfAborted } from './shared/stages.js';
 import { pgDeleteMany, pgReadBlob, pgTruncate } from './shared/pgDimensions.js';
+import { groupByObject, labTableOf, labTablesOf } from './shared/placement.js';
 import { checkVariant, numberOf, openPgClient, pgConnectionOptionsSchema, pgExecutor } from './postgresql.js';
 import { SYSTEM_LAYER, sizeProbe, timingsOf } from './shared/probes.js';
 import { gcTtlDeferral, gcTtlFromZoneSql } from './shared/deferrals.js';
@@ -81,13 +82,13 @@ export function detectDialect(version: string, compatAllowed: boolean): Dialect 
   throw new Error(`cockroachdb: the server is not CockroachDB (${version.split(' ').slice(0, 2).join(' ')})`);
 }
 
-export function multiRowBlobInsertSql(lab: string, rows: number): string {
+export function multiRowBlobInsertSql(lab: string, rows: number, table = BLOB_TABLE): string {
   const values: string[] = [];
   for (let row = 0; row < rows; row += 1) {
     const base = row * 5;
     values.push(`($${base + 1}, $${base + 2}, $${base + 3}, $${base + 4}, $${base + 5})`);
   }
-  return `INSERT INTO ${qualified(lab, BLOB_TABLE)} (id, name, sha256, size, content) VALUES ${values.join(', ')}`;
+  return `INSERT INTO ${qualified(lab, table)} (id, name, sha256, size, content) VALUES ${values.join(', ')}`;
 }
 
 class CockroachAdapter implements SystemAdapter {
@@ -159,7 +160,11 @@ class CockroachAdapter implements SystemAdapter {
   }
 
   private async createTable(cell: CellContext): Promise<void> {
-    const table = qualified(this.lab, labTableName(cell));
+    // One table, or the K tables of `--placement across:K`.
+    for (const name of labTablesOf(cell)) await this.createOneTable(cell, qualified(this.lab, name));
+  }
+
+  private async createOneTable(cell: CellContext, table: string): Promise<void> {
     if (cell.mode === 'native') {
       await this.db.query(`CREATE TABLE ${table} (${nativeColumnsDdl(requireNative(cell).table, PG_NATIVE_TYPES, 'INT8')})`);
     } else {
@@ -193,8 +198,19 @@ class CockroachAdapter implements SystemAdapter {
   /** One implicit transaction: a multi-row INSERT of blob rows, or all native rows of one file. */
   private async insertBatch(batch: LabFile[], cell: CellContext): Promise<void> {
     if (cell.mode === 'blob') {
-      const result = await this.db.query(multiRowBlobInsertSql(this.lab, batch.length), batch.flatMap(pgBlobParams));
-      if (result.rowCount !== batch.length) throw new Error(`insert stored ${result.rowCount} of ${batch.length} rows`);
+      const groups = groupByObject(batch, labTableName(cell), cell.placement);
+      // `across:K`: one INSERT per table, in one explicit transaction so the batch still commits as a whole.
+      if (groups.size > 1) await this.db.query('BEGIN');
+      try {
+        for (const [name, group] of groups) {
+          const result = await this.db.query(multiRowBlobInsertSql(this.lab, group.length, name), group.flatMap(pgBlobParams));
+          if (result.rowCount !== group.length) throw new Error(`insert stored ${result.rowCount} of ${group.length} rows`);
+        }
+        if (groups.size > 1) await this.db.query('COMMIT');
+      } catch (error) {
+        if (groups.size > 1) await this.db.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
       return;
     }
     const { table, parse } = requireNative(cell);
@@ -206,7 +222,7 @@ class CockroachAdapter implements SystemAdapter {
         let rows: unknown[][] = [];
         const flush = async () => {
           if (rows.length === 0) return;
-          await this.db.query(pgNativeInsertSql(this.lab, table, labTableName(cell), rows.length), rows.flat());
+          await this.db.query(pgNativeInsertSql(this.lab, table, labTableOf(cell, file.id), rows.length), rows.flat());
           rows = [];
         };
         for await (const row of parse(file)) {
@@ -265,7 +281,7 @@ class CockroachAdapter implements SystemAdapter {
   }
 
   async dropAndRecreate(cell: CellContext): Promise<void> {
-    await this.db.query(`DROP TABLE ${qualified(this.lab, labTableName(cell))}`);
+    for (const name of labTablesOf(cell)) await this.db.query(`DROP TABLE ${qualified(this.lab, name)}`);
     await this.createTable(cell);
   }
 
@@ -273,8 +289,8 @@ class CockroachAdapter implements SystemAdapter {
     return notApplicable('cockroachdb has one maintenance level: MVCC GC of the lab ranges, then engine compaction (there is no rewriting VACUUM FULL)');
   }
 
-  async readOne(file: LabFileRef, _cell: CellContext): Promise<Buffer> {
-    return pgReadBlob(this.execute, this.lab, file);
+  async readOne(file: LabFileRef, cell: CellContext): Promise<Buffer> {
+    return pgReadBlob(this.execute, this.lab, file, cell);
   }
 
   /** Native read-back through the PostgreSQL wire protocol (DECIMAL/INT8 as text, TIMESTAMPTZ as Date). */
@@ -352,6 +368,7 @@ export const definition: SystemDefinition<CockroachOptions> = {
   kind: 'server',
   variants: COCKROACHDB_VARIANTS,
   modes: ['blob', 'native'],
+  placementAcross: true,
   parseOptions: (raw) => parseSystemOptions('cockroachdb', cockroachOptionsSchema, raw),
   create: (instance, options, labName) => new CockroachAdapter(instance, options, assertLabName(labName)),
 };

@@ -24,7 +24,8 @@ import { assertIdentifier } from './shared/identifiers.js';
 import { BLOB_TABLE, fileIdColumn, labTableName } from './shared/layout.js';
 import { checkRowWidth, FILE_ID_COLUMN, nativeTableName, type NativeTypeMap } from './shared/native.js';
 import { parseSystemOptions } from './shared/options.js';
-import { assertDeleted, requireNative, throwIfAborted } from './shared/stages.js';
+import { assertDeleted, batchFiles, requireNative, throwIfAborted } from './shared/stages.js';
+import { groupByObject, labTableOf, labTablesOf } from './shared/placement.js';
 import { checkVariant, numberOf } from './postgresql.js';
 import { SYSTEM_LAYER, sizeProbe, timingsOf } from './shared/probes.js';
 import { entriesOf, labFilesProbe, logFilesProbe } from './shared/lab-files.js';
@@ -91,20 +92,20 @@ export function myQualified(database: string, table: string): string {
   return `${myIdent(database, 'database name')}.${myIdent(table, 'table name')}`;
 }
 
-export function mariadbBlobTableDdl(lab: string, variant: MariadbVariant): string {
+export function mariadbBlobTableDdl(lab: string, variant: MariadbVariant, name = BLOB_TABLE): string {
   const options = variant === 'page-compressed' ? ' PAGE_COMPRESSED=1' : '';
   return (
-    `CREATE TABLE ${myQualified(lab, BLOB_TABLE)} (id INT NOT NULL PRIMARY KEY, name VARCHAR(255) NOT NULL, ` +
+    `CREATE TABLE ${myQualified(lab, name)} (id INT NOT NULL PRIMARY KEY, name VARCHAR(255) NOT NULL, ` +
     `sha256 CHAR(64) NOT NULL, size BIGINT NOT NULL, content LONGBLOB NOT NULL) ENGINE=InnoDB${options}`
   );
 }
 
-export function mariadbNativeTableDdl(lab: string, cell: CellContext, variant: MariadbVariant): string {
+export function mariadbNativeTableDdl(lab: string, cell: CellContext, variant: MariadbVariant, name?: string): string {
   const { table } = requireNative(cell);
   const columns = table.columns.map((column) => `${myIdent(column.name, 'native column name')} ${MARIADB_NATIVE_TYPES[column.type]}`);
   const options = variant === 'page-compressed' ? ' PAGE_COMPRESSED=1' : '';
   // No key on file_id that would reject duplicate records; InnoDB adds its hidden row id.
-  return `CREATE TABLE ${myQualified(lab, nativeTableName(table))} (${[`${myIdent(FILE_ID_COLUMN)} INT NOT NULL`, ...columns].join(', ')}, KEY (${myIdent(FILE_ID_COLUMN)})) ENGINE=InnoDB${options}`;
+  return `CREATE TABLE ${myQualified(lab, name ?? nativeTableName(table))} (${[`${myIdent(FILE_ID_COLUMN)} INT NOT NULL`, ...columns].join(', ')}, KEY (${myIdent(FILE_ID_COLUMN)})) ENGINE=InnoDB${options}`;
 }
 
 const TAB = 0x09;
@@ -255,6 +256,16 @@ class MariadbAdapter implements SystemAdapter {
     return myQualified(this.lab, labTableName(cell));
   }
 
+  /** The table file `fileId` lives in (`--placement across:K`: one of K; within: the one table). */
+  private tableOf(cell: CellContext, fileId: number): string {
+    return myQualified(this.lab, labTableOf(cell, fileId));
+  }
+
+  /** Every table of the cell, comma-separated (OPTIMIZE / ANALYZE / FLUSH take several). */
+  private tableList(cell: CellContext): string {
+    return labTablesOf(cell).map((name) => myQualified(this.lab, name)).join(', ');
+  }
+
   async resetLab(cell: CellContext): Promise<void> {
     checkVariant(MARIADB_VARIANTS, cell.variant, 'mariadb');
     await this.db.query(`DROP DATABASE IF EXISTS ${myIdent(this.lab, 'database name')}`);
@@ -264,7 +275,9 @@ class MariadbAdapter implements SystemAdapter {
 
   private async createTable(cell: CellContext): Promise<void> {
     const variant = checkVariant(MARIADB_VARIANTS, cell.variant, 'mariadb');
-    await this.db.query(cell.mode === 'native' ? mariadbNativeTableDdl(this.lab, cell, variant) : mariadbBlobTableDdl(this.lab, variant));
+    for (const name of labTablesOf(cell)) {
+      await this.db.query(cell.mode === 'native' ? mariadbNativeTableDdl(this.lab, cell, variant, name) : mariadbBlobTableDdl(this.lab, variant, name));
+    }
   }
 
   async dropLab(): Promise<void> {
@@ -277,7 +290,7 @@ class MariadbAdapter implements SystemAdapter {
     try {
       if (cell.mode === 'native') await this.nativeBatches(files, cell, seen);
       else if (this.options.blobBulk === 'batch') await this.blobBatches(files, cell, seen);
-      else await this.loadData(files, cell, seen);
+      else await this.loadDataPlaced(files, cell, seen);
       throwIfAborted(cell.signal);
       await this.db.commit();
       return { acknowledged: seen, failed: [] };
@@ -289,8 +302,19 @@ class MariadbAdapter implements SystemAdapter {
     }
   }
 
-  /** One streamed LOAD DATA LOCAL statement; exactly the rows sent, no warnings, or it fails. */
-  private async loadData(files: AsyncIterable<LabFile>, cell: CellContext, seen: number[]): Promise<void> {
+  /** Within: one LOAD DATA of all files; `across:K`: one per table per batch of ≤ batchLimit bytes (same transaction). */
+  private async loadDataPlaced(files: AsyncIterable<LabFile>, cell: CellContext, seen: number[]): Promise<void> {
+    if (labTablesOf(cell).length === 1) return this.loadData(files, cell, seen, this.table(cell));
+    for await (const batch of batchFiles(files, Number.MAX_SAFE_INTEGER, this.batchLimit)) {
+      for (const [name, group] of groupByObject(batch, labTableName(cell), cell.placement)) {
+        await this.loadData((async function* () { yield* group; })(), cell, seen, myQualified(this.lab, name));
+      }
+    }
+  }
+
+  /** One streamed LOAD DATA LOCAL statement into `table`; exactly the rows sent, no warnings, or it fails. */
+  private async loadData(files: AsyncIterable<LabFile>, cell: CellContext, seen: number[], table: string): Promise<void> {
+    const before = seen.length;
     const name = `dedup-lab-bulk-${(this.infileCounter += 1)}.tsv`;
     const stream = Readable.from(
       (async function* () {
@@ -305,14 +329,15 @@ class MariadbAdapter implements SystemAdapter {
     this.infiles.set(name, stream);
     try {
       const result = await this.db.query<Mariadb.UpsertResult>(
-        `LOAD DATA LOCAL INFILE ? INTO TABLE ${this.table(cell)} CHARACTER SET binary ` +
+        `LOAD DATA LOCAL INFILE ? INTO TABLE ${table} CHARACTER SET binary ` +
           `FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (id, name, sha256, size, content)`,
         [name],
       );
-      if (result.affectedRows !== seen.length || result.warningStatus !== 0) {
+      const sent = seen.length - before;
+      if (result.affectedRows !== sent || result.warningStatus !== 0) {
         const warnings = result.warningStatus ? await this.db.query<{ Message: string }[]>('SHOW WARNINGS LIMIT 3') : [];
         throw new Error(
-          `LOAD DATA stored ${result.affectedRows} of ${seen.length} rows with ${result.warningStatus} warnings` +
+          `LOAD DATA stored ${result.affectedRows} of ${sent} rows with ${result.warningStatus} warnings` +
             (warnings.length ? `: ${warnings.map((row) => row.Message).join('; ')}` : ''),
         );
       }
@@ -328,41 +353,51 @@ class MariadbAdapter implements SystemAdapter {
 
   /** Blob rows through `batch()` in groups of about `batchLimit` bytes (a bigger file goes alone). */
   private async blobBatches(files: AsyncIterable<LabFile>, cell: CellContext, seen: number[]): Promise<void> {
-    const sql = `INSERT INTO ${this.table(cell)} (id, name, sha256, size, content) VALUES (?, ?, ?, ?, ?)`;
-    let rows: unknown[][] = [];
+    const sql = (table: string) => `INSERT INTO ${table} (id, name, sha256, size, content) VALUES (?, ?, ?, ?, ?)`;
+    // Rows pending per table (`--placement across:K`: K tables; within: one).
+    let rows = new Map<string, unknown[][]>();
     let bytes = 0;
+    const flush = async () => {
+      for (const [table, group] of rows) await this.batchRows(sql(table), group);
+      rows = new Map();
+      bytes = 0;
+    };
     for await (const file of files) {
       throwIfAborted(cell.signal);
       seen.push(file.id);
-      rows.push([file.id, file.name, file.sha256, file.size, file.content]);
+      const table = this.tableOf(cell, file.id);
+      const group = rows.get(table) ?? [];
+      group.push([file.id, file.name, file.sha256, file.size, file.content]);
+      rows.set(table, group);
       bytes += file.content.length + 128;
-      if (bytes >= this.batchLimit) {
-        await this.batchRows(sql, rows);
-        rows = [];
-        bytes = 0;
-      }
+      if (bytes >= this.batchLimit) await flush();
     }
-    if (rows.length) await this.batchRows(sql, rows);
+    await flush();
   }
 
   private async nativeBatches(files: AsyncIterable<LabFile>, cell: CellContext, seen: number[]): Promise<void> {
     const limit = this.batchLimit;
-    let rows: unknown[][] = [];
+    // Rows pending per table (`--placement across:K`: K tables; within: one).
+    let rows = new Map<string, unknown[][]>();
     let bytes = 0;
+    const flush = async () => {
+      for (const [table, group] of rows) if (group.length) await this.insertRows(cell, group, table);
+      rows = new Map();
+      bytes = 0;
+    };
     for await (const file of files) {
       throwIfAborted(cell.signal);
       seen.push(file.id);
+      const table = this.tableOf(cell, file.id);
       for await (const row of this.nativeRows(file, cell)) {
-        rows.push(row);
+        const group = rows.get(table) ?? [];
+        group.push(row);
+        rows.set(table, group);
         bytes += approxBytes(row);
-        if (bytes >= limit) {
-          await this.insertRows(cell, rows);
-          rows = [];
-          bytes = 0;
-        }
+        if (bytes >= limit) await flush();
       }
     }
-    if (rows.length) await this.insertRows(cell, rows);
+    await flush();
   }
 
   private async *nativeRows(file: LabFile, cell: CellContext): AsyncIterable<unknown[]> {
@@ -373,10 +408,9 @@ class MariadbAdapter implements SystemAdapter {
     }
   }
 
-  private async insertRows(cell: CellContext, rows: unknown[][]): Promise<void> {
-    const { table } = requireNative(cell);
-    const columns = [FILE_ID_COLUMN, ...table.columns.map((column) => column.name)];
-    await this.batchRows(`INSERT INTO ${this.table(cell)} (${columns.map((column) => myIdent(column)).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`, rows);
+  private async insertRows(cell: CellContext, rows: unknown[][], table: string): Promise<void> {
+    const columns = [FILE_ID_COLUMN, ...requireNative(cell).table.columns.map((column) => column.name)];
+    await this.batchRows(`INSERT INTO ${table} (${columns.map((column) => myIdent(column)).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`, rows);
   }
 
   /** One `batch()`; the server must report exactly one affected row per row sent. */
@@ -402,23 +436,24 @@ class MariadbAdapter implements SystemAdapter {
   }
 
   async deleteMany(files: readonly LabFileRef[], cell: CellContext): Promise<void> {
-    if (files.length === 0) return;
-    const placeholders = files.map(() => '?').join(', ');
-    await this.db.query(`DELETE FROM ${this.table(cell)} WHERE ${myIdent(fileIdColumn(cell))} IN (${placeholders})`, files.map((file) => file.id));
+    for (const [name, group] of groupByObject(files, labTableName(cell), cell.placement)) {
+      const placeholders = group.map(() => '?').join(', ');
+      await this.db.query(`DELETE FROM ${myQualified(this.lab, name)} WHERE ${myIdent(fileIdColumn(cell))} IN (${placeholders})`, group.map((file) => file.id));
+    }
   }
 
   async truncate(cell: CellContext): Promise<void> {
-    await this.db.query(`TRUNCATE TABLE ${this.table(cell)}`);
+    for (const name of labTablesOf(cell)) await this.db.query(`TRUNCATE TABLE ${myQualified(this.lab, name)}`);
   }
 
   async dropAndRecreate(cell: CellContext): Promise<void> {
-    await this.db.query(`DROP TABLE ${this.table(cell)}`);
+    await this.db.query(`DROP TABLE ${this.tableList(cell)}`);
     await this.createTable(cell);
   }
 
   async readOne(file: LabFileRef, cell: CellContext): Promise<Buffer> {
-    const rows = await this.db.query<{ content: Buffer }[]>(`SELECT content FROM ${this.table(cell)} WHERE id = ?`, [file.id]);
-    if (!rows[0]) throw new Error(`file ${file.id} is not stored in ${this.lab}.${labTableName(cell)}`);
+    const rows = await this.db.query<{ content: Buffer }[]>(`SELECT content FROM ${this.tableOf(cell, file.id)} WHERE id = ?`, [file.id]);
+    if (!rows[0]) throw new Error(`file ${file.id} is not stored in ${this.lab}.${labTableOf(cell, file.id)}`);
     return rows[0].content;
   }
 
@@ -435,7 +470,8 @@ class MariadbAdapter implements SystemAdapter {
   }
 
   private async optimize(cell: CellContext): Promise<void> {
-    checkOptimizeResult(await this.db.query<OptimizeRow[]>(`OPTIMIZE TABLE ${this.table(cell)}`));
+    // One OPTIMIZE per table: checkOptimizeResult wants each table's own OK.
+    for (const name of labTablesOf(cell)) checkOptimizeResult(await this.db.query<OptimizeRow[]>(`OPTIMIZE TABLE ${myQualified(this.lab, name)}`));
   }
 
   async insertOne(file: LabFile, cell: CellContext): Promise<void> {
@@ -444,7 +480,7 @@ class MariadbAdapter implements SystemAdapter {
       for await (const row of this.nativeRows(file, cell)) rows.push(row);
       await this.db.beginTransaction();
       try {
-        if (rows.length) await this.insertRows(cell, rows);
+        if (rows.length) await this.insertRows(cell, rows, this.tableOf(cell, file.id));
         await this.db.commit();
       } catch (error) {
         await this.db.rollback().catch(() => undefined);
@@ -456,24 +492,27 @@ class MariadbAdapter implements SystemAdapter {
       throw new Error(`file ${file.name} (${file.size} bytes) exceeds the server's max_allowed_packet (${this.maxAllowedPacket})`);
     }
     const result = await this.db.execute<Mariadb.UpsertResult>(
-      `INSERT INTO ${this.table(cell)} (id, name, sha256, size, content) VALUES (?, ?, ?, ?, ?)`,
+      `INSERT INTO ${this.tableOf(cell, file.id)} (id, name, sha256, size, content) VALUES (?, ?, ?, ?, ?)`,
       [file.id, file.name, file.sha256, file.size, file.content],
     );
     if (result.affectedRows !== 1) throw new Error(`insert of file ${file.id} reported ${result.affectedRows} rows`);
   }
 
   async deleteOne(file: LabFile, cell: CellContext): Promise<void> {
-    const result = await this.db.query<Mariadb.UpsertResult>(`DELETE FROM ${this.table(cell)} WHERE ${myIdent(fileIdColumn(cell))} = ?`, [file.id]);
-    assertDeleted(result.affectedRows, file, `${this.lab}.${labTableName(cell)}`);
+    const result = await this.db.query<Mariadb.UpsertResult>(`DELETE FROM ${this.tableOf(cell, file.id)} WHERE ${myIdent(fileIdColumn(cell))} = ?`, [file.id]);
+    assertDeleted(result.affectedRows, file, `${this.lab}.${labTableOf(cell, file.id)}`);
   }
 
   async countStored(cell: CellContext): Promise<number> {
-    const sql =
-      cell.mode === 'native'
-        ? `SELECT COUNT(DISTINCT ${myIdent(FILE_ID_COLUMN)}) AS n FROM ${this.table(cell)}`
-        : `SELECT COUNT(*) AS n FROM ${this.table(cell)}`;
-    const rows = await this.db.query<{ n: number }[]>(sql);
-    return numberOf(rows[0]?.n);
+    // File ids are disjoint between the tables of `across:K`: the counts add up.
+    let stored = 0;
+    for (const name of labTablesOf(cell)) {
+      const table = myQualified(this.lab, name);
+      const sql = cell.mode === 'native' ? `SELECT COUNT(DISTINCT ${myIdent(FILE_ID_COLUMN)}) AS n FROM ${table}` : `SELECT COUNT(*) AS n FROM ${table}`;
+      const rows = await this.db.query<{ n: number }[]>(sql);
+      stored += numberOf(rows[0]?.n);
+    }
+    return stored;
   }
 
   async settle(cell: CellContext): Promise<void> {
@@ -483,8 +522,8 @@ class MariadbAdapter implements SystemAdapter {
     await this.waitForPurge();
     // ANALYZE refreshes DATA_LENGTH/INDEX_LENGTH; FLUSH … FOR EXPORT writes the table's dirty
     // pages, so page compression's punched holes (ALLOCATED_SIZE) and the `fs` probe are true.
-    await this.db.query(`ANALYZE TABLE ${this.table(cell)}`);
-    await this.db.query(`FLUSH TABLES ${this.table(cell)} FOR EXPORT`);
+    await this.db.query(`ANALYZE TABLE ${this.tableList(cell)}`);
+    await this.db.query(`FLUSH TABLES ${this.tableList(cell)} FOR EXPORT`);
     await this.db.query('UNLOCK TABLES');
   }
 
@@ -577,6 +616,7 @@ export const definition: SystemDefinition<MariadbOptions> = {
   kind: 'server',
   variants: MARIADB_VARIANTS,
   modes: ['blob', 'native'],
+  placementAcross: true,
   parseOptions: (raw) => parseSystemOptions('mariadb', mariadbOptionsSchema, raw),
   create: (instance, options, labName) => new MariadbAdapter(instance, options, assertLabName(labName)),
 };

@@ -10,9 +10,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { definition, detectDialect, multiRowBlobInsertSql } from '../../src/systems/cockroachdb.js';
 import { batchFiles } from '../../src/systems/shared/stages.js';
-import type { SystemAdapter } from '../../src/systems/types.js';
+import type { CellContext, SystemAdapter } from '../../src/systems/types.js';
 import { runContractSuite } from './contract.js';
-import { blobCell, labFiles, pgContractHooks, pgOptionsFromEnv, streamOf } from './sql-helpers.js';
+import { blobCell, labFiles, pgAdmin, pgContractHooks, pgOptionsFromEnv, streamOf } from './sql-helpers.js';
 
 const CONTRACT_LAB = 'dedup_contract_crdb';
 const compatOptions = () => {
@@ -80,5 +80,25 @@ describe('cockroachdb against PostgreSQL (compat test mode)', () => {
     const outcome = await adapter.bulkInsert(streamOf(files), cell);
     assert.deepEqual(outcome, { acknowledged: files.map((file) => file.id), failed: [] });
     assert.equal(await adapter.countStored(cell), 9);
+  });
+
+  // Compat mode only: CockroachDB itself is not verified (see docs/systems-sql.md).
+  test('placement across:3: each file in blobs_p<id % 3>; a batch spanning tables commits whole or not at all', async () => {
+    const cell: CellContext = { ...blobCell('default'), placement: { kind: 'across', objects: 3 } };
+    await adapter.resetLab(cell);
+    const files = labFiles({ count: 6, size: 8000, duplicates: 0, kind: 'random' });
+    // batchBytes 20 000: batches [0,1] [2,3] [4,5]; refuse file 3 (blobs_p0), so batch [2,3] fails in both its tables.
+    await pgAdmin('ALTER TABLE dedup_lab_crdbtest.blobs_p0 ADD CONSTRAINT refuse_three CHECK (id <> 3)');
+    const outcome = await adapter.bulkInsert(streamOf(files), cell);
+    assert.deepEqual(outcome.acknowledged, [0, 1]);
+    assert.deepEqual(outcome.failed.map((failure) => failure.id), [2, 3]);
+    const stored = async (k: number) => (await pgAdmin<{ id: number }>(`SELECT id FROM dedup_lab_crdbtest.blobs_p${k} ORDER BY id`)).map((row) => Number(row.id));
+    assert.deepEqual([await stored(0), await stored(1), await stored(2)], [[0], [1], []], 'file 2 of the refused batch is rolled back too');
+    await adapter.dropAndRecreate!(cell);
+    await adapter.bulkInsert(streamOf(files), cell);
+    assert.deepEqual([await stored(0), await stored(1), await stored(2)], [[0, 3], [1, 4], [2, 5]], 'dropAndRecreate recreated all 3 tables (without the constraint)');
+    for (const file of files) assert.ok((await adapter.readOne!(file, cell)).equals(file.content), `readOne of file ${file.id}`);
+    await adapter.truncate!(cell);
+    assert.equal(await adapter.countStored(cell), 0, 'truncate empties all 3 tables');
   });
 });

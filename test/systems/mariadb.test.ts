@@ -4,9 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { checkOptimizeResult, definition, escapeLoadDataField, toMariadbDatetime } from '../../src/systems/mariadb.js';
-import type { SystemAdapter } from '../../src/systems/types.js';
+import type { CellContext, SystemAdapter } from '../../src/systems/types.js';
 import { runContractSuite } from './contract.js';
 import { blobCell, labFiles, mariadbAdmin, mariadbOptionsFromEnv, streamOf } from './sql-helpers.js';
 
@@ -96,6 +98,47 @@ describe('mariadb server', () => {
         );
       } finally {
         await bulk.close();
+      }
+    });
+  }
+
+  // --placement across:3 on both blob bulk paths: each file in its own table `blobs_p<id % 3>`, the
+  // tablespace and lab_fs probes cover all 3 .ibd files, truncate / dropAndRecreate / OPTIMIZE reach all 3.
+  for (const blobBulk of ['batch', 'load-data']) {
+    test(`placement across:3 with blobBulk ${blobBulk}: rows in their tables, probes over all 3 .ibd files, every table emptied`, async () => {
+      const options = { ...mariadbOptionsFromEnv(), blobBulk, batchBytes: 300_000 };
+      const placed = definition.create('mariadb', definition.parseOptions(options), LAB);
+      await placed.connect();
+      try {
+        const cell: CellContext = { ...blobCell('default'), placement: { kind: 'across', objects: 3 }, twoMaintenanceLevels: true };
+        await placed.resetLab(cell);
+        const files = labFiles({ count: 9, size: 100_000, duplicates: 0, kind: 'random' });
+        assert.deepEqual((await placed.bulkInsert(streamOf(files), cell)).acknowledged, files.map((file) => file.id));
+        for (let k = 0; k < 3; k += 1) {
+          const rows = await mariadbAdmin<{ id: number }[]>(`SELECT id FROM ${LAB}.blobs_p${k} ORDER BY id`);
+          assert.deepEqual(rows.map((row) => row.id), files.filter((file) => file.id % 3 === k).map((file) => file.id), `table blobs_p${k}`);
+        }
+        await placed.settle(cell);
+        const read = async (name: string) => (await placed.probes(cell).find((probe) => probe.name === name)!.read()).bytes!;
+        const ibd = [0, 1, 2].map((k) => statSync(join(String(mariadbOptionsFromEnv().dataDir), LAB, `blobs_p${k}.ibd`)).size);
+        assert.ok(await read('lab_fs') >= ibd.reduce((sum, size) => sum + size, 0), `lab_fs covers the 3 .ibd files (${ibd.join(' + ')})`);
+        assert.ok(await read('tablespace_file') >= 900_000, 'tablespace_file sums over the 3 tablespaces');
+        await placed.truncate!(cell);
+        assert.equal(await placed.countStored(cell), 0, 'truncate empties all 3 tables');
+        await placed.bulkInsert(streamOf(files), cell);
+        await placed.dropAndRecreate!(cell);
+        assert.equal(await placed.countStored(cell), 0, 'dropAndRecreate empties all 3 tables');
+        await placed.bulkInsert(streamOf(files), cell);
+        for (const file of files) await placed.deleteOne(file, cell);
+        await placed.settle(cell);
+        const beforeOptimize = await read('tablespace_file');
+        await placed.maintenance(cell); // light level: purge only
+        await placed.maintenanceFull!(cell);
+        await placed.settle(cell);
+        const afterOptimize = await read('tablespace_file');
+        assert.ok(afterOptimize < beforeOptimize / 4, `OPTIMIZE rebuilds all 3 tables: ${beforeOptimize} → ${afterOptimize}`);
+      } finally {
+        await placed.close();
       }
     });
   }
