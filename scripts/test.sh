@@ -32,6 +32,11 @@ if [ ${#files[@]} -eq 0 ]; then
   echo "no test files under: $*" >&2
   exit 1
 fi
+# Every temporary folder of this run lives under one folder, removed when the run ends: the tests
+# write data sets of up to 1 GiB, and leftovers of earlier runs once filled the disk until
+# SeaweedFS refused new collections. --one-file-system: never descend into a mount a test left.
+run_tmp=$(mktemp -d "${TMPDIR:-/tmp}/dedup-lab-tests-XXXXXX")
+trap 'rm -rf --one-file-system "$run_tmp"' EXIT
 # One file at a time: the server tests share real services and measure physical sizes, which
 # concurrent files would disturb.
-exec node --import tsx --test --test-concurrency=1 --test-timeout=600000 "${files[@]}"
+TMPDIR=$run_tmp node --import tsx --test --test-concurrency=1 --test-timeout=600000 "${files[@]}"
