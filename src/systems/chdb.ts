@@ -50,6 +50,8 @@ import {
 } from './clickhouse.js';
 import { checkVariant, numberOf } from './postgresql.js';
 import { BLOB_TABLE, fileIdColumn, labTableName } from './shared/layout.js';
+import { groupByObject, labTableOf, labTablesOf } from './shared/placement.js';
+import { placementObjects } from '../experiment/dimensions.js';
 import { FILE_ID_COLUMN, nativeTableName } from './shared/native.js';
 import { defaultDataDir, parseSystemOptions } from './shared/options.js';
 import { SYSTEM_LAYER, sizeProbe } from './shared/probes.js';
@@ -141,13 +143,14 @@ function engineOf(variant: ChdbVariant, mergeKey: string, replaceKey: string): s
 
 const REFS_DDL = (lab: string) => `CREATE TABLE ${chQualified(lab, REFS_TABLE)} (id UInt32, sha256 String) ENGINE = MergeTree ORDER BY id`;
 
-export function chdbBlobTableDdl(lab: string, variant: ChdbVariant): string[] {
+/** `tables`: the content tables (one, or K under `--placement across:K`); one `file_refs` for all. */
+export function chdbBlobTableDdl(lab: string, variant: ChdbVariant, tables: readonly string[] = [BLOB_TABLE]): string[] {
   const columns = `(id UInt32, name String, sha256 String, size UInt64, content String${contentCodec(variant)})`;
-  const table = `CREATE TABLE ${chQualified(lab, BLOB_TABLE)} ${columns} ${engineOf(variant, 'id', 'sha256')}`;
-  return variant === 'replacing' ? [table, REFS_DDL(lab)] : [table];
+  const ddl = tables.map((name) => `CREATE TABLE ${chQualified(lab, name)} ${columns} ${engineOf(variant, 'id', 'sha256')}`);
+  return variant === 'replacing' ? [...ddl, REFS_DDL(lab)] : ddl;
 }
 
-export function chdbNativeTableDdl(lab: string, table: NativeTable, variant: ChdbVariant): string[] {
+export function chdbNativeTableDdl(lab: string, table: NativeTable, variant: ChdbVariant, tables: readonly string[] = [nativeTableName(table)]): string[] {
   const names = new Set([FILE_ID_COLUMN, FILE_SHA_COLUMN, ROW_NO_COLUMN]);
   const typed = table.columns.map((column) => {
     if (names.has(column.name)) throw new Error(`native table ${table.name}: column ${column.name} clashes with a lab column`);
@@ -155,8 +158,9 @@ export function chdbNativeTableDdl(lab: string, table: NativeTable, variant: Chd
     return `${chIdent(column.name, 'native column name')} Nullable(${CLICKHOUSE_NATIVE_TYPES[column.type]})${contentCodec(variant)}`;
   });
   const columns = [`${FILE_ID_COLUMN} UInt32`, `${FILE_SHA_COLUMN} String`, `${ROW_NO_COLUMN} UInt32`, ...typed].join(', ');
-  const ddl = `CREATE TABLE ${chQualified(lab, nativeTableName(table))} (${columns}) ${engineOf(variant, `(${FILE_ID_COLUMN}, ${ROW_NO_COLUMN})`, `(${FILE_SHA_COLUMN}, ${ROW_NO_COLUMN})`)}`;
-  return variant === 'replacing' ? [ddl, REFS_DDL(lab)] : [ddl];
+  const engine = engineOf(variant, `(${FILE_ID_COLUMN}, ${ROW_NO_COLUMN})`, `(${FILE_SHA_COLUMN}, ${ROW_NO_COLUMN})`);
+  const ddl = tables.map((name) => `CREATE TABLE ${chQualified(lab, name)} (${columns}) ${engine}`);
+  return variant === 'replacing' ? [...ddl, REFS_DDL(lab)] : ddl;
 }
 
 /** Column list of the blob table, for reading RowBinary chunks with `file()`. */
@@ -244,8 +248,20 @@ class ChdbAdapter implements SystemAdapter {
     return checkVariant(CHDB_VARIANTS, cell.variant, 'chdb');
   }
 
-  private tableOf(cell: CellContext): string {
-    return labTableName(cell);
+  /** The content table of file `fileId`: `blobs` / `n_<type>`, or its `_p<k>` under `across:K`. */
+  private tableOf(cell: CellContext, fileId = 0): string {
+    return labTableOf(cell, fileId);
+  }
+
+  /** Every content table of the cell (one, or K under `across:K`). */
+  private contentTables(cell: CellContext): string[] {
+    return labTablesOf(cell);
+  }
+
+  /** `file_refs` rows whose file lives in `table` (all of them within): ` AND id % K = k` or ''. */
+  private refsOfTable(cell: CellContext, table: string): string {
+    const count = placementObjects(cell.placement);
+    return count === 1 ? '' : ` AND id % ${count} = ${this.contentTables(cell).indexOf(table)}`;
   }
 
   private idColumn(cell: CellContext): string {
@@ -262,7 +278,8 @@ class ChdbAdapter implements SystemAdapter {
     rmSync(this.labDir, { recursive: true, force: true });
     this.open();
     await this.command(`CREATE DATABASE ${chIdent(this.lab, 'database name')}`);
-    const ddl = cell.mode === 'blob' ? chdbBlobTableDdl(this.lab, variant) : chdbNativeTableDdl(this.lab, requireNative(cell).table, variant);
+    const tables = this.contentTables(cell);
+    const ddl = cell.mode === 'blob' ? chdbBlobTableDdl(this.lab, variant, tables) : chdbNativeTableDdl(this.lab, requireNative(cell).table, variant, tables);
     for (const statement of ddl) await this.command(statement);
   }
 
@@ -291,22 +308,27 @@ class ChdbAdapter implements SystemAdapter {
    * text formats, and escaping random bytes for TabSeparated and parsing them back cost ≈ 6× the
    * time (measured on 8 MiB: 1.9 s against 0.33 s). The file sits outside the lab directory.
    */
-  private async insertBlobRows(rows: Buffer): Promise<void> {
+  private async insertBlobRows(table: string, rows: Buffer): Promise<void> {
     const path = join(tmpdir(), `dedup-lab-chdb-${process.pid}-${this.lab}.rowbinary`);
     await writeFile(path, rows);
     try {
-      await this.command(`INSERT INTO ${chQualified(this.lab, BLOB_TABLE)} SELECT * FROM file(${chString(path)}, 'RowBinary', ${chString(BLOB_STRUCTURE)})`);
+      await this.command(`INSERT INTO ${chQualified(this.lab, table)} SELECT * FROM file(${chString(path)}, 'RowBinary', ${chString(BLOB_STRUCTURE)})`);
     } finally {
       await unlink(path).catch(() => undefined);
     }
   }
 
-  /** One INSERT of a chunk of files (plus their references in `replacing`); on failure nothing of it stays. */
+  /**
+   * One INSERT of a chunk of files per content table it touches (one within, up to K across), plus
+   * their references in `replacing`; on failure nothing of it stays.
+   */
   private async writeChunk(chunk: EncodedFile[], cell: CellContext): Promise<string | null> {
     try {
-      const rows = Buffer.concat(chunk.map((file) => file.rows));
-      if (cell.mode === 'blob') await this.insertBlobRows(rows);
-      else await this.insertRows(this.tableOf(cell), rows);
+      for (const [table, group] of groupByObject(chunk, labTableName(cell), cell.placement)) {
+        const rows = Buffer.concat(group.map((file) => file.rows));
+        if (cell.mode === 'blob') await this.insertBlobRows(table, rows);
+        else await this.insertRows(table, rows);
+      }
       if (this.variantOf(cell) === 'replacing') await this.insertRows(REFS_TABLE, Buffer.concat(chunk.map(tsvRefRow)));
       return null;
     } catch (error) {
@@ -362,18 +384,29 @@ class ChdbAdapter implements SystemAdapter {
    * written in part); in `replacing`, only contents no stored file references.
    */
   private async removePartial(cell: CellContext, sent: readonly { id: number; sha256: string }[]): Promise<void> {
-    const table = this.tableOf(cell);
+    const idsOf = (files: readonly { id: number }[]) => files.map((file) => assertFileId(file.id)).join(', ');
+    const groups = groupByObject(sent, labTableName(cell), cell.placement);
     if (this.variantOf(cell) !== 'replacing') {
-      const where = `${this.idColumn(cell)} IN (${sent.map((file) => assertFileId(file.id)).join(', ')})`;
-      if ((await this.count(table, where)) > 0) await this.deleteWhere(table, where, cell);
+      for (const [table, group] of groups) {
+        const where = `${this.idColumn(cell)} IN (${idsOf(group)})`;
+        if ((await this.count(table, where)) > 0) await this.deleteWhere(table, where, cell);
+      }
       return;
     }
-    const ids = sent.map((file) => assertFileId(file.id)).join(', ');
+    const ids = idsOf(sent);
     if ((await this.count(REFS_TABLE, `id IN (${ids})`)) > 0) await this.deleteWhere(REFS_TABLE, `id IN (${ids})`, cell);
-    for (const sha of new Set(sent.map((file) => chString(assertSha256(file.sha256))))) {
-      const where = `${this.shaColumn(cell)} = ${sha}`;
-      if ((await this.count(REFS_TABLE, `sha256 = ${sha}`)) === 0 && (await this.count(table, where)) > 0) await this.deleteWhere(table, where, cell);
+    for (const [table, group] of groups) {
+      for (const sha of new Set(group.map((file) => chString(assertSha256(file.sha256))))) await this.removeOrphanContent(cell, table, sha);
     }
+  }
+
+  /** `replacing`: delete content `sha` (a quoted literal) from `table` unless a file of that table still references it. */
+  private async removeOrphanContent(cell: CellContext, table: string, sha: string, what?: string): Promise<void> {
+    if ((await this.count(REFS_TABLE, `sha256 = ${sha}${this.refsOfTable(cell, table)}`)) > 0) return;
+    const where = `${this.shaColumn(cell)} = ${sha}`;
+    if ((await this.count(table, where)) === 0) return;
+    if (what === undefined) await this.deleteWhere(table, where, cell);
+    else await this.deleteAll(table, where, cell, what);
   }
 
   private async count(table: string, where = '1'): Promise<number> {
@@ -404,7 +437,7 @@ class ChdbAdapter implements SystemAdapter {
   async deleteOne(file: LabFile, cell: CellContext): Promise<void> {
     throwIfAborted(cell.signal);
     const id = assertFileId(file.id);
-    const table = this.tableOf(cell);
+    const table = this.tableOf(cell, id);
     if (this.variantOf(cell) !== 'replacing') {
       const where = `${this.idColumn(cell)} = ${id}`;
       if ((await this.count(table, where)) === 0) throw this.notStored(file);
@@ -412,11 +445,8 @@ class ChdbAdapter implements SystemAdapter {
     }
     if ((await this.count(REFS_TABLE, `id = ${id}`)) === 0) throw this.notStored(file);
     await this.deleteAll(REFS_TABLE, `id = ${id}`, cell, `the reference of file ${id}`);
-    // The content goes only when no other stored file references it (a duplicate may still be held).
-    const sha = chString(assertSha256(file.sha256));
-    if ((await this.count(REFS_TABLE, `sha256 = ${sha}`)) > 0) return;
-    const where = `${this.shaColumn(cell)} = ${sha}`;
-    if ((await this.count(table, where)) > 0) await this.deleteAll(table, where, cell, `the content of file ${id}`);
+    // The content goes only when no other stored file of its table references it (a duplicate may still be held).
+    await this.removeOrphanContent(cell, table, chString(assertSha256(file.sha256)), `the content of file ${id}`);
   }
 
   private notStored(file: LabFile): Error {
@@ -425,13 +455,19 @@ class ChdbAdapter implements SystemAdapter {
 
   async countStored(cell: CellContext): Promise<number> {
     if (this.variantOf(cell) === 'replacing') return this.count(REFS_TABLE);
-    if (cell.mode === 'blob') return this.count(BLOB_TABLE);
-    return this.scalar(`SELECT uniqExact(${FILE_ID_COLUMN}) FROM ${chQualified(this.lab, this.tableOf(cell))}`);
+    // A file lives in one table only, so the per-table counts add up.
+    let stored = 0;
+    for (const table of this.contentTables(cell)) {
+      stored += cell.mode === 'blob' ? await this.count(table) : await this.scalar(`SELECT uniqExact(${FILE_ID_COLUMN}) FROM ${chQualified(this.lab, table)}`);
+    }
+    return stored;
   }
 
-  /** Rows physically present in the content table (what `replacing` collapsed shows here). */
+  /** Rows physically present in the content table(s) (what `replacing` collapsed shows here). */
   async countContentRows(cell: CellContext): Promise<number> {
-    return this.count(this.tableOf(cell));
+    let rows = 0;
+    for (const table of this.contentTables(cell)) rows += await this.count(table);
+    return rows;
   }
 
   async compact(cell: CellContext): Promise<void | NotApplicable> {
@@ -445,7 +481,7 @@ class ChdbAdapter implements SystemAdapter {
   /** `OPTIMIZE TABLE … FINAL` on every lab table with parts (it also drops rows a lightweight delete marked). */
   private async optimizeFinal(cell: CellContext): Promise<void> {
     await this.waitUntilIdle(cell.signal);
-    const tables = this.variantOf(cell) === 'replacing' ? [this.tableOf(cell), REFS_TABLE] : [this.tableOf(cell)];
+    const tables = this.variantOf(cell) === 'replacing' ? [...this.contentTables(cell), REFS_TABLE] : this.contentTables(cell);
     for (const table of tables) {
       const parts = await this.scalar(`SELECT count() FROM system.parts WHERE active AND database = ${chString(this.lab)} AND table = ${chString(table)}`);
       if (parts === 0) continue; // nothing to merge; OPTIMIZE would be a no-op
@@ -485,7 +521,8 @@ class ChdbAdapter implements SystemAdapter {
   }
 
   probes(_cell: CellContext): Probe[] {
-    // Background merges can move the number between reads: poll until two reads agree.
+    // Background merges can move the number between reads: poll until two reads agree. The
+    // internal probe sums the whole lab database, so it covers every table under `across:K`.
     return [
       sizeProbe('internal', SYSTEM_LAYER, () => this.activePartBytes(), { settleTimeoutMs: 30_000, pollIntervalMs: this.options.pollIntervalMs }),
       labFilesProbe(() => [this.labDir]),
@@ -508,6 +545,7 @@ export const definition: SystemDefinition<ChdbOptions> = {
   kind: 'embedded',
   variants: CHDB_VARIANTS,
   modes: MODES,
+  placementAcross: true,
   parseOptions: parseChdbOptions,
   create(instance, options, labName) {
     assertLabName(labName);
