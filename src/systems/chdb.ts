@@ -26,6 +26,10 @@
  * chunks of ~8 MiB: each chunk is one INSERT and its files are acknowledged when it returns.
  * A refused chunk's files are reported failed and whatever part of it was written is removed.
  * Settle, compaction and maintenance wait until `system.merges` / `system.mutations` are idle.
+ *
+ * `--placement across:K` (SPEC §4.1), as `clickhouse`: content tables `blobs_p<k>` / `n_<type>_p<k>`
+ * (file i in table i mod K), one `file_refs`; in `replacing` a content is "still referenced" in a
+ * table only by refs of that table (`id % K = k`). Within, names and SQL are the single-table ones.
  */
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { unlink, writeFile } from 'node:fs/promises';
