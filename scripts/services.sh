@@ -133,10 +133,12 @@ spawn() {
   local name=$1 user=$2 log=$3; shift 3
   local pf; pf=$(pidfile_of "$name")
   local home; home=$(getent passwd "$user" | cut -d: -f6); [[ -d $home ]] || home=$(dir_of "$name")
+  # TMPDIR=/tmp: a server restarted from inside a test run must not inherit the run's temporary
+  # folder (scripts/test.sh removes it when the run ends, while the server keeps running).
   if [[ $user == root ]]; then
-    setsid env HOME="$home" "$@" >>"$log" 2>&1 </dev/null 9>&- &
+    setsid env HOME="$home" TMPDIR=/tmp "$@" >>"$log" 2>&1 </dev/null 9>&- &
   else
-    setsid setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups -- env HOME="$home" USER="$user" "$@" \
+    setsid setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups -- env HOME="$home" USER="$user" TMPDIR=/tmp "$@" \
       >>"$log" 2>&1 </dev/null 9>&- &
   fi
   echo $! > "$pf"
