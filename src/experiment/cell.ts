@@ -153,81 +153,211 @@ export interface StageOutcome {
 }
 
 export async function runCell(run: CellRun): Promise<void> {
-  const { adapter, cell, dataset, signal } = run;
-  const clock = run.clock ?? realClock;
-  const context = cellContextOf(cell, signal);
-  if (run.stages.includes('maintenance_full')) context.twoMaintenanceLevels = true;
-  const probes = [...adapter.probes(context), ...run.extraProbes];
-  const choice = choosePrimaryProbe(probes, run.primaryProbe);
-  const watchContext = { adapter, context, probes, choice, windowMs: run.reclaimWindowMs ?? DEFAULT_RECLAIM_WINDOW_S * 1000, clock, signal };
-  const sizeOf = new Map(dataset.manifest.entries.map((entry, id) => [id, entry.size]));
-  const bytesOf = (ids: readonly number[]) => ids.reduce((sum, id) => sum + (sizeOf.get(id) ?? 0), 0);
-  const stuck = new Map<string, string>();
-  let stored: number[] = [];
-  let firstInsertGrowth: number | null = null;
+  await new CellExecution(run).execute();
+}
 
-  const checkAbort = () => {
-    if (signal.aborted) throw new InterruptedError();
-  };
-  const readAll = async (): Promise<{ bytes: number | null; error?: string }[]> => Promise.all(probes.map((probe) => readOnce(probe)));
-  const readAllSettled = async () => {
-    await adapter.settle(context);
-    return Promise.all(probes.map((probe) => readSettled(probe, clock, signal)));
-  };
+type QuickReading = { bytes: number | null; error?: string };
+type SettledReading = { bytes: number | null; settled: boolean; error?: string };
 
-  // Step 1: empty baseline.
-  checkAbort();
-  await adapter.resetLab(context);
-  const baselineReads = await readAllSettled();
-  const baseline = baselineReads.map((reading) => reading.bytes);
+/** One cell's stages in SPEC §4 order, sharing the cell's probes, baseline and stored files. */
+class CellExecution {
+  private readonly adapter: SystemAdapter;
+  private readonly cell: PlannedCell;
+  private readonly dataset: CellDataset;
+  private readonly signal: AbortSignal;
+  private readonly clock: Clock;
+  private readonly context: CellContext;
+  private readonly probes: Probe[];
+  private readonly choice: ReturnType<typeof choosePrimaryProbe>;
+  private readonly watchContext: Parameters<typeof reclaimWatchAfter>[1];
+  private readonly sizeOf: Map<number, number>;
+  /** Probes that did not shrink back to the empty baseline after the mid-cell reset. */
+  private readonly stuck = new Map<string, string>();
+  private baseline: (number | null)[] = [];
+  private stored: number[] = [];
+  private firstInsertGrowth: number | null = null;
 
-  const runStage = async (stage: StageName, operation: () => Promise<StageOutcome>, storedAfter: () => number) => {
-    checkAbort();
-    run.onStage?.(stage, 'start');
+  constructor(private readonly job: CellRun) {
+    const { adapter, cell, dataset, signal } = job;
+    this.adapter = adapter;
+    this.cell = cell;
+    this.dataset = dataset;
+    this.signal = signal;
+    this.clock = job.clock ?? realClock;
+    this.context = cellContextOf(cell, signal);
+    if (job.stages.includes('maintenance_full')) this.context.twoMaintenanceLevels = true;
+    this.probes = [...adapter.probes(this.context), ...job.extraProbes];
+    this.choice = choosePrimaryProbe(this.probes, job.primaryProbe);
+    this.watchContext = { adapter, context: this.context, probes: this.probes, choice: this.choice, windowMs: job.reclaimWindowMs ?? DEFAULT_RECLAIM_WINDOW_S * 1000, clock: this.clock, signal };
+    this.sizeOf = new Map(dataset.manifest.entries.map((entry, id) => [id, entry.size]));
+  }
+
+  async execute(): Promise<void> {
+    const wants = (stage: StageName) => this.job.stages.includes(stage);
+    // Step 1: empty baseline.
+    this.checkAbort();
+    await this.adapter.resetLab(this.context);
+    this.baseline = (await this.readAllSettled()).map((reading) => reading.bytes);
+    const firstHalf = wants('bulk_insert') || wants('compaction') || wants('storage_dedup');
+    const secondHalf = (['perfile_insert', 'perfile_delete', 'maintenance', 'maintenance_full', 'refill', 'read'] as const).some(wants);
+    await this.dataAtRestStages(wants);
+    // Step 4: reset, and catch probes that do not shrink back to the empty baseline.
+    if (firstHalf && secondHalf) await this.resetBetweenHalves();
+    await this.perFileStages(wants);
+    // Step 8.
+    if (!this.job.keepLab) {
+      this.checkAbort();
+      await this.adapter.resetLab(this.context);
+    }
+  }
+
+  /** Steps 2–3: bulk_insert, compaction and the storage layer's pass, on data at rest. */
+  private async dataAtRestStages(wants: (stage: StageName) => boolean): Promise<void> {
+    const storedBytes = () => this.bytesOf(this.stored);
+    if (wants('bulk_insert')) {
+      await this.runStage('bulk_insert', () => this.bulkInsertOutcome(), storedBytes);
+    } else if (wants('compaction') || wants('storage_dedup')) {
+      // Compaction (and the storage layer's pass) work on data at rest: load it untimed and unrecorded first.
+      const { outcome } = await this.bulkLoad();
+      this.stored = [...outcome.acknowledged];
+    }
+    if (wants('compaction')) await this.runStage('compaction', () => this.timedWhole(() => this.adapter.compact(this.context), 'edr'), storedBytes);
+    // Storage layer (SPEC §12): after compaction when it ran, else after bulk_insert, on the data at rest.
+    if (wants('storage_dedup')) await this.runStage('storage_dedup', () => storageDedupOutcome(this.adapter.localDataPaths(), labPathsOf(this.probes)), storedBytes);
+  }
+
+  /** Steps 5–7 and the SPEC §4.1 stages, in STAGE_ORDER. */
+  private async perFileStages(wants: (stage: StageName) => boolean): Promise<void> {
+    const storedBytes = () => this.bytesOf(this.stored);
+    // Step 5.
+    if (wants('perfile_insert')) {
+      await this.runStage('perfile_insert', () => this.insertEach(), storedBytes);
+    } else if (wants('perfile_delete') || wants('read')) {
+      // Deletes and reads need stored files: insert them untimed and unrecorded first.
+      await this.insertEach();
+    }
+    const kit = this.stageKit();
+    // Step 6 (under the cell's delete method and scope, SPEC §4.1).
+    if (wants('perfile_delete')) await this.runStage('perfile_delete', () => deleteOperation(kit), storedBytes);
+    // Step 7.
+    if (wants('maintenance')) await this.runStage('maintenance', () => this.timedWhole(() => this.adapter.maintenance(this.context), 'space'), storedBytes);
+    if (wants('maintenance_full')) await this.runStage('maintenance_full', () => maintenanceFullOperation(kit), storedBytes);
+    if (wants('refill')) await this.runStage('refill', () => refillOperation(kit), storedBytes);
+    if (wants('read')) await this.runStage('read', () => readOperation(kit), storedBytes);
+  }
+
+  private async resetBetweenHalves(): Promise<void> {
+    this.checkAbort();
+    await this.adapter.resetLab(this.context);
+    this.stored = [];
+    const afterReset = await this.readAllSettled();
+    this.probes.forEach((probe, index) => {
+      const reason = stuckProbeReason(this.baseline[index] ?? null, afterReset[index]?.bytes ?? null);
+      if (reason) this.stuck.set(probe.name, reason);
+    });
+  }
+
+  private stageKit(): StageKit {
+    return {
+      adapter: this.adapter,
+      context: this.context,
+      dimensions: this.cell.dimensions ?? DEFAULT_DIMENSIONS,
+      entries: this.dataset.manifest.entries,
+      stored: () => this.stored,
+      setStored: (ids) => void (this.stored = ids),
+      bytesOf: (ids) => this.bytesOf(ids),
+      timeEach: (ids, operation) => this.timeEach(ids, operation),
+      files: (ids) => iterateLabFiles(this.dataset.dir, this.dataset.manifest, { ids: [...ids] }),
+      verifyCount: (expected, what) => this.verifyCount(expected, what),
+      writeFailure,
+      firstInsertGrowth: () => this.firstInsertGrowth,
+    };
+  }
+
+  private bytesOf(ids: readonly number[]): number {
+    return ids.reduce((sum, id) => sum + (this.sizeOf.get(id) ?? 0), 0);
+  }
+
+  private checkAbort(): void {
+    if (this.signal.aborted) throw new InterruptedError();
+  }
+
+  private readAll(): Promise<QuickReading[]> {
+    return Promise.all(this.probes.map((probe) => readOnce(probe)));
+  }
+
+  private async readAllSettled(): Promise<SettledReading[]> {
+    await this.adapter.settle(this.context);
+    return Promise.all(this.probes.map((probe) => readSettled(probe, this.clock, this.signal)));
+  }
+
+  /** One stage: probes before, the operation, the reclaim watch, probes settled after, one record. */
+  private async runStage(stage: StageName, operation: () => Promise<StageOutcome>, storedAfter: () => number): Promise<void> {
+    this.checkAbort();
+    this.job.onStage?.(stage, 'start');
     const startedAt = new Date();
-    const before = await readAll();
+    const before = await this.readAll();
     let outcome: StageOutcome;
     try {
       outcome = await operation();
     } catch (error) {
-      if (signal.aborted) throw new InterruptedError();
+      if (this.signal.aborted) throw new InterruptedError();
       outcome = { files: 0, logicalBytes: 0, durationMs: 0, latenciesUs: [], measure: { kind: 'failed', reason: `stage failed: ${messageOf(error)}` }, error: { kind: 'stage_failed', message: messageOf(error) } };
     }
     // An interrupted stage is not recorded: only what finished is written (SPEC §4).
-    if (signal.aborted) throw new InterruptedError();
-    const watched = RECLAIM_STAGES.includes(stage) && outcome.measure.kind !== 'failed' && outcome.measure.kind !== 'not-applicable' ? await reclaimWatchAfter(stage, watchContext) : {};
-    if (signal.aborted) throw new InterruptedError();
-    let after: { bytes: number | null; settled: boolean; error?: string }[];
-    try {
-      after = outcome.measure.kind === 'failed' ? probes.map(() => ({ bytes: null, settled: false, error: 'not read: the stage failed' })) : await readAllSettled();
-    } catch (error) {
-      after = probes.map(() => ({ bytes: null, settled: false, error: `settle failed: ${messageOf(error)}` }));
-      outcome.error ??= { kind: 'settle_failed', message: messageOf(error) };
-    }
-    if (signal.aborted) throw new InterruptedError();
+    this.checkAbort();
+    const watched = RECLAIM_STAGES.includes(stage) && outcome.measure.kind !== 'failed' && outcome.measure.kind !== 'not-applicable' ? await reclaimWatchAfter(stage, this.watchContext) : {};
+    this.checkAbort();
+    const after = await this.readAfter(outcome);
+    this.checkAbort();
     const storedLogicalBytes = storedAfter();
-    const probeResults: ProbeResult[] = probes.map((probe, index) => {
+    const probeResults = this.probeResultsOf(outcome, before, after, storedLogicalBytes);
+    const record = this.recordOf(stage, startedAt, outcome, probeResults, watched, storedLogicalBytes);
+    if (stage === 'perfile_insert') this.firstInsertGrowth = probeResults.find((probe) => probe.name === this.choice.name)?.delta ?? null;
+    this.job.onRecord(record);
+    this.job.onStage?.(stage, 'end', outcome.error === null);
+    if (outcome.error) throw new StageFailedError(stage, outcome.error.kind, outcome.error.message);
+  }
+
+  /** Settled probe readings after a stage; none after a failed one (and a failed settle fails the stage). */
+  private async readAfter(outcome: StageOutcome): Promise<SettledReading[]> {
+    if (outcome.measure.kind === 'failed') return this.probes.map(() => ({ bytes: null, settled: false, error: 'not read: the stage failed' }));
+    try {
+      return await this.readAllSettled();
+    } catch (error) {
+      outcome.error ??= { kind: 'settle_failed', message: messageOf(error) };
+      return this.probes.map(() => ({ bytes: null, settled: false, error: `settle failed: ${messageOf(error)}` }));
+    }
+  }
+
+  private probeResultsOf(outcome: StageOutcome, before: QuickReading[], after: SettledReading[], storedLogicalBytes: number): ProbeResult[] {
+    const { idealEdr } = this.dataset.manifest.totals;
+    return this.probes.map((probe, index) => {
       const readings: ProbeReadings = {
         name: probe.name,
         layer: probe.layer,
         ...(probe.scope ? { scope: probe.scope } : {}),
         replicas: probe.replicas,
-        baseline: baseline[index] ?? null,
+        baseline: this.baseline[index] ?? null,
         before: before[index]?.bytes ?? null,
         after: after[index]?.bytes ?? null,
         settled: after[index]?.settled ?? false,
-        stuckReason: stuck.get(probe.name) ?? null,
+        stuckReason: this.stuck.get(probe.name) ?? null,
       };
       const error = after[index]?.error ?? before[index]?.error;
       if (error) readings.error = error;
-      return probeResult(readings, outcome.measure, { storedLogicalBytes, idealEdr: dataset.manifest.totals.idealEdr, compressibility: dataset.compressibility });
+      return probeResult(readings, outcome.measure, { storedLogicalBytes, idealEdr, compressibility: this.dataset.compressibility });
     });
+  }
+
+  private recordOf(stage: StageName, startedAt: Date, outcome: StageOutcome, probeResults: ProbeResult[], watched: Partial<StageRecord>, storedLogicalBytes: number): StageRecord {
+    const { choice, job } = this;
     // The headline number is the chosen primary probe's, never silently another probe's.
     const primary = probeResults.find((probe) => probe.name === choice.name);
     const internal = probeResults.find((probe) => probe.name === 'internal');
-    const record: StageRecord = {
-      ...emptyStageRecord(run.runId, run.attempt, cell, stage, dataset.manifest.totals.idealEdr),
-      ...(run.systemVersion ? { systemVersion: run.systemVersion } : {}),
+    return {
+      ...emptyStageRecord(job.runId, job.attempt, this.cell, stage, this.dataset.manifest.totals.idealEdr),
+      ...(job.systemVersion ? { systemVersion: job.systemVersion } : {}),
       startedAt: startedAt.toISOString(),
       durationMs: outcome.durationMs,
       files: outcome.files,
@@ -238,7 +368,7 @@ export async function runCell(run: CellRun): Promise<void> {
       ...physicalFields(probeResults, choice, outcome.measure.kind === 'space'),
       ...watched,
       edr: primary?.edr ?? null,
-      edrFlag: primary?.edrFlag ?? { status: 'unmeasurable', reason: `primary probe ${choice.name} is not among this system's probes (${probes.map((probe) => probe.name).join(', ')})` },
+      edrFlag: primary?.edrFlag ?? { status: 'unmeasurable', reason: `primary probe ${choice.name} is not among this system's probes (${this.probes.map((probe) => probe.name).join(', ')})` },
       reclaimedBytes: primary?.reclaimedBytes ?? null,
       residualBytes: primary?.residualBytes ?? null,
       // Only stages that move payload have a throughput; compaction and maintenance move none.
@@ -251,13 +381,9 @@ export async function runCell(run: CellRun): Promise<void> {
       ...outcome.extra,
       ...(outcome.storage ? { storage: outcome.storage } : {}),
     };
-    if (stage === 'perfile_insert') firstInsertGrowth = primary?.delta ?? null;
-    run.onRecord(record);
-    run.onStage?.(stage, 'end', outcome.error === null);
-    if (outcome.error) throw new StageFailedError(stage, outcome.error.kind, outcome.error.message);
-  };
+  }
 
-  const timedWhole = async (operation: () => Promise<void | NotApplicable>, kind: 'edr' | 'space'): Promise<StageOutcome> => {
+  private async timedWhole(operation: () => Promise<void | NotApplicable>, kind: 'edr' | 'space'): Promise<StageOutcome> {
     const start = process.hrtime.bigint();
     const result = await operation();
     const durationMs = elapsedUs(start, process.hrtime.bigint()) / 1000;
@@ -265,71 +391,35 @@ export async function runCell(run: CellRun): Promise<void> {
       return { files: 0, logicalBytes: 0, durationMs, latenciesUs: [], measure: { kind: 'not-applicable', reason: result.notApplicable }, error: null };
     }
     return { files: 0, logicalBytes: 0, durationMs, latenciesUs: [], measure: { kind }, error: null };
-  };
+  }
 
-  const bulkLoad = async (): Promise<{ outcome: WriteOutcome; durationMs: number }> => {
+  private async bulkLoad(): Promise<{ outcome: WriteOutcome; durationMs: number }> {
     const start = process.hrtime.bigint();
-    const outcome = await adapter.bulkInsert(iterateLabFiles(dataset.dir, dataset.manifest), context);
+    const outcome = await this.adapter.bulkInsert(iterateLabFiles(this.dataset.dir, this.dataset.manifest), this.context);
     return { outcome, durationMs: elapsedUs(start, process.hrtime.bigint()) / 1000 };
-  };
+  }
 
-  const verifyCount = async (expected: number, what: string): Promise<{ kind: string; message: string } | null> => {
-    const count = await adapter.countStored(context);
+  private async bulkInsertOutcome(): Promise<StageOutcome> {
+    const { outcome, durationMs } = await this.bulkLoad();
+    this.stored = [...outcome.acknowledged];
+    const error = writeFailure(outcome.failed, outcome.acknowledged.length + outcome.failed.length) ?? (await this.verifyCount(this.stored.length, 'after bulk_insert'));
+    return { files: this.stored.length, logicalBytes: this.bytesOf(this.stored), durationMs, latenciesUs: [], measure: { kind: 'edr' }, error };
+  }
+
+  private async verifyCount(expected: number, what: string): Promise<{ kind: string; message: string } | null> {
+    const count = await this.adapter.countStored(this.context);
     if (count === expected) return null;
     return { kind: 'count_mismatch', message: `${what}: the lab holds ${count} files, expected ${expected}` };
-  };
+  }
 
-  const writeFailure = (failed: WriteOutcome['failed'], attempted: number) =>
-    failed.length === 0 ? null : { kind: 'write_failed', message: `${failed.length} of ${attempted} writes failed; first (file ${failed[0]?.id}): ${failed[0]?.error}` };
-
-  const wants = (stage: StageName) => run.stages.includes(stage);
-  const firstHalf = wants('bulk_insert') || wants('compaction') || wants('storage_dedup');
-  const secondHalf = (['perfile_insert', 'perfile_delete', 'maintenance', 'maintenance_full', 'refill', 'read'] as const).some(wants);
-
-  // Step 2.
-  if (wants('bulk_insert')) {
-    await runStage(
-      'bulk_insert',
-      async () => {
-        const { outcome, durationMs } = await bulkLoad();
-        stored = [...outcome.acknowledged];
-        const error = writeFailure(outcome.failed, outcome.acknowledged.length + outcome.failed.length) ?? (await verifyCount(stored.length, 'after bulk_insert'));
-        return { files: stored.length, logicalBytes: bytesOf(stored), durationMs, latenciesUs: [], measure: { kind: 'edr' }, error };
-      },
-      () => bytesOf(stored),
-    );
-  } else if (wants('compaction') || wants('storage_dedup')) {
-    // Compaction (and the storage layer's pass) work on data at rest: load it untimed and unrecorded first.
-    const { outcome } = await bulkLoad();
-    stored = [...outcome.acknowledged];
-  }
-  // Step 3.
-  if (wants('compaction')) {
-    await runStage('compaction', () => timedWhole(() => adapter.compact(context), 'edr'), () => bytesOf(stored));
-  }
-  // Storage layer (SPEC §12): after compaction when it ran, else after bulk_insert, on the data at rest.
-  if (wants('storage_dedup')) {
-    await runStage('storage_dedup', () => storageDedupOutcome(adapter.localDataPaths(), labPathsOf(probes)), () => bytesOf(stored));
-  }
-  // Step 4: reset, and catch probes that do not shrink back to the empty baseline.
-  if (firstHalf && secondHalf) {
-    checkAbort();
-    await adapter.resetLab(context);
-    stored = [];
-    const afterReset = await readAllSettled();
-    probes.forEach((probe, index) => {
-      const reason = stuckProbeReason(baseline[index] ?? null, afterReset[index]?.bytes ?? null);
-      if (reason) stuck.set(probe.name, reason);
-    });
-  }
-  // Per-file stages: one timed operation per file; a failing file is recorded and the rest go on.
-  const timeEach = async (ids: number[] | undefined, operation: (file: LabFile) => Promise<void>) => {
+  /** Per-file stages: one timed operation per file; a failing file is recorded and the rest go on. */
+  private async timeEach(ids: number[] | undefined, operation: (file: LabFile) => Promise<void>): Promise<{ latenciesUs: number[]; acknowledged: number[]; failed: WriteOutcome['failed']; durationMs: number }> {
     const latenciesUs: number[] = [];
     const acknowledged: number[] = [];
     const failed: WriteOutcome['failed'] = [];
     let durationMs = 0;
-    for await (const file of iterateLabFiles(dataset.dir, dataset.manifest, ids ? { ids } : {})) {
-      if (signal.aborted) break;
+    for await (const file of iterateLabFiles(this.dataset.dir, this.dataset.manifest, ids ? { ids } : {})) {
+      if (this.signal.aborted) break;
       const start = process.hrtime.bigint();
       try {
         await operation(file);
@@ -343,51 +433,16 @@ export async function runCell(run: CellRun): Promise<void> {
       }
     }
     return { latenciesUs, acknowledged, failed, durationMs };
-  };
-  // Step 5.
-  const insertEach = async (): Promise<StageOutcome> => {
-    const { latenciesUs, acknowledged, failed, durationMs } = await timeEach(undefined, (file) => adapter.insertOne(file, context));
-    stored = acknowledged;
-    const error = writeFailure(failed, dataset.manifest.entries.length) ?? (await verifyCount(stored.length, 'after perfile_insert'));
-    return { files: acknowledged.length, logicalBytes: bytesOf(acknowledged), durationMs, latenciesUs, measure: { kind: 'edr' }, error };
-  };
-  if (wants('perfile_insert')) {
-    await runStage('perfile_insert', insertEach, () => bytesOf(stored));
-  } else if (wants('perfile_delete') || wants('read')) {
-    // Deletes and reads need stored files: insert them untimed and unrecorded first.
-    await insertEach();
   }
-  const kit: StageKit = {
-    adapter,
-    context,
-    dimensions: cell.dimensions ?? DEFAULT_DIMENSIONS,
-    entries: dataset.manifest.entries,
-    stored: () => stored,
-    setStored: (ids) => void (stored = ids),
-    bytesOf,
-    timeEach,
-    files: (ids) => iterateLabFiles(dataset.dir, dataset.manifest, { ids: [...ids] }),
-    verifyCount,
-    writeFailure,
-    firstInsertGrowth: () => firstInsertGrowth,
-  };
-  // Step 6 (under the cell's delete method and scope, SPEC §4.1).
-  if (wants('perfile_delete')) await runStage('perfile_delete', () => deleteOperation(kit), () => bytesOf(stored));
-  // Step 7.
-  if (wants('maintenance')) {
-    await runStage(
-      'maintenance',
-      () => timedWhole(() => adapter.maintenance(context), 'space'),
-      () => bytesOf(stored),
-    );
+
+  private async insertEach(): Promise<StageOutcome> {
+    const { latenciesUs, acknowledged, failed, durationMs } = await this.timeEach(undefined, (file) => this.adapter.insertOne(file, this.context));
+    this.stored = acknowledged;
+    const error = writeFailure(failed, this.dataset.manifest.entries.length) ?? (await this.verifyCount(this.stored.length, 'after perfile_insert'));
+    return { files: acknowledged.length, logicalBytes: this.bytesOf(acknowledged), durationMs, latenciesUs, measure: { kind: 'edr' }, error };
   }
-  // SPEC §4.1 stages, in STAGE_ORDER after maintenance.
-  if (wants('maintenance_full')) await runStage('maintenance_full', () => maintenanceFullOperation(kit), () => bytesOf(stored));
-  if (wants('refill')) await runStage('refill', () => refillOperation(kit), () => bytesOf(stored));
-  if (wants('read')) await runStage('read', () => readOperation(kit), () => bytesOf(stored));
-  // Step 8.
-  if (!run.keepLab) {
-    checkAbort();
-    await adapter.resetLab(context);
-  }
+}
+
+function writeFailure(failed: WriteOutcome['failed'], attempted: number): { kind: string; message: string } | null {
+  return failed.length === 0 ? null : { kind: 'write_failed', message: `${failed.length} of ${attempted} writes failed; first (file ${failed[0]?.id}): ${failed[0]?.error}` };
 }
