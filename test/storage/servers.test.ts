@@ -97,13 +97,15 @@ test('PostgreSQL on btrfs-dedup, random U90: TOAST chunks in 8 KiB pages defeat 
   for (const unit of ['4KiB', '128KiB', 'cdc']) assert.ok((m.simulated[unit] ?? 0) < 2.5, `${unit}: ${m.simulated[unit]}`);
 });
 
-test('MariaDB (InnoDB) on btrfs-dedup, random U90: blob pages are page-aligned, 4 KiB blocks find most copies', async () => {
+test('MariaDB (InnoDB) on btrfs-dedup, random U90: the lab tablespace gives 4 KiB blocks a few copies, the data dir (redo, doublewrite) many more', async () => {
   const m = await onLayer('mariadb', 'btrfs-dedup', () => measure('mariadb', mariadbOptionsFromEnv()));
   realPassRecoversNothing(m);
-  // Observed 6.95 at 4 KiB, 5.28 at 128 KiB, 7.63 with FastCDC on a fresh data dir (3.29 / 2.85 /
-  // 4.29 on one an earlier run had grown).
-  assert.ok((m.simulated['4KiB'] ?? 0) > 2, `4KiB: ${m.simulated['4KiB']}`);
-  assert.ok((m.simulated['4KiB'] ?? 0) >= (m.simulated['128KiB'] ?? 0), 'smaller blocks find at least as much');
+  // Observed on the lab's files 1.92 at 4 KiB, 1.05 at 128 KiB, 1.56 with FastCDC; over the whole
+  // fresh data dir 6.95 / 5.28 / 7.63 (3.29 / 2.85 / 4.29 on one an earlier run had grown).
+  const lab4k = m.simulated['4KiB'] ?? 0;
+  assert.ok(lab4k > 1.3 && lab4k < 5, `lab 4KiB: ${lab4k}`);
+  assert.ok(lab4k >= (m.simulated['128KiB'] ?? 0), 'smaller blocks find at least as much');
+  assert.ok((m.simulatedDataDir['4KiB'] ?? 0) > lab4k, `data dir 4KiB ${m.simulatedDataDir['4KiB']} > lab ${lab4k}: the redo log repeats the pages`);
 });
 
 test('Kafka log segments on btrfs-dedup, random U90: records sit at unaligned offsets, only CDC finds them', async () => {
