@@ -66,6 +66,35 @@ export type ClickhouseVariant = (typeof CLICKHOUSE_VARIANTS)[number];
 
 /** `--placement across:K` bulk loads: bytes of files per round of K INSERTs (bounds memory). */
 const ACROSS_BATCH_BYTES = 8 * 1024 * 1024;
+/**
+ * A bulk load into one table is one streamed INSERT per this many bytes of files. ClickHouse 18.16
+ * forms an insert block of up to max_insert_block_size (1 048 576) rows in the server's memory, so a
+ * single INSERT of a 1 GiB set asked for one 1 GiB column chunk and failed on the default 2 GB query
+ * memory limit (measured with `--total-size 1GiB`); smaller sets are still one INSERT, one part.
+ */
+const BULK_INSERT_BYTES = 256 * 1024 * 1024;
+
+/**
+ * `files` as consecutive streams of about `budget` bytes each (a stream ends after the file that
+ * reaches it). Nothing is buffered: each stream pulls from the same iterator and must be drained
+ * before the next is taken.
+ */
+export async function* consecutiveStreams<T extends { size: number }>(files: AsyncIterable<T>, budget: number): AsyncGenerator<AsyncIterable<T>> {
+  const iterator = files[Symbol.asyncIterator]();
+  for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+    const first = next.value;
+    yield (async function* () {
+      let bytes = first.size;
+      yield first;
+      while (bytes < budget) {
+        const more = await iterator.next();
+        if (more.done) return;
+        bytes += more.value.size;
+        yield more.value;
+      }
+    })();
+  }
+}
 
 /** Reference table of the `replacing` variant: which file ids are stored, by content hash. */
 export const REFS_TABLE = 'file_refs';
@@ -466,8 +495,9 @@ class ClickhouseAdapter implements SystemAdapter {
     const seen: { id: number; sha256: string }[] = [];
     const unparsable: { id: number; error: string }[] = [];
     try {
-      if (placementObjects(cell.placement) === 1) await this.insertStream(this.tableOf(cell), this.rowsOf(files, cell, seen, unparsable), this.formatOf(cell));
-      else await this.insertAcross(files, cell, seen, unparsable);
+      if (placementObjects(cell.placement) === 1) {
+        for await (const part of consecutiveStreams(files, BULK_INSERT_BYTES)) await this.insertStream(this.tableOf(cell), this.rowsOf(part, cell, seen, unparsable), this.formatOf(cell));
+      } else await this.insertAcross(files, cell, seen, unparsable);
       if (variant === 'replacing') {
         await this.insertStream(
           REFS_TABLE,
