@@ -12,12 +12,12 @@
  * results under a temporary folder it removes. The reference column is the limit, not a tool.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchResult } from './run.js';
+import { processMemory } from '../src/systems/pglite.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const LIMIT_MIB = 256;
@@ -35,28 +35,20 @@ const SERVER_VARIANTS: Record<string, string> = {
 // to 256 MiB, so that stage alone takes hours there; the embedded test covers the delete stages.
 const STAGES = 'bulk_insert,perfile_insert,read';
 
-function highWaterKiB(pid: number): number {
-  try {
-    return Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-  } catch {
-    return 0; // the process has exited
-  }
-}
-
 /** Runs the CLI once and returns its peak RSS in MiB and its wall time in seconds. */
 function runMeasured(args: string[]): Promise<{ peakMiB: number; seconds: number }> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
     const child = spawn(process.execPath, [join(ROOT, 'bin', 'dedup-lab.js'), ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
-    let peakKiB = 0;
+    let peakBytes = 0;
     let stderr = '';
-    const timer = setInterval(() => (peakKiB = Math.max(peakKiB, child.pid ? highWaterKiB(child.pid) : 0)), 50);
+    const timer = setInterval(() => (peakBytes = Math.max(peakBytes, (child.pid && processMemory(child.pid)?.peakRssBytes) || 0)), 50);
     child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
     child.on('error', reject);
     child.on('close', (code) => {
       clearInterval(timer);
       if (code !== 0) reject(new Error(`dedup-lab ${args.join(' ')} exited ${code}: ${stderr}`));
-      else resolve({ peakMiB: peakKiB / 1024, seconds: (Date.now() - started) / 1000 });
+      else resolve({ peakMiB: peakBytes / 1024 ** 2, seconds: (Date.now() - started) / 1000 });
     });
   });
 }

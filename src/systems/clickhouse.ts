@@ -43,7 +43,7 @@ import type { ColumnType, NativeTable } from '../dataset/records.js';
 import { BLOB_TABLE, fileIdColumn, labTableName } from './shared/layout.js';
 import { checkRowWidth, FILE_ID_COLUMN, nativeTableName, type NativeTypeMap } from './shared/native.js';
 import { parseSystemOptions } from './shared/options.js';
-import { batchFiles, DeleteDidNothingError, requireNative, throwIfAborted } from './shared/stages.js';
+import { batchFiles, consecutiveStreams, DeleteDidNothingError, requireNative, throwIfAborted } from './shared/stages.js';
 import { checkVariant, numberOf } from './postgresql.js';
 import { SYSTEM_LAYER, sizeProbe, timingsOf } from './shared/probes.js';
 import { labFilesProbe } from './shared/lab-files.js';
@@ -73,28 +73,6 @@ const ACROSS_BATCH_BYTES = 8 * 1024 * 1024;
  * memory limit (measured with `--total-size 1GiB`); smaller sets are still one INSERT, one part.
  */
 const BULK_INSERT_BYTES = 256 * 1024 * 1024;
-
-/**
- * `files` as consecutive streams of about `budget` bytes each (a stream ends after the file that
- * reaches it). Nothing is buffered: each stream pulls from the same iterator and must be drained
- * before the next is taken.
- */
-export async function* consecutiveStreams<T extends { size: number }>(files: AsyncIterable<T>, budget: number): AsyncGenerator<AsyncIterable<T>> {
-  const iterator = files[Symbol.asyncIterator]();
-  for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
-    const first = next.value;
-    yield (async function* () {
-      let bytes = first.size;
-      yield first;
-      while (bytes < budget) {
-        const more = await iterator.next();
-        if (more.done) return;
-        bytes += more.value.size;
-        yield more.value;
-      }
-    })();
-  }
-}
 
 /** Reference table of the `replacing` variant: which file ids are stored, by content hash. */
 export const REFS_TABLE = 'file_refs';

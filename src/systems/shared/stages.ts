@@ -120,3 +120,26 @@ export async function* batchFiles(
   }
   if (batch.length > 0) yield batch;
 }
+
+/**
+ * `files` as consecutive streams of about `budget` bytes each (a stream ends after the file that
+ * reaches it): the streaming counterpart of batchFiles, for producers that send one request per
+ * stream. Nothing is buffered: each stream pulls from the same iterator and must be drained before
+ * the next is taken.
+ */
+export async function* consecutiveStreams<T extends { size: number }>(files: AsyncIterable<T>, budget: number): AsyncGenerator<AsyncIterable<T>> {
+  const iterator = files[Symbol.asyncIterator]();
+  for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+    const first = next.value;
+    yield (async function* () {
+      let bytes = first.size;
+      yield first;
+      while (bytes < budget) {
+        const more = await iterator.next();
+        if (more.done) return;
+        bytes += more.value.size;
+        yield more.value;
+      }
+    })();
+  }
+}

@@ -1,7 +1,7 @@
-/** The split of a ClickHouse bulk load into consecutive INSERT streams (no server needed). */
+/** consecutiveStreams: a file stream cut into consecutive request streams (ClickHouse's bulk INSERTs). */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { consecutiveStreams } from '../../src/systems/clickhouse.js';
+import { consecutiveStreams } from '../../../src/systems/shared/stages.js';
 
 async function* filesOf(sizes: number[]): AsyncIterable<{ id: number; size: number }> {
   for (const [id, size] of sizes.entries()) yield { id, size };
