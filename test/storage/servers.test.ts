@@ -35,13 +35,24 @@ async function onLayer<T>(service: string, layer: string, fn: () => Promise<T>):
   services('down', service, layer);
   rmSync(imageOf(service, layer), { force: true });
   services('up', service, layer);
+  let outcome: { value: T } | { error: unknown };
   try {
-    return await fn();
-  } finally {
+    outcome = { value: await fn() };
+  } catch (error) {
+    outcome = { error };
+  }
+  // Switch back even when the measurement failed, and never let a failed switch-back hide why
+  // the measurement failed (a finally that throws would replace the first error).
+  try {
     services('down', service, null);
     rmSync(imageOf(service, layer), { force: true });
     services('up', service, null);
+  } catch (restoreError) {
+    if ('error' in outcome) throw new AggregateError([outcome.error, restoreError], `${service}: the measurement on ${layer} failed, and so did the switch back to its default`);
+    throw restoreError;
   }
+  if ('error' in outcome) throw outcome.error;
+  return outcome.value;
 }
 
 export interface LayerMeasurement {
