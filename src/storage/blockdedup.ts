@@ -10,22 +10,25 @@
  *   record), its allocation rounded up to 4 KiB sectors (ashift=12), kept uncompressed unless LZ4
  *   saves at least 1/8 (ZFS's rule), all-zero blocks stored as holes (ZFS with compression on).
  *
- * Reads go through one 1 MiB buffer at file offsets that are multiples of 1 MiB, so every fixed
- * block lies inside one read: no copies. Fingerprints of blocks above 4 KiB are the sha256 of their
- * 4 KiB sub-block digests (a hash tree): equal blocks give equal digests, and the data is hashed
- * once instead of five times.
+ * Reads go through two 1 MiB buffers at file offsets that are multiples of 1 MiB, so every fixed
+ * block lies inside one read: no copies. The buffers live in the WebAssembly hasher's memory
+ * (src/storage/blockhash.ts, MurmurHash3_x64_128): a read is hashed where it landed, every 4 KiB
+ * block in one call. Fingerprints of blocks above 4 KiB are the hash of their 4 KiB sub-block
+ * digests (a hash tree, one call per level): equal blocks give equal digests, and the data is
+ * hashed once instead of five times.
  */
-import { hash } from 'node:crypto';
 import { open, readdir, lstat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULT_CDC, FastCdc, type CdcParameters } from '../dataset/fastcdc.js';
 import { storedBlockBytes, SECTOR_BYTES } from './allocation.js';
 import { FingerprintSet } from './fingerprints.js';
+import { BlockHasher } from './blockhash.js';
 
 export const BLOCK_SIZES = [4096, 8192, 16384, 65536, 131072] as const;
 const BASE_BLOCK = 4096;
 const READ_BYTES = 1 << 20;
-const DIGEST_BYTES = 32;
+/** Where each block size's digests sit in the hasher's slab: 256 + 128 + 64 + 16 + 8 per read. */
+const LEVEL_SLOTS = [0, 256, 384, 448, 464] as const;
 export const COMPRESSOR = 'lz4 block (lz4-napi), per distinct block';
 
 export interface DedupTally {
@@ -99,7 +102,7 @@ export class Tally {
     private readonly packed = false,
   ) {}
 
-  /** `digest` is the block's sha256 (or hash-tree digest); `isZero` marks an all-zero block. */
+  /** `digest` is the block's 128-bit digest (or hash-tree digest); `isZero` marks an all-zero block. */
   add(block: Buffer, digest: Buffer, isZero: boolean): void {
     this.pieces++;
     this.bytes += block.length;
@@ -108,10 +111,11 @@ export class Tally {
       this.zeroSeen = true;
       return;
     }
-    // 128 bits of sha256: collisions negligible at any volume this scans.
+    // 128-bit digests: collisions negligible at any volume this scans (src/storage/blockhash.ts).
     if (!this.seen.add(digest)) return;
     this.uniqueBytes += block.length;
-    if (this.sampledBytes >= COMPRESS_ALWAYS_BYTES && (digest[20] as number) % COMPRESS_SAMPLE_RATE !== 0) return;
+    // Byte 8: bits the fingerprint table does not use for its slot index (word 0).
+    if (this.sampledBytes >= COMPRESS_ALWAYS_BYTES && (digest[8] as number) % COMPRESS_SAMPLE_RATE !== 0) return;
     const compressed = this.compress ? this.compress(block) : block.length;
     this.sampledBytes += block.length;
     this.sampledCompressed += compressed;
@@ -143,17 +147,10 @@ export function ratio(numerator: number, denominator: number): number {
   return denominator > 0 ? numerator / denominator : 1;
 }
 
-const digestOf = (data: Buffer): Buffer => hash('sha256', data, 'buffer') as unknown as Buffer;
-
-/** Digests of all-zero blocks per size (hash-tree digests for sizes above 4 KiB). */
-function zeroDigests(): Map<number, Buffer> {
-  const zero4k = digestOf(Buffer.alloc(BASE_BLOCK));
-  const map = new Map<number, Buffer>([[BASE_BLOCK, zero4k]]);
-  for (const size of BLOCK_SIZES) {
-    if (size === BASE_BLOCK) continue;
-    map.set(size, digestOf(Buffer.concat(Array.from({ length: size / BASE_BLOCK }, () => zero4k))));
-  }
-  return map;
+/** Digests of all-zero blocks per size (hash-tree digests for sizes above 4 KiB), copies. */
+function zeroDigests(hasher: BlockHasher): Buffer[] {
+  const zero4k = Buffer.from(hasher.hash(Buffer.alloc(BASE_BLOCK)));
+  return BLOCK_SIZES.map((size) => (size === BASE_BLOCK ? zero4k : Buffer.from(hasher.hash(Buffer.concat(Array.from({ length: size / BASE_BLOCK }, () => zero4k))))));
 }
 
 export async function loadCompressor(): Promise<(block: Buffer) => number> {
@@ -192,11 +189,13 @@ export class CdcTally {
   private readonly cdc: FastCdc;
   /** Compared with memcmp: most chunks differ at their first byte. */
   private readonly zeros: Buffer;
+  private readonly hasher: BlockHasher;
 
   constructor(compress: ((block: Buffer) => number) | null, params: CdcParameters) {
     this.tally = new Tally(compress, true);
     this.zeros = Buffer.alloc(params.max);
-    this.cdc = new FastCdc((chunk) => this.tally.add(chunk, digestOf(chunk), chunk.equals(this.zeros.subarray(0, chunk.length))), params);
+    this.hasher = new BlockHasher(params.max);
+    this.cdc = new FastCdc((chunk) => this.tally.add(chunk, this.hasher.hash(chunk), chunk.equals(this.zeros.subarray(0, chunk.length))), params);
   }
 
   push(piece: Buffer): void {
@@ -236,34 +235,32 @@ async function cdcSide(compress: ((block: Buffer) => number) | null, params: Cdc
 
 class Simulation {
   readonly fixed: Tally[];
-  private readonly zero = zeroDigests();
+  private readonly hasher = new BlockHasher(2 * READ_BYTES);
+  /** The two read buffers: views of the hasher's data region. */
+  readonly buffers = [this.hasher.data.subarray(0, READ_BYTES), this.hasher.data.subarray(READ_BYTES)] as const;
+  private readonly zero = zeroDigests(this.hasher);
+  private readonly zeros = Buffer.alloc(BLOCK_SIZES.at(-1) as number);
 
   constructor(compress: ((block: Buffer) => number) | null) {
     this.fixed = BLOCK_SIZES.map(() => new Tally(compress));
   }
 
-  /** The 4 KiB digests of one read, back to back: a larger block's tree digest hashes a subarray, no concat. */
-  private readonly subDigests = Buffer.allocUnsafe((READ_BYTES / BASE_BLOCK) * DIGEST_BYTES);
-
   /** One read at a file offset that is a multiple of READ_BYTES (so of every block size). */
   piece(data: Buffer): void {
-    const count = Math.ceil(data.length / BASE_BLOCK);
-    for (let index = 0; index < count; index++) {
-      const start = index * BASE_BLOCK;
-      digestOf(data.subarray(start, start + BASE_BLOCK)).copy(this.subDigests, index * DIGEST_BYTES);
-    }
-    BLOCK_SIZES.forEach((size, index) => this.addFixed(data, count, size, this.fixed[index] as Tally));
+    const count = this.hasher.pieces(data, BASE_BLOCK);
+    for (let index = 1; index < BLOCK_SIZES.length; index++) this.hasher.tree(0, count, (BLOCK_SIZES[index] as number) / BASE_BLOCK, LEVEL_SLOTS[index] as number);
+    BLOCK_SIZES.forEach((size, index) => this.addFixed(data, size, index));
   }
 
-  private addFixed(data: Buffer, count: number, size: number, tally: Tally): void {
-    const per = size / BASE_BLOCK;
-    const zero = this.zero.get(size) as Buffer;
-    for (let first = 0; first < count; first += per) {
-      const children = this.subDigests.subarray(first * DIGEST_BYTES, Math.min(first + per, count) * DIGEST_BYTES);
-      const digest = per === 1 ? children : digestOf(children);
-      const block = data.subarray(first * BASE_BLOCK, (first + per) * BASE_BLOCK);
-      // Only a full-size block can match the zero digest; a short tail never does.
-      tally.add(block, digest, block.length === size && digest.equals(zero));
+  private addFixed(data: Buffer, size: number, index: number): void {
+    const tally = this.fixed[index] as Tally;
+    const zero = this.zero[index] as Buffer;
+    let slot = LEVEL_SLOTS[index] as number;
+    for (let start = 0; start < data.length; start += size, slot++) {
+      const digest = this.hasher.digest(slot);
+      const block = data.subarray(start, start + size);
+      // Only a full-size block can be all zero here; a digest match is confirmed byte for byte.
+      tally.add(block, digest, block.length === size && digest.equals(zero) && block.equals(this.zeros.subarray(0, size)));
     }
   }
 }
@@ -344,7 +341,7 @@ export async function simulateBlockDedup(path: string | readonly string[], optio
 
 /** One pass over every file under `paths`: fixed blocks here, CDC on its side. */
 async function scanFiles(paths: readonly string[], simulation: Simulation, cdc: CdcSide): Promise<{ files: number; skippedFiles: number }> {
-  const buffers = [Buffer.allocUnsafe(READ_BYTES), Buffer.allocUnsafe(READ_BYTES)] as const;
+  const buffers = simulation.buffers;
   // Several paths are one volume's worth of files: duplicates across them count.
   const files: string[] = [];
   for (const one of paths) files.push(...(await listFiles(one)));
