@@ -42,10 +42,14 @@ export interface DedupTally {
   zeroBytes: number;
   /** LZ4 output of the distinct pieces (unrounded), from the sample's ratio. */
   compressedBytes: number;
-  /** Distinct bytes actually compressed (see COMPRESS_SAMPLE_RATE). */
+  /** Distinct bytes actually compressed (see COMPRESS_ALWAYS_BYTES). */
   compressionSampleBytes: number;
+  /** ± on compressedBytes: MARGIN_STANDARD_ERRORS standard errors of the sample (0 when every distinct piece was compressed). */
+  compressedBytesMargin: number;
   /** What the layer allocates for the distinct pieces: sectors, ZFS's 1/8 rule. */
   allocatedBytes: number;
+  /** ± on allocatedBytes, the same way. */
+  allocatedBytesMargin: number;
   /** bytes / uniqueBytes (zero blocks count as stored once). */
   dedupRatio: number;
   /** uniqueBytes / compressedBytes. */
@@ -75,11 +79,11 @@ export interface BlockDedupOptions {
 }
 
 /**
- * LZ4 through lz4-napi runs at ~70 MB/s on incompressible 4 KiB blocks (measured), far below disk
- * speed, so compression is measured on a sample of the distinct blocks: the first
- * COMPRESS_ALWAYS_BYTES of each size, then those whose digest falls in 1/COMPRESS_SAMPLE_RATE of
- * the hash space — a choice by content, independent of where a block sits — and the sample's
- * ratio is applied to all distinct bytes.
+ * LZ4 (lz4-napi) costs more CPU than hashing, so compression is measured on a sample of each
+ * unit's distinct blocks, in two strata: the first COMPRESS_ALWAYS_BYTES all compressed (small
+ * scans are exact), then those whose digest falls in 1/COMPRESS_SAMPLE_RATE of the hash space — a
+ * choice by content, independent of where a block sits — whose ratio stands for the rest's
+ * distinct bytes only (docs/storage.md states the error bound).
  */
 export const COMPRESS_ALWAYS_BYTES = 16 << 20;
 export const COMPRESS_SAMPLE_RATE = 16;
@@ -91,15 +95,21 @@ export class Tally {
   pieces = 0;
   uniqueBytes = 0;
   zeroBytes = 0;
-  sampledBytes = 0;
-  sampledCompressed = 0;
-  sampledAllocated = 0;
+  /** The first COMPRESS_ALWAYS_BYTES of distinct blocks, all compressed. */
+  private readonly first = new CompressedSum();
+  /** Distinct bytes after those, and the sample of them that was compressed. */
+  private restBytes = 0;
+  private readonly sample = new CompressedSum();
   private zeroSeen = false;
 
-  /** `packed`: a chunk store packs chunks into pack files, so no per-chunk sector rounding. */
+  /**
+   * `packed`: a chunk store packs chunks into pack files, so no per-chunk sector rounding.
+   * `sampleRate`: 1 in how many distinct blocks beyond the first COMPRESS_ALWAYS_BYTES is compressed (1: all).
+   */
   constructor(
     private readonly compress: ((block: Buffer) => number) | null,
     private readonly packed = false,
+    private readonly sampleRate = COMPRESS_SAMPLE_RATE,
   ) {}
 
   /** `digest` is the block's 128-bit digest (or hash-tree digest); `isZero` marks an all-zero block. */
@@ -114,19 +124,26 @@ export class Tally {
     // 128-bit digests: collisions negligible at any volume this scans (src/storage/blockhash.ts).
     if (!this.seen.add(digest)) return;
     this.uniqueBytes += block.length;
-    // Byte 8: bits the fingerprint table does not use for its slot index (word 0).
-    if (this.sampledBytes >= COMPRESS_ALWAYS_BYTES && (digest[8] as number) % COMPRESS_SAMPLE_RATE !== 0) return;
+    let sum = this.first;
+    if (this.first.bytes >= COMPRESS_ALWAYS_BYTES) {
+      this.restBytes += block.length;
+      // Digest bits 64..95 (word 2): independent of the fingerprint table's slot index (word 0).
+      if (digest.readUInt32LE(8) % this.sampleRate !== 0) return;
+      sum = this.sample;
+    }
     const compressed = this.compress ? this.compress(block) : block.length;
-    this.sampledBytes += block.length;
-    this.sampledCompressed += compressed;
-    this.sampledAllocated += this.packed ? Math.min(compressed, block.length) : storedBlockBytes(block.length, compressed);
+    sum.add(block.length, compressed, this.packed ? Math.min(compressed, block.length) : storedBlockBytes(block.length, compressed));
   }
 
   result(): DedupTally {
     const stored = this.uniqueBytes + (this.zeroSeen ? 1 : 0);
-    const scale = ratio(this.uniqueBytes, this.sampledBytes);
-    const compressedBytes = Math.round(this.sampledCompressed * scale);
-    const allocatedBytes = Math.round(this.sampledAllocated * scale);
+    // Stratified: the first blocks exactly, the rest from its own sample's ratio (the first
+    // blocks' ratio when the rest is too small to have a sampled block).
+    const rest = this.sample.bytes > 0 ? this.sample : this.first;
+    const scale = ratio(this.restBytes, rest.bytes);
+    const compressedBytes = Math.round(this.first.compressed + rest.compressed * scale);
+    const allocatedBytes = Math.round(this.first.allocated + rest.allocated * scale);
+    const sampled = this.sample.bytes > 0 ? this.sample : new CompressedSum();
     return {
       bytes: this.bytes,
       pieces: this.pieces,
@@ -135,12 +152,76 @@ export class Tally {
       zeroBytes: this.zeroBytes,
       compressedBytes,
       allocatedBytes,
-      compressionSampleBytes: this.sampledBytes,
+      compressionSampleBytes: this.first.bytes + this.sample.bytes,
+      compressedBytesMargin: margin(sampled.compressedFraction, this.restBytes),
+      allocatedBytesMargin: margin(sampled.allocatedFraction, this.restBytes),
       dedupRatio: ratio(this.bytes, stored),
       compressionRatio: ratio(this.uniqueBytes, compressedBytes),
       storageRatio: ratio(this.bytes, allocatedBytes),
     };
   }
+}
+
+/** Margins are this many standard errors: ~99.7 % coverage where the normal approximation holds (≳ 30 sampled pieces). */
+export const MARGIN_STANDARD_ERRORS = 3;
+
+/**
+ * A byte-weighted mean of per-piece fractions (LZ4 output / piece bytes, or allocation / piece
+ * bytes), with the weighted variance kept incrementally (West 1979) for its standard error.
+ */
+class WeightedMean {
+  weight = 0;
+  private squaredWeights = 0;
+  private mean = 0;
+  private spread = 0;
+  count = 0;
+
+  add(fraction: number, weight: number): void {
+    this.count++;
+    this.weight += weight;
+    this.squaredWeights += weight * weight;
+    const delta = fraction - this.mean;
+    this.mean += (weight / this.weight) * delta;
+    this.spread += weight * delta * (fraction - this.mean);
+  }
+
+  /** Standard error of the mean as an estimate of the population's byte-weighted fraction. */
+  standardError(): number {
+    if (this.count < 2) return Infinity;
+    const variance = (this.spread / this.weight) * (this.count / (this.count - 1));
+    const effectiveCount = (this.weight * this.weight) / this.squaredWeights;
+    return Math.sqrt(variance / effectiveCount);
+  }
+}
+
+/** Bytes of some distinct blocks, their LZ4 output and their allocation. */
+class CompressedSum {
+  bytes = 0;
+  compressed = 0;
+  allocated = 0;
+  readonly compressedFraction = new WeightedMean();
+  readonly allocatedFraction = new WeightedMean();
+
+  add(bytes: number, compressed: number, allocated: number): void {
+    this.bytes += bytes;
+    this.compressed += compressed;
+    this.allocated += allocated;
+    this.compressedFraction.add(compressed / bytes, bytes);
+    this.allocatedFraction.add(allocated / bytes, bytes);
+  }
+}
+
+/**
+ * ± on the rest's extrapolation: MARGIN_STANDARD_ERRORS standard errors of the sample's fraction
+ * times the rest's bytes; with fewer than two sampled pieces, the rest's bytes themselves (a
+ * fraction of a piece's bytes lies in [0, ~1]).
+ */
+function margin(mean: WeightedMean, restBytes: number): number {
+  if (mean.weight >= restBytes) return 0;
+  // Finite population correction: the sample is drawn without replacement from the rest.
+  const standardError = mean.standardError() * Math.sqrt(1 - mean.weight / restBytes);
+  // + 1: the estimate is rounded to whole bytes.
+  return Math.ceil(Math.min(restBytes, MARGIN_STANDARD_ERRORS * standardError * restBytes)) + 1;
 }
 
 export function ratio(numerator: number, denominator: number): number {

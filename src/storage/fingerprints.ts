@@ -1,8 +1,8 @@
 /**
  * A set of 128-bit fingerprints in one typed array (open addressing, linear probing): 16 bytes
  * per slot, at most half full, instead of ~90 bytes per entry for a Set of strings. The
- * fingerprints are sha256 prefixes, so their first word is already uniformly distributed and
- * serves as the hash.
+ * fingerprints are 128-bit hash digests (src/storage/blockhash.ts), so their first word is
+ * already uniformly distributed and serves as the hash.
  */
 export class FingerprintSet {
   private slots: Uint32Array;

@@ -169,12 +169,14 @@ test('equal to the plain definition (sha256 of whole blocks, JS cut points): eve
       const result = await simulateBlockDedup(dir, { threads });
       assert.equal(result.files, files.length);
       for (const [index, tally] of result.fixed.entries()) {
-        const { blockSize, compressionSampleBytes, compressionRatio, storageRatio, ...counts } = tally;
+        const { blockSize, compressionSampleBytes, compressionRatio, storageRatio, compressedBytesMargin, allocatedBytesMargin, ...counts } = tally;
         assert.deepEqual(counts, expected.fixed[index], `${blockSize} B blocks`);
         assert.equal(compressionSampleBytes, counts.uniqueBytes, 'under 16 MiB of distinct data every block is compressed');
+        assert.deepEqual([compressedBytesMargin, allocatedBytesMargin], [0, 0], 'nothing extrapolated');
         assert.ok(compressionRatio > 0 && storageRatio > 0);
       }
-      const { algorithm, minSize, avgSize, maxSize, compressionSampleBytes, compressionRatio, storageRatio, ...cdcCounts } = result.cdc;
+      const { algorithm, minSize, avgSize, maxSize, compressionSampleBytes, compressionRatio, storageRatio, compressedBytesMargin, allocatedBytesMargin, ...cdcCounts } = result.cdc;
+      assert.deepEqual([compressedBytesMargin, allocatedBytesMargin], [0, 0]);
       assert.deepEqual(cdcCounts, expected.cdc, 'FastCDC chunks');
       assert.ok(algorithm && minSize && avgSize && maxSize && compressionSampleBytes && compressionRatio && storageRatio);
     }
