@@ -112,25 +112,38 @@ export class Tally {
     private readonly sampleRate = COMPRESS_SAMPLE_RATE,
   ) {}
 
+  private readonly digestWords = new Uint32Array(4);
+
   /** `digest` is the block's 128-bit digest (or hash-tree digest); `isZero` marks an all-zero block. */
-  add(block: Buffer, digest: Buffer, isZero: boolean): void {
+  add(block: Buffer, digest: Uint8Array, isZero: boolean): void {
+    new Uint8Array(this.digestWords.buffer).set(digest.subarray(0, 16));
+    this.addAt(block, 0, block.length, this.digestWords, 0, isZero);
+  }
+
+  /**
+   * The block `data[start, end)` with its digest as four 32-bit words at `words[at]` (the
+   * hasher's slab, no copy): the block's own view is made only when it is compressed.
+   */
+  addAt(data: Buffer, start: number, end: number, words: Uint32Array, at: number, isZero: boolean): void {
+    const length = end - start;
     this.pieces++;
-    this.bytes += block.length;
+    this.bytes += length;
     if (isZero) {
-      this.zeroBytes += block.length;
+      this.zeroBytes += length;
       this.zeroSeen = true;
       return;
     }
     // 128-bit digests: collisions negligible at any volume this scans (src/storage/blockhash.ts).
-    if (!this.seen.add(digest)) return;
-    this.uniqueBytes += block.length;
+    if (!this.seen.addWords(words, at)) return;
+    this.uniqueBytes += length;
     let sum = this.first;
     if (this.first.bytes >= COMPRESS_ALWAYS_BYTES) {
-      this.restBytes += block.length;
+      this.restBytes += length;
       // Digest bits 64..95 (word 2): independent of the fingerprint table's slot index (word 0).
-      if (digest.readUInt32LE(8) % this.sampleRate !== 0) return;
+      if ((words[at + 2] as number) % this.sampleRate !== 0) return;
       sum = this.sample;
     }
+    const block = data.subarray(start, end);
     const compressed = this.compress ? this.compress(block) : block.length;
     sum.add(block.length, compressed, this.packed ? Math.min(compressed, block.length) : storedBlockBytes(block.length, compressed));
   }
@@ -228,10 +241,11 @@ export function ratio(numerator: number, denominator: number): number {
   return denominator > 0 ? numerator / denominator : 1;
 }
 
-/** Digests of all-zero blocks per size (hash-tree digests for sizes above 4 KiB), copies. */
-function zeroDigests(hasher: BlockHasher): Buffer[] {
-  const zero4k = Buffer.from(hasher.hash(Buffer.alloc(BASE_BLOCK)));
-  return BLOCK_SIZES.map((size) => (size === BASE_BLOCK ? zero4k : Buffer.from(hasher.hash(Buffer.concat(Array.from({ length: size / BASE_BLOCK }, () => zero4k))))));
+/** Digests of all-zero blocks per size (hash-tree digests for sizes above 4 KiB), as the slab's 32-bit words. */
+function zeroDigests(hasher: BlockHasher): Uint32Array[] {
+  const words = (digest: Uint8Array) => new Uint32Array(Uint8Array.from(digest).buffer);
+  const zero4k = Uint8Array.from(hasher.hash(Buffer.alloc(BASE_BLOCK)));
+  return BLOCK_SIZES.map((size) => words(size === BASE_BLOCK ? zero4k : hasher.hash(Buffer.concat(Array.from({ length: size / BASE_BLOCK }, () => zero4k)))));
 }
 
 export async function loadCompressor(): Promise<(block: Buffer) => number> {
@@ -335,13 +349,15 @@ class Simulation {
 
   private addFixed(data: Buffer, size: number, index: number): void {
     const tally = this.fixed[index] as Tally;
-    const zero = this.zero[index] as Buffer;
-    let slot = LEVEL_SLOTS[index] as number;
-    for (let start = 0; start < data.length; start += size, slot++) {
-      const digest = this.hasher.digest(slot);
-      const block = data.subarray(start, start + size);
+    const zero = this.zero[index] as Uint32Array;
+    const words = this.hasher.words;
+    let at = (LEVEL_SLOTS[index] as number) * 4;
+    for (let start = 0; start < data.length; start += size, at += 4) {
+      const end = Math.min(start + size, data.length);
       // Only a full-size block can be all zero here; a digest match is confirmed byte for byte.
-      tally.add(block, digest, block.length === size && digest.equals(zero) && block.equals(this.zeros.subarray(0, size)));
+      const isZero =
+        end - start === size && words[at] === zero[0] && words[at + 1] === zero[1] && words[at + 2] === zero[2] && words[at + 3] === zero[3] && data.subarray(start, end).equals(this.zeros.subarray(0, size));
+      tally.addAt(data, start, end, words, at, isZero);
     }
   }
 }

@@ -38,6 +38,8 @@ export class BlockHasher {
   readonly memory: Buffer;
   /** The data region (from address SLAB_BYTES). */
   readonly data: Buffer;
+  /** The digest slab as 32-bit words (native order): digest `slot` is words[4 slot, 4 slot + 4). */
+  readonly words: Uint32Array;
 
   constructor(dataBytes: number) {
     compiled ??= new WebAssembly.Module(Buffer.from(BLOCKHASH_WASM_BASE64, 'base64'));
@@ -47,6 +49,7 @@ export class BlockHasher {
     if (needed > have) this.exports.memory.grow(Math.ceil((needed - have) / PAGE_BYTES));
     this.memory = Buffer.from(this.exports.memory.buffer);
     this.data = this.memory.subarray(SLAB_BYTES, SLAB_BYTES + dataBytes);
+    this.words = new Uint32Array(this.exports.memory.buffer, 0, SLAB_BYTES / 4);
   }
 
   /** Address of `bytes` in the instance's memory: a view of `data` as is, anything else copied to the data region's start. */
