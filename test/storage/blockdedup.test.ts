@@ -108,8 +108,8 @@ test('CDC on the worker thread gives exactly the inline result (random, text, a 
     await writeFile(join(dir, 'b.bin'), Buffer.concat([randomBytes(100), data]));
     await writeFile(join(dir, 'c.txt'), Array.from({ length: 60_000 }, (_, i) => `line ${i % 977} of a text file\n`).join(''));
     await writeFile(join(dir, 'd.bin'), randomBytes(1000));
-    const threaded = await simulateBlockDedup(dir);
-    const inline = await simulateBlockDedup(dir, { threads: false });
+    const threaded = await simulateBlockDedup(dir, { threads: true });
+    const inline = await simulateBlockDedup(dir);
     assert.ok(threaded.cdc.pieces > 100, `${threaded.cdc.pieces} chunks`);
     assert.deepEqual(threaded.cdc, inline.cdc);
     assert.deepEqual(threaded.fixed, inline.fixed);
