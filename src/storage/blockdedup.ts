@@ -77,7 +77,7 @@ export interface BlockDedupOptions {
   /**
    * CDC on a worker thread, or inline (default); results are the same (test/storage/blockdedup.test.ts).
    * Inline by default since the hashing moved to WebAssembly: on 3 GiB the worker gave the same
-   * wall time on this shared 2-core machine for +0.6 CPU-s and +55 MiB peak RSS (its own isolate
+   * wall time on this shared 2-core machine for +0.5 CPU-s and +55 MiB peak RSS (its own isolate
    * and LZ4 garbage), which put the CLI above the 256 MiB limit (docs/storage.md).
    */
   threads?: boolean;
