@@ -291,10 +291,15 @@ export class CdcTally {
   private readonly zeros: Buffer;
   private readonly hasher: BlockHasher;
 
-  constructor(compress: ((block: Buffer) => number) | null, params: CdcParameters) {
+  /**
+   * `hasher`: inline, the fixed side's, whose memory holds the pieces: chunks inside a piece are
+   * hashed in place, only the one joining a piece to the previous tail is copied (to its scratch).
+   */
+  constructor(compress: ((block: Buffer) => number) | null, params: CdcParameters, hasher?: BlockHasher) {
     this.tally = new Tally(compress, true);
     this.zeros = Buffer.alloc(params.max);
-    this.hasher = new BlockHasher(params.max);
+    if (hasher && hasher.scratchBytes < params.max) throw new RangeError(`the hasher's scratch holds ${hasher.scratchBytes} bytes, a chunk up to ${params.max}`);
+    this.hasher = hasher ?? new BlockHasher(0, params.max);
     this.cdc = new FastCdc((chunk) => this.tally.add(chunk, this.hasher.hash(chunk), chunk.equals(this.zeros.subarray(0, chunk.length))), params);
   }
 
@@ -326,23 +331,27 @@ export interface CdcSide {
 /** No CDC (`cdc: false`): no chunks, an empty tally. */
 const NO_CDC: CdcSide = { push: () => undefined, endFile: () => undefined, result: () => Promise.resolve(new Tally(null, true).result()), close: () => Promise.resolve() };
 
-async function cdcSide(compress: ((block: Buffer) => number) | null, params: CdcParameters | false, threads: boolean): Promise<CdcSide> {
+async function cdcSide(compress: ((block: Buffer) => number) | null, params: CdcParameters | false, threads: boolean, hasher: BlockHasher): Promise<CdcSide> {
   if (!params) return NO_CDC;
-  if (!threads) return new CdcTally(compress, params);
+  if (!threads) return new CdcTally(compress, params, hasher);
   const { CdcThread } = await import('./cdc-thread.js');
   return new CdcThread(compress !== null, params, READ_BYTES);
 }
 
 class Simulation {
   readonly fixed: Tally[];
-  private readonly hasher = new BlockHasher(2 * READ_BYTES);
+  /** Its scratch region: for the inline CDC side's chunks that span two pieces. */
+  readonly hasher: BlockHasher;
   /** The two read buffers: views of the hasher's data region. */
-  readonly buffers = [this.hasher.data.subarray(0, READ_BYTES), this.hasher.data.subarray(READ_BYTES)] as const;
-  private readonly zero = zeroDigests(this.hasher);
+  readonly buffers: readonly [Buffer, Buffer];
+  private readonly zero: Uint32Array[];
   private readonly zeros = Buffer.alloc(BLOCK_SIZES.at(-1) as number);
 
-  constructor(compress: ((block: Buffer) => number) | null) {
+  constructor(compress: ((block: Buffer) => number) | null, scratchBytes: number) {
     this.fixed = BLOCK_SIZES.map(() => new Tally(compress));
+    this.hasher = new BlockHasher(2 * READ_BYTES, Math.max(scratchBytes, BLOCK_SIZES.at(-1) as number));
+    this.buffers = [this.hasher.data.subarray(0, READ_BYTES), this.hasher.data.subarray(READ_BYTES)];
+    this.zero = zeroDigests(this.hasher);
   }
 
   /** One read at a file offset that is a multiple of READ_BYTES (so of every block size). */
@@ -413,8 +422,8 @@ export async function simulateBlockDedup(path: string | readonly string[], optio
   const started = performance.now();
   const compress = options.compress === false ? null : await loadCompressor();
   const cdcParams = options.cdc === undefined ? DEFAULT_CDC : options.cdc;
-  const simulation = new Simulation(compress);
-  const cdc = await cdcSide(compress, cdcParams, options.threads === true);
+  const simulation = new Simulation(compress, cdcParams ? cdcParams.max : 0);
+  const cdc = await cdcSide(compress, cdcParams, options.threads === true, simulation.hasher);
   try {
     const { files, skippedFiles } = await scanFiles(typeof path === 'string' ? [path] : path, simulation, cdc);
     const fixed = simulation.fixed.map((tally, index) => ({ blockSize: BLOCK_SIZES[index] as number, ...tally.result() }));

@@ -30,7 +30,9 @@ interface BlockHashExports {
 
 /**
  * One WebAssembly instance with a fixed data region of `dataBytes` (never grown, so views of it
- * stay valid): callers read files straight into `data` and hash there, no copy.
+ * stay valid): callers read files straight into `data` and hash there, no copy. Bytes from
+ * elsewhere are copied into a separate scratch region of `scratchBytes` first, so a copy never
+ * overwrites data a caller still reads.
  */
 export class BlockHasher {
   private readonly exports: BlockHashExports;
@@ -41,23 +43,30 @@ export class BlockHasher {
   /** The digest slab as 32-bit words (native order): digest `slot` is words[4 slot, 4 slot + 4). */
   readonly words: Uint32Array;
 
-  constructor(dataBytes: number) {
+  private readonly scratch: Buffer;
+
+  get scratchBytes(): number {
+    return this.scratch.length;
+  }
+
+  constructor(dataBytes: number, scratchBytes = dataBytes) {
     compiled ??= new WebAssembly.Module(Buffer.from(BLOCKHASH_WASM_BASE64, 'base64'));
     this.exports = new WebAssembly.Instance(compiled, {}).exports as unknown as BlockHashExports;
-    const needed = SLAB_BYTES + dataBytes;
+    const needed = SLAB_BYTES + dataBytes + scratchBytes;
     const have = this.exports.memory.buffer.byteLength;
     if (needed > have) this.exports.memory.grow(Math.ceil((needed - have) / PAGE_BYTES));
     this.memory = Buffer.from(this.exports.memory.buffer);
     this.data = this.memory.subarray(SLAB_BYTES, SLAB_BYTES + dataBytes);
+    this.scratch = this.memory.subarray(SLAB_BYTES + dataBytes, needed);
     this.words = new Uint32Array(this.exports.memory.buffer, 0, SLAB_BYTES / 4);
   }
 
-  /** Address of `bytes` in the instance's memory: a view of `data` as is, anything else copied to the data region's start. */
+  /** Address of `bytes` in the instance's memory: a view of it as is, anything else copied to the scratch region. */
   private addressOf(bytes: Uint8Array): number {
     if (bytes.buffer === this.memory.buffer) return bytes.byteOffset;
-    if (bytes.length > this.data.length) throw new RangeError(`${bytes.length} bytes to hash, data region holds ${this.data.length}`);
-    this.data.set(bytes);
-    return SLAB_BYTES;
+    if (bytes.length > this.scratch.length) throw new RangeError(`${bytes.length} bytes to hash, scratch region holds ${this.scratch.length}`);
+    this.scratch.set(bytes);
+    return this.scratch.byteOffset;
   }
 
   /** MurmurHash3_x64_128(bytes, seed): a view valid until the next call. */

@@ -77,12 +77,14 @@ test('pieces and tree levels equal hashing each piece on its own; equal blocks â
   }
 });
 
-test('a buffer outside the data region is copied in; one larger than the region is refused', () => {
-  const hasher = new BlockHasher(16384);
+test('a buffer from elsewhere is copied to the scratch region, never over the data; one larger than the scratch is refused', () => {
+  const hasher = new BlockHasher(16384, 8192);
   const outside = randomBytes(5000);
-  // Beyond the region's first 5000 bytes, where the copy of `outside` lands.
-  const inside = hasher.data.subarray(8000, 13000);
+  const inside = hasher.data.subarray(0, 5000);
   outside.copy(inside);
+  hasher.data.fill(7, 5000);
+  const before = Buffer.from(hasher.data);
   assert.deepEqual(Buffer.from(hasher.hash(outside)), Buffer.from(hasher.hash(inside)));
-  assert.throws(() => hasher.hash(randomBytes(70_000)), /70000 bytes to hash/);
+  assert.deepEqual(hasher.data, before, 'the data region is untouched');
+  assert.throws(() => hasher.hash(randomBytes(8193)), /8193 bytes to hash, scratch region holds 8192/);
 });
