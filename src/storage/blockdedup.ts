@@ -10,22 +10,25 @@
  *   record), its allocation rounded up to 4 KiB sectors (ashift=12), kept uncompressed unless LZ4
  *   saves at least 1/8 (ZFS's rule), all-zero blocks stored as holes (ZFS with compression on).
  *
- * Reads go through one 1 MiB buffer at file offsets that are multiples of 1 MiB, so every fixed
- * block lies inside one read: no copies. Fingerprints of blocks above 4 KiB are the sha256 of their
- * 4 KiB sub-block digests (a hash tree): equal blocks give equal digests, and the data is hashed
- * once instead of five times.
+ * Reads go through two 1 MiB buffers at file offsets that are multiples of 1 MiB, so every fixed
+ * block lies inside one read: no copies. The buffers live in the WebAssembly hasher's memory
+ * (src/storage/blockhash.ts, MurmurHash3_x64_128): a read is hashed where it landed, every 4 KiB
+ * block in one call. Fingerprints of blocks above 4 KiB are the hash of their 4 KiB sub-block
+ * digests (a hash tree, one call per level): equal blocks give equal digests, and the data is
+ * hashed once instead of five times.
  */
-import { hash } from 'node:crypto';
 import { open, readdir, lstat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULT_CDC, FastCdc, type CdcParameters } from '../dataset/fastcdc.js';
 import { storedBlockBytes, SECTOR_BYTES } from './allocation.js';
 import { FingerprintSet } from './fingerprints.js';
+import { BlockHasher } from './blockhash.js';
 
 export const BLOCK_SIZES = [4096, 8192, 16384, 65536, 131072] as const;
 const BASE_BLOCK = 4096;
 const READ_BYTES = 1 << 20;
-const DIGEST_BYTES = 32;
+/** Where each block size's digests sit in the hasher's slab: 256 + 128 + 64 + 16 + 8 per read. */
+const LEVEL_SLOTS = [0, 256, 384, 448, 464] as const;
 export const COMPRESSOR = 'lz4 block (lz4-napi), per distinct block';
 
 export interface DedupTally {
@@ -39,10 +42,14 @@ export interface DedupTally {
   zeroBytes: number;
   /** LZ4 output of the distinct pieces (unrounded), from the sample's ratio. */
   compressedBytes: number;
-  /** Distinct bytes actually compressed (see COMPRESS_SAMPLE_RATE). */
+  /** Distinct bytes actually compressed (see COMPRESS_ALWAYS_BYTES). */
   compressionSampleBytes: number;
+  /** ± on compressedBytes: MARGIN_STANDARD_ERRORS standard errors of the sample (0 when every distinct piece was compressed). */
+  compressedBytesMargin: number;
   /** What the layer allocates for the distinct pieces: sectors, ZFS's 1/8 rule. */
   allocatedBytes: number;
+  /** ± on allocatedBytes, the same way. */
+  allocatedBytesMargin: number;
   /** bytes / uniqueBytes (zero blocks count as stored once). */
   dedupRatio: number;
   /** uniqueBytes / compressedBytes. */
@@ -67,16 +74,21 @@ export interface BlockDedupResult {
 export interface BlockDedupOptions {
   compress?: boolean;
   cdc?: CdcParameters | false;
-  /** CDC on a worker thread (default) or inline; results are the same (test/storage/blockdedup.test.ts). */
+  /**
+   * CDC on a worker thread, or inline (default); results are the same (test/storage/blockdedup.test.ts).
+   * Inline by default since the hashing moved to WebAssembly: on 3 GiB the worker gave the same
+   * wall time on this shared 2-core machine for +0.5 CPU-s and +55 MiB peak RSS (its own isolate
+   * and LZ4 garbage), which put the CLI above the 256 MiB limit (docs/storage.md).
+   */
   threads?: boolean;
 }
 
 /**
- * LZ4 through lz4-napi runs at ~70 MB/s on incompressible 4 KiB blocks (measured), far below disk
- * speed, so compression is measured on a sample of the distinct blocks: the first
- * COMPRESS_ALWAYS_BYTES of each size, then those whose digest falls in 1/COMPRESS_SAMPLE_RATE of
- * the hash space — a choice by content, independent of where a block sits — and the sample's
- * ratio is applied to all distinct bytes.
+ * LZ4 (lz4-napi) costs more CPU than hashing, so compression is measured on a sample of each
+ * unit's distinct blocks, in two strata: the first COMPRESS_ALWAYS_BYTES all compressed (small
+ * scans are exact), then those whose digest falls in 1/COMPRESS_SAMPLE_RATE of the hash space — a
+ * choice by content, independent of where a block sits — whose ratio stands for the rest's
+ * distinct bytes only (docs/storage.md states the error bound).
  */
 export const COMPRESS_ALWAYS_BYTES = 16 << 20;
 export const COMPRESS_SAMPLE_RATE = 16;
@@ -88,41 +100,68 @@ export class Tally {
   pieces = 0;
   uniqueBytes = 0;
   zeroBytes = 0;
-  sampledBytes = 0;
-  sampledCompressed = 0;
-  sampledAllocated = 0;
+  /** The first COMPRESS_ALWAYS_BYTES of distinct blocks, all compressed. */
+  private readonly first = new CompressedSum();
+  /** Distinct bytes after those, and the sample of them that was compressed. */
+  private restBytes = 0;
+  private readonly sample = new CompressedSum();
   private zeroSeen = false;
 
-  /** `packed`: a chunk store packs chunks into pack files, so no per-chunk sector rounding. */
+  /**
+   * `packed`: a chunk store packs chunks into pack files, so no per-chunk sector rounding.
+   * `sampleRate`: 1 in how many distinct blocks beyond the first COMPRESS_ALWAYS_BYTES is compressed (1: all).
+   */
   constructor(
     private readonly compress: ((block: Buffer) => number) | null,
     private readonly packed = false,
+    private readonly sampleRate = COMPRESS_SAMPLE_RATE,
   ) {}
 
-  /** `digest` is the block's sha256 (or hash-tree digest); `isZero` marks an all-zero block. */
-  add(block: Buffer, digest: Buffer, isZero: boolean): void {
+  private readonly digestWords = new Uint32Array(4);
+
+  /** `digest` is the block's 128-bit digest (or hash-tree digest); `isZero` marks an all-zero block. */
+  add(block: Buffer, digest: Uint8Array, isZero: boolean): void {
+    new Uint8Array(this.digestWords.buffer).set(digest.subarray(0, 16));
+    this.addAt(block, 0, block.length, this.digestWords, 0, isZero);
+  }
+
+  /**
+   * The block `data[start, end)` with its digest as four 32-bit words at `words[at]` (the
+   * hasher's slab, no copy): the block's own view is made only when it is compressed.
+   */
+  addAt(data: Buffer, start: number, end: number, words: Uint32Array, at: number, isZero: boolean): void {
+    const length = end - start;
     this.pieces++;
-    this.bytes += block.length;
+    this.bytes += length;
     if (isZero) {
-      this.zeroBytes += block.length;
+      this.zeroBytes += length;
       this.zeroSeen = true;
       return;
     }
-    // 128 bits of sha256: collisions negligible at any volume this scans.
-    if (!this.seen.add(digest)) return;
-    this.uniqueBytes += block.length;
-    if (this.sampledBytes >= COMPRESS_ALWAYS_BYTES && (digest[20] as number) % COMPRESS_SAMPLE_RATE !== 0) return;
+    // 128-bit digests: collisions negligible at any volume this scans (src/storage/blockhash.ts).
+    if (!this.seen.addWords(words, at)) return;
+    this.uniqueBytes += length;
+    let sum = this.first;
+    if (this.first.bytes >= COMPRESS_ALWAYS_BYTES) {
+      this.restBytes += length;
+      // Digest bits 64..95 (word 2): independent of the fingerprint table's slot index (word 0).
+      if ((words[at + 2] as number) % this.sampleRate !== 0) return;
+      sum = this.sample;
+    }
+    const block = data.subarray(start, end);
     const compressed = this.compress ? this.compress(block) : block.length;
-    this.sampledBytes += block.length;
-    this.sampledCompressed += compressed;
-    this.sampledAllocated += this.packed ? Math.min(compressed, block.length) : storedBlockBytes(block.length, compressed);
+    sum.add(block.length, compressed, this.packed ? Math.min(compressed, block.length) : storedBlockBytes(block.length, compressed));
   }
 
   result(): DedupTally {
     const stored = this.uniqueBytes + (this.zeroSeen ? 1 : 0);
-    const scale = ratio(this.uniqueBytes, this.sampledBytes);
-    const compressedBytes = Math.round(this.sampledCompressed * scale);
-    const allocatedBytes = Math.round(this.sampledAllocated * scale);
+    // Stratified: the first blocks exactly, the rest from its own sample's ratio (the first
+    // blocks' ratio when the rest is too small to have a sampled block).
+    const rest = this.sample.bytes > 0 ? this.sample : this.first;
+    const scale = ratio(this.restBytes, rest.bytes);
+    const compressedBytes = Math.round(this.first.compressed + rest.compressed * scale);
+    const allocatedBytes = Math.round(this.first.allocated + rest.allocated * scale);
+    const sampled = this.sample.bytes > 0 ? this.sample : new CompressedSum();
     return {
       bytes: this.bytes,
       pieces: this.pieces,
@@ -131,7 +170,9 @@ export class Tally {
       zeroBytes: this.zeroBytes,
       compressedBytes,
       allocatedBytes,
-      compressionSampleBytes: this.sampledBytes,
+      compressionSampleBytes: this.first.bytes + this.sample.bytes,
+      compressedBytesMargin: margin(sampled.compressedFraction, this.restBytes),
+      allocatedBytesMargin: margin(sampled.allocatedFraction, this.restBytes),
       dedupRatio: ratio(this.bytes, stored),
       compressionRatio: ratio(this.uniqueBytes, compressedBytes),
       storageRatio: ratio(this.bytes, allocatedBytes),
@@ -139,21 +180,77 @@ export class Tally {
   }
 }
 
+/** Margins are this many standard errors: ~99.7 % coverage where the normal approximation holds (≳ 30 sampled pieces). */
+export const MARGIN_STANDARD_ERRORS = 3;
+
+/**
+ * A byte-weighted mean of per-piece fractions (LZ4 output / piece bytes, or allocation / piece
+ * bytes), with the weighted variance kept incrementally (West 1979) for its standard error.
+ */
+class WeightedMean {
+  weight = 0;
+  private squaredWeights = 0;
+  private mean = 0;
+  private spread = 0;
+  count = 0;
+
+  add(fraction: number, weight: number): void {
+    this.count++;
+    this.weight += weight;
+    this.squaredWeights += weight * weight;
+    const delta = fraction - this.mean;
+    this.mean += (weight / this.weight) * delta;
+    this.spread += weight * delta * (fraction - this.mean);
+  }
+
+  /** Standard error of the mean as an estimate of the population's byte-weighted fraction. */
+  standardError(): number {
+    if (this.count < 2) return Infinity;
+    const variance = (this.spread / this.weight) * (this.count / (this.count - 1));
+    const effectiveCount = (this.weight * this.weight) / this.squaredWeights;
+    return Math.sqrt(variance / effectiveCount);
+  }
+}
+
+/** Bytes of some distinct blocks, their LZ4 output and their allocation. */
+class CompressedSum {
+  bytes = 0;
+  compressed = 0;
+  allocated = 0;
+  readonly compressedFraction = new WeightedMean();
+  readonly allocatedFraction = new WeightedMean();
+
+  add(bytes: number, compressed: number, allocated: number): void {
+    this.bytes += bytes;
+    this.compressed += compressed;
+    this.allocated += allocated;
+    this.compressedFraction.add(compressed / bytes, bytes);
+    this.allocatedFraction.add(allocated / bytes, bytes);
+  }
+}
+
+/**
+ * ± on the rest's extrapolation: MARGIN_STANDARD_ERRORS standard errors of the sample's fraction
+ * times the rest's bytes; with fewer than two sampled pieces, the rest's bytes themselves (a
+ * fraction of a piece's bytes lies in [0, ~1]).
+ */
+function margin(mean: WeightedMean, restBytes: number): number {
+  if (mean.weight >= restBytes) return 0;
+  // Finite population correction: the sample is drawn without replacement from the rest.
+  const standardError = mean.standardError() * Math.sqrt(1 - mean.weight / restBytes);
+  // + 1: the estimate is rounded to whole bytes.
+  return Math.ceil(Math.min(restBytes, MARGIN_STANDARD_ERRORS * standardError * restBytes)) + 1;
+}
+
 export function ratio(numerator: number, denominator: number): number {
   return denominator > 0 ? numerator / denominator : 1;
 }
 
-const digestOf = (data: Buffer): Buffer => hash('sha256', data, 'buffer') as unknown as Buffer;
-
-/** Digests of all-zero blocks per size (hash-tree digests for sizes above 4 KiB). */
-function zeroDigests(): Map<number, Buffer> {
-  const zero4k = digestOf(Buffer.alloc(BASE_BLOCK));
-  const map = new Map<number, Buffer>([[BASE_BLOCK, zero4k]]);
-  for (const size of BLOCK_SIZES) {
-    if (size === BASE_BLOCK) continue;
-    map.set(size, digestOf(Buffer.concat(Array.from({ length: size / BASE_BLOCK }, () => zero4k))));
-  }
-  return map;
+/** Digests of all-zero blocks per size (hash-tree digests for sizes above 4 KiB), as the slab's 32-bit words. */
+function zeroDigests(hasher: BlockHasher): Uint32Array[] {
+  const words = (digest: Uint8Array) => new Uint32Array(Uint8Array.from(digest).buffer);
+  const zero4k = Uint8Array.from(hasher.hash(Buffer.alloc(BASE_BLOCK)));
+  return BLOCK_SIZES.map((size) => words(size === BASE_BLOCK ? zero4k : hasher.hash(Buffer.concat(Array.from({ length: size / BASE_BLOCK }, () => zero4k)))));
 }
 
 export async function loadCompressor(): Promise<(block: Buffer) => number> {
@@ -192,11 +289,18 @@ export class CdcTally {
   private readonly cdc: FastCdc;
   /** Compared with memcmp: most chunks differ at their first byte. */
   private readonly zeros: Buffer;
+  private readonly hasher: BlockHasher;
 
-  constructor(compress: ((block: Buffer) => number) | null, params: CdcParameters) {
+  /**
+   * `hasher`: inline, the fixed side's, whose memory holds the pieces: chunks inside a piece are
+   * hashed in place, only the one joining a piece to the previous tail is copied (to its scratch).
+   */
+  constructor(compress: ((block: Buffer) => number) | null, params: CdcParameters, hasher?: BlockHasher) {
     this.tally = new Tally(compress, true);
     this.zeros = Buffer.alloc(params.max);
-    this.cdc = new FastCdc((chunk) => this.tally.add(chunk, digestOf(chunk), chunk.equals(this.zeros.subarray(0, chunk.length))), params);
+    if (hasher && hasher.scratchBytes < params.max) throw new RangeError(`the hasher's scratch holds ${hasher.scratchBytes} bytes, a chunk up to ${params.max}`);
+    this.hasher = hasher ?? new BlockHasher(0, params.max);
+    this.cdc = new FastCdc((chunk) => this.tally.add(chunk, this.hasher.hash(chunk), chunk.equals(this.zeros.subarray(0, chunk.length))), params);
   }
 
   push(piece: Buffer): void {
@@ -227,43 +331,47 @@ export interface CdcSide {
 /** No CDC (`cdc: false`): no chunks, an empty tally. */
 const NO_CDC: CdcSide = { push: () => undefined, endFile: () => undefined, result: () => Promise.resolve(new Tally(null, true).result()), close: () => Promise.resolve() };
 
-async function cdcSide(compress: ((block: Buffer) => number) | null, params: CdcParameters | false, threads: boolean): Promise<CdcSide> {
+async function cdcSide(compress: ((block: Buffer) => number) | null, params: CdcParameters | false, threads: boolean, hasher: BlockHasher): Promise<CdcSide> {
   if (!params) return NO_CDC;
-  if (!threads) return new CdcTally(compress, params);
+  if (!threads) return new CdcTally(compress, params, hasher);
   const { CdcThread } = await import('./cdc-thread.js');
   return new CdcThread(compress !== null, params, READ_BYTES);
 }
 
 class Simulation {
   readonly fixed: Tally[];
-  private readonly zero = zeroDigests();
+  /** Its scratch region: for the inline CDC side's chunks that span two pieces. */
+  readonly hasher: BlockHasher;
+  /** The two read buffers: views of the hasher's data region. */
+  readonly buffers: readonly [Buffer, Buffer];
+  private readonly zero: Uint32Array[];
+  private readonly zeros = Buffer.alloc(BLOCK_SIZES.at(-1) as number);
 
-  constructor(compress: ((block: Buffer) => number) | null) {
+  constructor(compress: ((block: Buffer) => number) | null, scratchBytes: number) {
     this.fixed = BLOCK_SIZES.map(() => new Tally(compress));
+    this.hasher = new BlockHasher(2 * READ_BYTES, Math.max(scratchBytes, BLOCK_SIZES.at(-1) as number));
+    this.buffers = [this.hasher.data.subarray(0, READ_BYTES), this.hasher.data.subarray(READ_BYTES)];
+    this.zero = zeroDigests(this.hasher);
   }
-
-  /** The 4 KiB digests of one read, back to back: a larger block's tree digest hashes a subarray, no concat. */
-  private readonly subDigests = Buffer.allocUnsafe((READ_BYTES / BASE_BLOCK) * DIGEST_BYTES);
 
   /** One read at a file offset that is a multiple of READ_BYTES (so of every block size). */
   piece(data: Buffer): void {
-    const count = Math.ceil(data.length / BASE_BLOCK);
-    for (let index = 0; index < count; index++) {
-      const start = index * BASE_BLOCK;
-      digestOf(data.subarray(start, start + BASE_BLOCK)).copy(this.subDigests, index * DIGEST_BYTES);
-    }
-    BLOCK_SIZES.forEach((size, index) => this.addFixed(data, count, size, this.fixed[index] as Tally));
+    const count = this.hasher.pieces(data, BASE_BLOCK);
+    for (let index = 1; index < BLOCK_SIZES.length; index++) this.hasher.tree(0, count, (BLOCK_SIZES[index] as number) / BASE_BLOCK, LEVEL_SLOTS[index] as number);
+    BLOCK_SIZES.forEach((size, index) => this.addFixed(data, size, index));
   }
 
-  private addFixed(data: Buffer, count: number, size: number, tally: Tally): void {
-    const per = size / BASE_BLOCK;
-    const zero = this.zero.get(size) as Buffer;
-    for (let first = 0; first < count; first += per) {
-      const children = this.subDigests.subarray(first * DIGEST_BYTES, Math.min(first + per, count) * DIGEST_BYTES);
-      const digest = per === 1 ? children : digestOf(children);
-      const block = data.subarray(first * BASE_BLOCK, (first + per) * BASE_BLOCK);
-      // Only a full-size block can match the zero digest; a short tail never does.
-      tally.add(block, digest, block.length === size && digest.equals(zero));
+  private addFixed(data: Buffer, size: number, index: number): void {
+    const tally = this.fixed[index] as Tally;
+    const zero = this.zero[index] as Uint32Array;
+    const words = this.hasher.words;
+    let at = (LEVEL_SLOTS[index] as number) * 4;
+    for (let start = 0; start < data.length; start += size, at += 4) {
+      const end = Math.min(start + size, data.length);
+      // Only a full-size block can be all zero here; a digest match is confirmed byte for byte.
+      const isZero =
+        end - start === size && words[at] === zero[0] && words[at + 1] === zero[1] && words[at + 2] === zero[2] && words[at + 3] === zero[3] && data.subarray(start, end).equals(this.zeros.subarray(0, size));
+      tally.addAt(data, start, end, words, at, isZero);
     }
   }
 }
@@ -314,8 +422,8 @@ export async function simulateBlockDedup(path: string | readonly string[], optio
   const started = performance.now();
   const compress = options.compress === false ? null : await loadCompressor();
   const cdcParams = options.cdc === undefined ? DEFAULT_CDC : options.cdc;
-  const simulation = new Simulation(compress);
-  const cdc = await cdcSide(compress, cdcParams, options.threads !== false);
+  const simulation = new Simulation(compress, cdcParams ? cdcParams.max : 0);
+  const cdc = await cdcSide(compress, cdcParams, options.threads === true, simulation.hasher);
   try {
     const { files, skippedFiles } = await scanFiles(typeof path === 'string' ? [path] : path, simulation, cdc);
     const fixed = simulation.fixed.map((tally, index) => ({ blockSize: BLOCK_SIZES[index] as number, ...tally.result() }));
@@ -344,7 +452,7 @@ export async function simulateBlockDedup(path: string | readonly string[], optio
 
 /** One pass over every file under `paths`: fixed blocks here, CDC on its side. */
 async function scanFiles(paths: readonly string[], simulation: Simulation, cdc: CdcSide): Promise<{ files: number; skippedFiles: number }> {
-  const buffers = [Buffer.allocUnsafe(READ_BYTES), Buffer.allocUnsafe(READ_BYTES)] as const;
+  const buffers = simulation.buffers;
   // Several paths are one volume's worth of files: duplicates across them count.
   const files: string[] = [];
   for (const one of paths) files.push(...(await listFiles(one)));

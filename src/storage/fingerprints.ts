@@ -1,8 +1,8 @@
 /**
  * A set of 128-bit fingerprints in one typed array (open addressing, linear probing): 16 bytes
  * per slot, at most half full, instead of ~90 bytes per entry for a Set of strings. The
- * fingerprints are sha256 prefixes, so their first word is already uniformly distributed and
- * serves as the hash.
+ * fingerprints are 128-bit hash digests (src/storage/blockhash.ts), so their first word is
+ * already uniformly distributed and serves as the hash.
  */
 export class FingerprintSet {
   private slots: Uint32Array;
@@ -17,11 +17,16 @@ export class FingerprintSet {
   /** Adds the first 16 bytes of `digest`; true when they were not in the set yet. */
   add(digest: Uint8Array): boolean {
     const view = new DataView(digest.buffer, digest.byteOffset, 16);
+    return this.addWords(Uint32Array.of(view.getUint32(0, true), view.getUint32(4, true), view.getUint32(8, true), view.getUint32(12, true)), 0);
+  }
+
+  /** Adds the digest held as four 32-bit words at `words[at]`: no view per digest. */
+  addWords(words: Uint32Array, at: number): boolean {
     // Word 3 gets bit 0 set so that an all-zero slot always means "empty".
-    const a = view.getUint32(0, true);
-    const b = view.getUint32(4, true);
-    const c = view.getUint32(8, true);
-    const d = (view.getUint32(12, true) | 1) >>> 0;
+    const a = words[at] as number;
+    const b = words[at + 1] as number;
+    const c = words[at + 2] as number;
+    const d = ((words[at + 3] as number) | 1) >>> 0;
     if (this.insert(a, b, c, d)) {
       this.size++;
       if (this.size * 2 > this.mask + 1) this.grow();

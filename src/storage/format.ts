@@ -1,6 +1,13 @@
 /** The table `estimate --dir` prints for a simulated block-dedup result. */
 import { formatBytes } from '../dataset/index.js';
-import { COMPRESS_ALWAYS_BYTES, COMPRESS_SAMPLE_RATE, type BlockDedupResult, type DedupTally } from './blockdedup.js';
+import { COMPRESS_ALWAYS_BYTES, COMPRESS_SAMPLE_RATE, MARGIN_STANDARD_ERRORS, type BlockDedupResult, type DedupTally } from './blockdedup.js';
+import { HASH_ALGORITHM } from './blockhash.js';
+
+/** A ratio with its sampling margin (relative, from the margin on its denominator) when that is visible. */
+function withMargin(value: number, margin: number, denominator: number): string {
+  const relative = denominator > 0 ? margin / denominator : 0;
+  return relative >= 0.0005 ? `${value.toFixed(3)} ±${(relative * 100).toFixed(1)}%` : value.toFixed(3);
+}
 
 export function formatBlockDedupTable(result: BlockDedupResult): string {
   const header = ['unit', 'pieces', 'distinct', 'zero bytes', 'dedup', 'compress', 'dedup+compress'];
@@ -10,8 +17,8 @@ export function formatBlockDedupTable(result: BlockDedupResult): string {
     String(tally.uniquePieces),
     formatBytes(tally.zeroBytes),
     tally.dedupRatio.toFixed(3),
-    tally.compressionRatio.toFixed(3),
-    tally.storageRatio.toFixed(3),
+    withMargin(tally.compressionRatio, tally.compressedBytesMargin, tally.compressedBytes),
+    withMargin(tally.storageRatio, tally.allocatedBytesMargin, tally.allocatedBytes),
   ];
   const rows = [...result.fixed.map((tally) => row(`${tally.blockSize / 1024} KiB`, tally)), row('FastCDC', result.cdc)];
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((cells) => (cells[i] as string).length)));
@@ -23,9 +30,9 @@ export function formatBlockDedupTable(result: BlockDedupResult): string {
     line(widths.map((width) => '-'.repeat(width))),
     ...rows.map(line),
     '',
-    'fixed blocks aligned to each file offset, sha256; FastCDC (normalized level 2) min/avg/max ' +
+    `fixed blocks aligned to each file offset, ${HASH_ALGORITHM}; FastCDC (normalized level 2) min/avg/max ` +
       `${result.cdc.minSize}/${result.cdc.avgSize}/${result.cdc.maxSize} bytes.`,
-    `compress: ${result.compressor}, measured on the first ${formatBytes(COMPRESS_ALWAYS_BYTES)} of distinct blocks per unit, then 1/${COMPRESS_SAMPLE_RATE} of them chosen by digest.`,
+    `compress: ${result.compressor}, measured on the first ${formatBytes(COMPRESS_ALWAYS_BYTES)} of distinct blocks per unit, then on 1/${COMPRESS_SAMPLE_RATE} of the rest chosen by digest, whose ratio stands for the rest (± ${MARGIN_STANDARD_ERRORS} standard errors of that sample).`,
     `dedup+compress: bytes / what a ZFS-like layer allocates (${result.sectorBytes}-byte sectors, compression kept only when it saves 1/8, zero blocks as holes; CDC chunks packed).`,
   ].join('\n');
 }

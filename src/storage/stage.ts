@@ -44,7 +44,8 @@ export interface SimulationSummary {
   files: number;
   bytes: number;
   durationMs: number;
-  units: { unit: string; dedupRatio: number; compressionRatio: number; storageRatio: number; allocatedBytes: number }[];
+  /** allocatedBytesMargin: ± of the compression sample's extrapolation (src/storage/blockdedup.ts). */
+  units: { unit: string; dedupRatio: number; compressionRatio: number; storageRatio: number; allocatedBytes: number; allocatedBytesMargin?: number }[];
 }
 
 /** The storage probe, only where a real storage layer is under the paths (else it would repeat `fs`). */
@@ -67,6 +68,7 @@ export function summarizeSimulation(result: BlockDedupResult, scope?: Simulation
     compressionRatio: tally.compressionRatio,
     storageRatio: tally.storageRatio,
     allocatedBytes: tally.allocatedBytes,
+    allocatedBytesMargin: tally.allocatedBytesMargin,
   });
   return {
     ...(scope ? { scope } : {}),

@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { link, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { simulateBlockDedup, BLOCK_SIZES, COMPRESS_ALWAYS_BYTES } from '../../src/storage/blockdedup.js';
 import { roundUpToSector, storedBlockBytes } from '../../src/storage/allocation.js';
 import { runCli, withTempDir } from '../dataset/helpers.js';
+import { DEFAULT_CDC, FastCdc } from '../../src/dataset/fastcdc.js';
 
 const MiB = 1 << 20;
 
@@ -107,10 +108,77 @@ test('CDC on the worker thread gives exactly the inline result (random, text, a 
     await writeFile(join(dir, 'b.bin'), Buffer.concat([randomBytes(100), data]));
     await writeFile(join(dir, 'c.txt'), Array.from({ length: 60_000 }, (_, i) => `line ${i % 977} of a text file\n`).join(''));
     await writeFile(join(dir, 'd.bin'), randomBytes(1000));
-    const threaded = await simulateBlockDedup(dir);
-    const inline = await simulateBlockDedup(dir, { threads: false });
+    const threaded = await simulateBlockDedup(dir, { threads: true });
+    const inline = await simulateBlockDedup(dir);
     assert.ok(threaded.cdc.pieces > 100, `${threaded.cdc.pieces} chunks`);
     assert.deepEqual(threaded.cdc, inline.cdc);
     assert.deepEqual(threaded.fixed, inline.fixed);
+  });
+});
+
+/** The plain definition, with sha256 of whole blocks and chunks and the JS cut-point loop: what the simulation must equal. */
+async function referenceSimulation(files: readonly Buffer[]): Promise<{ fixed: Record<string, number>[]; cdc: Record<string, number> }> {
+  const lz4 = await import('lz4-napi');
+  const tally = (packed: boolean) => {
+    const seen = new Set<string>();
+    const t = { bytes: 0, pieces: 0, uniqueBytes: 0, zeroBytes: 0, compressedBytes: 0, allocatedBytes: 0, zeroSeen: 0, blockSize: 0 };
+    const add = (block: Buffer): void => {
+      t.pieces++;
+      t.bytes += block.length;
+      if (block.every((byte) => byte === 0) && (packed || block.length === t.blockSize)) {
+        t.zeroBytes += block.length;
+        t.zeroSeen = 1;
+        return;
+      }
+      const key = createHash('sha256').update(block).digest('hex');
+      if (seen.has(key)) return;
+      seen.add(key);
+      t.uniqueBytes += block.length;
+      const compressed = lz4.compressSync(block).length;
+      t.compressedBytes += compressed;
+      t.allocatedBytes += packed ? Math.min(compressed, block.length) : storedBlockBytes(block.length, compressed);
+    };
+    const done = () => ({ bytes: t.bytes, pieces: t.pieces, uniquePieces: seen.size + t.zeroSeen, uniqueBytes: t.uniqueBytes, zeroBytes: t.zeroBytes, compressedBytes: t.compressedBytes, allocatedBytes: t.allocatedBytes, dedupRatio: t.bytes / (t.uniqueBytes + t.zeroSeen) });
+    return Object.assign(t, { add, done });
+  };
+  const fixed = BLOCK_SIZES.map((size) => {
+    const t = tally(false);
+    t.blockSize = size;
+    for (const file of files) for (let start = 0; start < file.length; start += size) t.add(file.subarray(start, start + size));
+    return t.done();
+  });
+  const cdcTally = tally(true);
+  for (const file of files) {
+    const cdc = new FastCdc((chunk) => cdcTally.add(chunk), DEFAULT_CDC, 'js');
+    cdc.push(file);
+    cdc.finish();
+  }
+  return { fixed, cdc: cdcTally.done() };
+}
+
+test('equal to the plain definition (sha256 of whole blocks, JS cut points): every count, ratio and compressed size', async () => {
+  await withTempDir(async (dir) => {
+    const random = randomBytes(3 * MiB + 5000);
+    const words = Array.from({ length: 40_000 }, (_, i) => `row ${i % 1313} of a table page `).join('');
+    // Zero 4 KiB blocks inside a file, and a zero block followed by a non-zero tail.
+    const holes = Buffer.concat([randomBytes(4096), Buffer.alloc(3 * 4096), randomBytes(8192), Buffer.alloc(128 * 1024), randomBytes(300)]);
+    const files = [random, random, Buffer.concat([randomBytes(1024), random]), Buffer.from(words), holes, Buffer.alloc(MiB + 4096), randomBytes(1000), randomBytes(4096 * 3 + 17), randomBytes(128 * 1024 + 1), Buffer.alloc(0)];
+    await Promise.all(files.map((data, i) => writeFile(join(dir, `f${String(i).padStart(2, '0')}.bin`), data)));
+    const expected = await referenceSimulation(files);
+    for (const threads of [true, false]) {
+      const result = await simulateBlockDedup(dir, { threads });
+      assert.equal(result.files, files.length);
+      for (const [index, tally] of result.fixed.entries()) {
+        const { blockSize, compressionSampleBytes, compressionRatio, storageRatio, compressedBytesMargin, allocatedBytesMargin, ...counts } = tally;
+        assert.deepEqual(counts, expected.fixed[index], `${blockSize} B blocks`);
+        assert.equal(compressionSampleBytes, counts.uniqueBytes, 'under 16 MiB of distinct data every block is compressed');
+        assert.deepEqual([compressedBytesMargin, allocatedBytesMargin], [0, 0], 'nothing extrapolated');
+        assert.ok(compressionRatio > 0 && storageRatio > 0);
+      }
+      const { algorithm, minSize, avgSize, maxSize, compressionSampleBytes, compressionRatio, storageRatio, compressedBytesMargin, allocatedBytesMargin, ...cdcCounts } = result.cdc;
+      assert.deepEqual([compressedBytesMargin, allocatedBytesMargin], [0, 0]);
+      assert.deepEqual(cdcCounts, expected.cdc, 'FastCDC chunks');
+      assert.ok(algorithm && minSize && avgSize && maxSize && compressionSampleBytes && compressionRatio && storageRatio);
+    }
   });
 });

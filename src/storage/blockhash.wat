@@ -1,0 +1,99 @@
+;; MurmurHash3_x64_128 (Austin Appleby, SMHasher's MurmurHash3.cpp) in WebAssembly, for the block
+;; dedup simulation (src/storage/blockhash.ts): every 4 KiB block digest of a read, and every hash
+;; tree node above it, in a handful of calls per read instead of one sha256 call per block.
+;; Digests are the reference's two 64-bit words stored little-endian (h1 then h2), as the
+;; reference writes them on x86. Compiled by `npm run build:wasm` into blockhash-wasm.ts; a test
+;; checks the committed bytes and SMHasher's verification value.
+(module
+  (memory (export "memory") 1)
+
+  (func $fmix64 (param $k i64) (result i64)
+    (local.set $k (i64.xor (local.get $k) (i64.shr_u (local.get $k) (i64.const 33))))
+    (local.set $k (i64.mul (local.get $k) (i64.const 0xff51afd7ed558ccd)))
+    (local.set $k (i64.xor (local.get $k) (i64.shr_u (local.get $k) (i64.const 33))))
+    (local.set $k (i64.mul (local.get $k) (i64.const 0xc4ceb9fe1a85ec53)))
+    (i64.xor (local.get $k) (i64.shr_u (local.get $k) (i64.const 33))))
+
+  ;; k1 *= c1; k1 = rotl(k1, 31); k1 *= c2
+  (func $mixK1 (param $k i64) (result i64)
+    (i64.mul (i64.rotl (i64.mul (local.get $k) (i64.const 0x87c37b91114253d5)) (i64.const 31)) (i64.const 0x4cf5ad432745937f)))
+
+  ;; k2 *= c2; k2 = rotl(k2, 33); k2 *= c1
+  (func $mixK2 (param $k i64) (result i64)
+    (i64.mul (i64.rotl (i64.mul (local.get $k) (i64.const 0x4cf5ad432745937f)) (i64.const 33)) (i64.const 0x87c37b91114253d5)))
+
+  ;; MurmurHash3_x64_128(memory[p, p+len), seed) -> 16 bytes at out.
+  (func $mm3 (param $p i32) (param $len i32) (param $seed i64) (param $out i32)
+    (local $h1 i64) (local $h2 i64) (local $k1 i64) (local $k2 i64) (local $end i32) (local $i i32)
+    (local.set $h1 (local.get $seed))
+    (local.set $h2 (local.get $seed))
+    (local.set $end (i32.add (local.get $p) (i32.and (local.get $len) (i32.const -16))))
+    (block $body_done
+      (loop $body
+        (br_if $body_done (i32.ge_u (local.get $p) (local.get $end)))
+        (local.set $h1 (i64.xor (local.get $h1) (call $mixK1 (i64.load (local.get $p)))))
+        (local.set $h1 (i64.add (i64.rotl (local.get $h1) (i64.const 27)) (local.get $h2)))
+        (local.set $h1 (i64.add (i64.mul (local.get $h1) (i64.const 5)) (i64.const 0x52dce729)))
+        (local.set $h2 (i64.xor (local.get $h2) (call $mixK2 (i64.load offset=8 (local.get $p)))))
+        (local.set $h2 (i64.add (i64.rotl (local.get $h2) (i64.const 31)) (local.get $h1)))
+        (local.set $h2 (i64.add (i64.mul (local.get $h2) (i64.const 5)) (i64.const 0x38495ab5)))
+        (local.set $p (i32.add (local.get $p) (i32.const 16)))
+        (br $body)))
+    ;; Tail (len % 16 bytes): bytes 8.. into k2, bytes 0..7 into k1, little-endian, as the
+    ;; reference's fall-through switch assembles them.
+    (local.set $i (i32.and (local.get $len) (i32.const 15)))
+    (block $k2_done
+      (loop $k2_loop
+        (br_if $k2_done (i32.le_u (local.get $i) (i32.const 8)))
+        (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+        (local.set $k2 (i64.or (i64.shl (local.get $k2) (i64.const 8))
+                               (i64.load8_u (i32.add (local.get $p) (local.get $i)))))
+        (br $k2_loop)))
+    (block $k1_done
+      (loop $k1_loop
+        (br_if $k1_done (i32.eqz (local.get $i)))
+        (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+        (local.set $k1 (i64.or (i64.shl (local.get $k1) (i64.const 8))
+                               (i64.load8_u (i32.add (local.get $p) (local.get $i)))))
+        (br $k1_loop)))
+    (if (i32.gt_u (i32.and (local.get $len) (i32.const 15)) (i32.const 8))
+      (then (local.set $h2 (i64.xor (local.get $h2) (call $mixK2 (local.get $k2))))))
+    (if (i32.and (local.get $len) (i32.const 15))
+      (then (local.set $h1 (i64.xor (local.get $h1) (call $mixK1 (local.get $k1))))))
+    ;; Finalization.
+    (local.set $h1 (i64.xor (local.get $h1) (i64.extend_i32_u (local.get $len))))
+    (local.set $h2 (i64.xor (local.get $h2) (i64.extend_i32_u (local.get $len))))
+    (local.set $h1 (i64.add (local.get $h1) (local.get $h2)))
+    (local.set $h2 (i64.add (local.get $h2) (local.get $h1)))
+    (local.set $h1 (call $fmix64 (local.get $h1)))
+    (local.set $h2 (call $fmix64 (local.get $h2)))
+    (local.set $h1 (i64.add (local.get $h1) (local.get $h2)))
+    (local.set $h2 (i64.add (local.get $h2) (local.get $h1)))
+    (i64.store (local.get $out) (local.get $h1))
+    (i64.store offset=8 (local.get $out) (local.get $h2)))
+
+  ;; One digest: MurmurHash3_x64_128 of memory[p, p+len) with a 32-bit seed (as the reference's
+  ;; uint32_t seed, zero-extended).
+  (func (export "hash") (param $p i32) (param $len i32) (param $seed i32) (param $out i32)
+    (call $mm3 (local.get $p) (local.get $len) (i64.extend_i32_u (local.get $seed)) (local.get $out)))
+
+  ;; Digests of consecutive pieces of memory[p, p+len): `size` bytes each, the last one shorter
+  ;; when len is not a multiple; 16 bytes each, back to back from out. Returns their count.
+  (func $pieces (export "pieces") (param $p i32) (param $len i32) (param $size i32) (param $out i32) (result i32)
+    (local $count i32) (local $n i32)
+    (block $done
+      (loop $next
+        (br_if $done (i32.eqz (local.get $len)))
+        (local.set $n (select (local.get $size) (local.get $len) (i32.lt_u (local.get $size) (local.get $len))))
+        (call $mm3 (local.get $p) (local.get $n) (i64.const 0) (local.get $out))
+        (local.set $p (i32.add (local.get $p) (local.get $n)))
+        (local.set $len (i32.sub (local.get $len) (local.get $n)))
+        (local.set $out (i32.add (local.get $out) (i32.const 16)))
+        (local.set $count (i32.add (local.get $count) (i32.const 1)))
+        (br $next)))
+    (local.get $count))
+
+  ;; Hash tree level: `count` child digests at `children`, grouped `per` at a time (the last group
+  ;; may be shorter), each group's digest = MurmurHash3_x64_128 of its children's 16-byte digests.
+  (func (export "tree") (param $children i32) (param $count i32) (param $per i32) (param $out i32) (result i32)
+    (call $pieces (local.get $children) (i32.shl (local.get $count) (i32.const 4)) (i32.shl (local.get $per) (i32.const 4)) (local.get $out))))

@@ -1,0 +1,90 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { compileBlockHash, renderBlockHashSource } from '../../scripts/build-wasm.js';
+import { BlockHasher, DIGEST_BYTES } from '../../src/storage/blockhash.js';
+
+test('the committed WebAssembly is exactly what blockhash.wat compiles to (run npm run build:wasm after editing it)', async () => {
+  const committed = await readFile(new URL('../../src/storage/blockhash-wasm.ts', import.meta.url), 'utf8');
+  assert.equal(committed, renderBlockHashSource(await compileBlockHash()));
+});
+
+test("MurmurHash3_x64_128: SMHasher's verification value 0x6384BA69 (every length 0..255, seeds 256..1)", () => {
+  // SMHasher KeysetTest.cpp VerificationTest: key[i] = i; hash key[0, i) with seed 256 - i;
+  // hash the 256 digests back to back with seed 0; the first 4 bytes, little-endian.
+  const hasher = new BlockHasher(1 << 16);
+  const key = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+  const digests = Buffer.alloc(256 * DIGEST_BYTES);
+  for (let i = 0; i < 256; i++) hasher.hash(key.subarray(0, i), 256 - i).copy(digests, i * DIGEST_BYTES);
+  assert.equal(hasher.hash(digests, 0).readUInt32LE(0), 0x6384ba69);
+});
+
+test('MurmurHash3_x64_128: the digests of an independent implementation (Python mmh3 5.x, hash128 x64, little-endian bytes)', () => {
+  const hasher = new BlockHasher(1 << 16);
+  const data = Buffer.from(Array.from({ length: 300 }, (_, i) => (i * 7 + 3) % 256));
+  const expected: [number, string][] = [
+    [1, '593e6a30ddc66a72e4a8b5c52711714e'],
+    [3, 'ce3db5f3caeb3f6e88b6ff75e383bbe5'],
+    [7, 'a1e36c2354bfcbbe50ef9ce392a43b2b'],
+    [8, 'bdd332919a2aeea53a007e613a7f9e25'],
+    [9, 'b6dbfa0aa12eba5196041e13c353811f'],
+    [15, 'f4e4ad805e4b6aba6df2e8f78f5a0ee0'],
+    [16, 'a14e8f2fc599b0c448fe2ad91902677d'],
+    [17, '27b153fe394baed4e9db81663b450266'],
+    [31, 'fb3604f0dffe919dd0bf7e73ba51a87e'],
+    [33, '1a2ff7c4d85767b1a6602d0756ee7191'],
+    [255, 'b0d273d66453f18ed9d4b90b3f85db91'],
+    [300, 'dd46df43cdceb24b9a059c6891ed7426'],
+  ];
+  for (const [length, hex] of expected) assert.equal(hasher.hash(data.subarray(0, length)).toString('hex'), hex, `length ${length}`);
+  assert.equal(hasher.hash(Buffer.alloc(0)).toString('hex'), '0'.repeat(32));
+  assert.equal(hasher.hash(Buffer.from('hello'), 42).toString('hex'), '086faf60c9b3b8c47abcefb075b83423');
+  assert.equal(hasher.hash(Buffer.from('hello')).toString('hex'), '029bbd41b3a7d8cb191dae486a901e5b');
+});
+
+test('pieces and tree levels equal hashing each piece on its own; equal blocks ⇔ equal digests', () => {
+  const hasher = new BlockHasher(1 << 20);
+  // 200 blocks of 4 KiB drawn from 40 distinct ones (some differing in one byte), plus a short tail.
+  const distinct: Buffer[] = [];
+  for (let i = 0; i < 40; i++) {
+    const twin = Buffer.from(distinct[i - 1] ?? randomBytes(4096));
+    twin[4095] = (twin[4095] as number) ^ 1;
+    distinct.push(i % 10 === 9 ? twin : randomBytes(4096));
+  }
+  const choice = Array.from({ length: 200 }, (_, i) => (i * 7919) % 40);
+  const data = hasher.data.subarray(0, 200 * 4096 + 1000);
+  choice.forEach((c, i) => (distinct[c] as Buffer).copy(data, i * 4096));
+  randomBytes(1000).copy(data, 200 * 4096);
+  assert.equal(hasher.pieces(data, 4096), 201);
+  const leaf = (i: number) => Buffer.from(hasher.digest(i));
+  const leaves = Array.from({ length: 201 }, (_, i) => leaf(i));
+  for (let i = 0; i < 201; i++) assert.deepEqual(leaves[i], Buffer.from(hasher.hash(data.subarray(i * 4096, (i + 1) * 4096))), `block ${i}`);
+  for (let i = 0; i < 200; i++) {
+    for (let j = i + 1; j < 200; j++) assert.equal(leaves[i]?.equals(leaves[j] as Buffer), choice[i] === choice[j], `blocks ${i}, ${j}`);
+  }
+  // Two blocks per node: node digests equal exactly when both halves are equal.
+  const nodes = hasher.tree(0, 201, 2, 1000);
+  assert.equal(nodes, 101);
+  const node = (i: number) => Buffer.from(hasher.digest(1000 + i));
+  assert.deepEqual(node(100), Buffer.from(hasher.hash(Buffer.from(leaves[200] as Buffer))), 'a short last group hashes its one child');
+  for (let i = 0; i < 100; i++) {
+    assert.deepEqual(node(i), Buffer.from(hasher.hash(Buffer.concat([leaves[2 * i] as Buffer, leaves[2 * i + 1] as Buffer]))));
+    for (let j = i + 1; j < 100; j++) {
+      const same = choice[2 * i] === choice[2 * j] && choice[2 * i + 1] === choice[2 * j + 1];
+      assert.equal(node(i).equals(node(j)), same, `nodes ${i}, ${j}`);
+    }
+  }
+});
+
+test('a buffer from elsewhere is copied to the scratch region, never over the data; one larger than the scratch is refused', () => {
+  const hasher = new BlockHasher(16384, 8192);
+  const outside = randomBytes(5000);
+  const inside = hasher.data.subarray(0, 5000);
+  outside.copy(inside);
+  hasher.data.fill(7, 5000);
+  const before = Buffer.from(hasher.data);
+  assert.deepEqual(Buffer.from(hasher.hash(outside)), Buffer.from(hasher.hash(inside)));
+  assert.deepEqual(hasher.data, before, 'the data region is untouched');
+  assert.throws(() => hasher.hash(randomBytes(8193)), /8193 bytes to hash, scratch region holds 8192/);
+});
