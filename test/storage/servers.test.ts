@@ -48,7 +48,7 @@ async function onLayer<T>(service: string, layer: string, fn: () => Promise<T>):
     rmSync(imageOf(service, layer), { force: true });
     services('up', service, null);
   } catch (restoreError) {
-    if ('error' in outcome) throw new AggregateError([outcome.error, restoreError], `${service}: the measurement on ${layer} failed, and so did the switch back to its default`);
+    if ('error' in outcome) throw new AggregateError([outcome.error, restoreError], `${service}: the measurement on ${layer} failed, and so did the switch back to its default`, { cause: restoreError });
     throw restoreError;
   }
   if ('error' in outcome) throw outcome.error;
