@@ -19,7 +19,7 @@ export interface DimensionCheckContext {
   assertStored(adapter: SystemAdapter, cell: CellContext, held: readonly LabFile[], moment: StoredCountMoment): Promise<void>;
 }
 
-function reasonOf(result: unknown): string | null {
+export function reasonOf(result: unknown): string | null {
   if (result === undefined) return null;
   const reason = (result as NotApplicable).notApplicable;
   assert.ok(typeof reason === 'string' && reason.trim().length > 0, `must return void or { notApplicable: reason }, got ${JSON.stringify(result)}`);
@@ -37,7 +37,7 @@ function copiesOf(files: readonly LabFile[]): LabFile[] {
 }
 
 /** The same file id and size with bytes never written before. */
-function freshCopyOf(file: LabFile): LabFile {
+export function freshCopyOf(file: LabFile): LabFile {
   const content = Buffer.from(file.content);
   randomBytes(Math.min(16, content.length)).copy(content);
   return { ...file, content, sha256: createHash('sha256').update(content).digest('hex') };
