@@ -7,7 +7,8 @@
  * - pglite at 256 MiB: the size of the limit itself, so a tool that held the set (or any stage's
  *   files) in memory would cross it; 1 GiB measured once for docs/running.md ("Memory") instead,
  *   as it takes minutes. PGlite's WASM PostgreSQL runs in its host process, a child of the tool:
- *   its peak is printed, not asserted (889 MiB host peak at 1 GiB).
+ *   its peak is printed, not asserted (889 MiB at 1 GiB before the host ran with --liftoff-only;
+ *   693–714 MiB at 256 MiB with it, and 356 MiB for the host of the cold read).
  * - duckdb at 256 MiB (1 GiB takes ≈ 4 min; measured once for docs/running.md): DuckDB runs in the
  *   tool's process. Its blob layout (8 KiB chunk rows, 2048-row row groups, memory_limit=48MiB)
  *   bounds its memory — the whole-file layout peaked at 5080 MiB at 1 GiB — but the tool's peak is
