@@ -99,8 +99,9 @@ export interface PgliteClient extends PgliteQueryable {
 
 /**
  * V8 flags of the host. `--liftoff-only`: V8 tiers hot WASM functions up with TurboFan, and
- * compiling PostgreSQL's big functions took ≈ 500 MiB of compiler memory at the first COPY
- * (host peak 750–790 MiB vs 220–250 MiB with Liftoff only, 256 MiB bulk; just as fast here).
+ * compiling PostgreSQL's big functions took 300–550 MiB of compiler memory in the first busy
+ * statements (host peak, 256 MiB binary COPY: 786 → 253 MiB; 200 INSERTs of 512 KiB: 910 → 628
+ * MiB; not slower on 2 cores). docs/systems-embedded.md, "PGlite host process".
  */
 export const PGLITE_HOST_V8_FLAGS = ['--liftoff-only'];
 
