@@ -97,12 +97,20 @@ export interface PgliteClient extends PgliteQueryable {
   memory(): { rssBytes: number; peakRssBytes: number } | null;
 }
 
+/**
+ * V8 flags of the host. `--liftoff-only`: V8 tiers hot WASM functions up with TurboFan, and
+ * compiling PostgreSQL's big functions took 300–550 MiB of compiler memory in the first busy
+ * statements (host peak, 256 MiB binary COPY: 786 → 253 MiB; 200 INSERTs of 512 KiB: 910 → 628
+ * MiB; not slower on 2 cores). docs/systems-embedded.md, "PGlite host process".
+ */
+export const PGLITE_HOST_V8_FLAGS = ['--liftoff-only'];
+
 /** The host module beside this file: `.ts` run through tsx from source, `.js` once built. */
 function hostEntry(): { file: string; execArgv: string[] } {
   const typescript = import.meta.url.endsWith('.ts');
   const file = fileURLToPath(new URL(typescript ? './pglite-host.ts' : './pglite-host.js', import.meta.url));
   // Resolved here, not by the child: the child's cwd (the user's) need not see our node_modules.
-  return { file, execArgv: typescript ? ['--import', import.meta.resolve('tsx')] : [] };
+  return { file, execArgv: [...PGLITE_HOST_V8_FLAGS, ...(typescript ? ['--import', import.meta.resolve('tsx')] : [])] };
 }
 
 /** VmRSS / VmHWM of a process in bytes, or null when it is gone (Linux /proc). */

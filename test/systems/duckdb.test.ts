@@ -5,8 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { DuckDBInstance } from '@duckdb/node-api';
-import { definition, duckdbUsedBytes } from '../../src/systems/duckdb.js';
+import { blobChunks, definition, DUCKDB_BLOB_CHUNK_BYTES, duckdbUsedBytes, openDuckdbLab } from '../../src/systems/duckdb.js';
 import type { SystemAdapter } from '../../src/systems/types.js';
 import { runContractSuite } from './contract.js';
 import { dirListing, iterate, makeCell, makeLabFiles } from './fixtures.js';
@@ -18,15 +17,15 @@ const labFile = join(dataDir, `${LAB}.duckdb`);
 const canaryFile = join(dataDir, 'canary.duckdb');
 
 
-/** Run SQL on a lab file through DuckDB's instance cache (shares the adapter's open database). */
+/** Run SQL on a lab file through the adapter's shared handle (shares its open database). */
 async function withDuck<T>(path: string, work: (run: (sql: string) => Promise<Record<string, unknown>[]>) => Promise<T>): Promise<T> {
-  const instance = await DuckDBInstance.fromCache(path);
-  const connection = await instance.connect();
+  const database = await openDuckdbLab(path, null);
+  const connection = await database.connect();
   try {
     return await work(async (sql) => (await connection.runAndReadAll(sql)).getRowObjectsJS() as Record<string, unknown>[]);
   } finally {
     connection.closeSync();
-    instance.closeSync();
+    database.release();
   }
 }
 
@@ -88,14 +87,36 @@ describe('duckdb specifics', () => {
     assert.ok(ratio >= 1.0 && ratio <= 1.3, `physical/logical ${ratio}`);
   });
 
-  it('the appender stores every byte: contents read back identical', async () => {
+  it('chunks: a file is rows of at most 8 KiB, at least one row (an empty file is one empty row)', () => {
+    assert.equal(DUCKDB_BLOB_CHUNK_BYTES, 8192);
+    const content = Buffer.alloc(20 * 1024, 7);
+    assert.deepEqual(blobChunks(content).map((chunk) => chunk.length), [8192, 8192, 4096]);
+    assert.deepEqual(Buffer.concat(blobChunks(content)), content);
+    assert.deepEqual(blobChunks(Buffer.alloc(8192)).map((chunk) => chunk.length), [8192]);
+    assert.deepEqual(blobChunks(Buffer.alloc(0)).map((chunk) => chunk.length), [0]);
+  });
+
+  it('the appender stores every byte: each 32 KiB file is 4 chunk rows (seq 0–3) that join to its content', async () => {
     await adapter.close();
-    const rows = await withDuck(join(dir, 'dedup_specific.duckdb'), (run) => run('SELECT id, sha256(content) AS digest FROM blobs ORDER BY id'));
+    const rows = await withDuck(join(dir, 'dedup_specific.duckdb'), (run) => run('SELECT id, seq, hex(content) AS content FROM blobs ORDER BY id, seq'));
+    const stored = new Map<unknown, { seqs: unknown[]; hash: ReturnType<typeof createHash> }>();
+    for (const row of rows) {
+      const entry = stored.get(row.id) ?? { seqs: [], hash: createHash('sha256') };
+      stored.set(row.id, entry);
+      entry.seqs.push(row.seq);
+      entry.hash.update(Buffer.from(String(row.content), 'hex'));
+    }
     assert.deepEqual(
-      rows.map((row) => [row.id, row.digest]),
-      files.map((file) => [file.id, file.sha256]),
+      [...stored].map(([id, entry]) => [id, entry.seqs, entry.hash.digest('hex')]),
+      files.map((file) => [file.id, [0, 1, 2, 3], file.sha256]),
     );
     await adapter.connect();
+  });
+
+  it('readOne reassembles the chunks in order', async () => {
+    const readOne = adapter.readOne?.bind(adapter);
+    assert.ok(readOne, 'duckdb reads files back');
+    for (const file of [files[0]!, files[59]!]) assert.equal(createHash('sha256').update(await readOne(file, cell)).digest('hex'), file.sha256);
   });
 
   it('observed: deletes + CHECKPOINT/VACUUM do not give DuckDB blocks back', async () => {
