@@ -43,6 +43,7 @@ import type { ColumnType, NativeTable } from '../dataset/records.js';
 import { BLOB_TABLE, fileIdColumn, labTableName } from './shared/layout.js';
 import { checkRowWidth, FILE_ID_COLUMN, nativeTableName, type NativeTypeMap } from './shared/native.js';
 import { parseSystemOptions } from './shared/options.js';
+import { nativeReadSql, type ReadbackExpression } from './shared/native-readback.js';
 import { batchFiles, consecutiveStreams, DeleteDidNothingError, requireNative, throwIfAborted } from './shared/stages.js';
 import { checkVariant, numberOf } from './postgresql.js';
 import { SYSTEM_LAYER, sizeProbe, timingsOf } from './shared/probes.js';
@@ -252,6 +253,53 @@ export async function* clickhouseNativeLines(file: LabFile, table: NativeTable, 
     yield Buffer.concat(parts);
     rowNo += 1;
   }
+}
+
+/**
+ * Native read-back: every value selected as text, so no JSON number rounds a Decimal or an Int64
+ * and no JSON string mangles bytes: strings, JSON and bytes as hex(), the rest as toString().
+ */
+export const CLICKHOUSE_READBACK: ReadbackExpression = (column, type) => (type === 'text' || type === 'json' || type === 'bytes' ? `hex(${column})` : `toString(${column})`);
+
+/** One value of a CLICKHOUSE_READBACK column back in a shape `canonicalValue` reads exactly. */
+export function clickhouseReadbackValue(type: ColumnType, value: unknown): unknown {
+  if (value === null || value === undefined) return null;
+  const text = String(value);
+  switch (type) {
+    case 'bytes':
+      return Buffer.from(text, 'hex');
+    case 'text':
+    case 'json':
+      return Buffer.from(text, 'hex').toString('utf8');
+    case 'float': // ClickHouse prints non-finite doubles as inf, -inf, nan
+      return text === 'inf' ? Infinity : text === '-inf' ? -Infinity : Number(text);
+    case 'timestamp':
+      return Number(text); // Int64 milliseconds since the epoch
+    default:
+      return text;
+  }
+}
+
+/**
+ * One file's records. `mergetree` (and every variant keyed by file): the rows of its file_id.
+ * `replacing` (`byContent`): the DISTINCT (row_no, values) rows of its content hash — before a
+ * merge each stored copy of the content has its rows there, after it one copy is left; identical
+ * copies are one row either way, so a correct collapse reads as exactly the file's records, while
+ * a copy that differs in any value stays a row of its own and makes the read differ.
+ */
+export function clickhouseRecordsSql(table: NativeTable, from: string, file: Pick<LabFileRef, 'id' | 'sha256'>, byContent: boolean): string {
+  if (!byContent) return nativeReadSql(table, from, FILE_ID_COLUMN, String(assertFileId(file.id)), (name) => chIdent(name), CLICKHOUSE_READBACK);
+  const columns = table.columns.map((column, index) => `${CLICKHOUSE_READBACK(chIdent(column.name), column.type)} AS c${index}`);
+  return `SELECT DISTINCT ${ROW_NO_COLUMN}, ${columns.join(', ')} FROM ${from} WHERE ${FILE_SHA_COLUMN} = ${chString(assertSha256(file.sha256))}`;
+}
+
+/** Compact rows of `clickhouseRecordsSql` as values in column order (the `byContent` row_no dropped). */
+export function clickhouseRecordsOf(table: NativeTable, rows: readonly unknown[][], byContent: boolean): unknown[][] {
+  const skip = byContent ? 1 : 0;
+  return rows.map((row) => {
+    if (row.length !== table.columns.length + skip) throw new Error(`clickhouse read-back row has ${row.length} values, expected ${table.columns.length + skip}`);
+    return table.columns.map((column, index) => clickhouseReadbackValue(column.type, row[index + skip]));
+  });
 }
 
 /** Unsigned LEB128, the length prefix of RowBinary strings. */
@@ -659,6 +707,16 @@ class ClickhouseAdapter implements SystemAdapter {
     const row = ((await result.json()) as { data: string[][] }).data[0];
     if (!row) throw this.notStored(file);
     return Buffer.from(String(row[0]), 'hex');
+  }
+
+  /** Native read-back (see clickhouseRecordsSql); a file whose reference is gone (`replacing`) has no records. */
+  async readRecords(file: LabFileRef, cell: CellContext): Promise<unknown[][]> {
+    const { table } = requireNative(cell);
+    const byContent = this.variantOf(cell) === 'replacing';
+    if (byContent && (await this.count(REFS_TABLE, `id = ${assertFileId(file.id)}`)) === 0) return [];
+    const query = clickhouseRecordsSql(table, chQualified(this.lab, this.tableOf(cell, file.id)), file, byContent);
+    const result = await this.ch.query({ query, format: 'JSONCompact' });
+    return clickhouseRecordsOf(table, ((await result.json()) as { data: unknown[][] }).data, byContent);
   }
 
   async dropCaches(_cell: CellContext): Promise<string> {
