@@ -125,14 +125,25 @@ export function assertFileId(id: number): number {
   return id;
 }
 
+/**
+ * Rows per granule of the blob tables (the server default is 8192). A SELECT of one file reads and
+ * decompresses its whole granule, and 18.16 has no granularity by bytes (index_granularity_bytes
+ * came in 19.x): with 8192 rows a granule was every file of a part, and reading one file of a
+ * 1 GiB set failed on the 2 GB query memory limit. 64 rows bound a granule to 64 × the largest
+ * file (32 MiB for 512 KiB files) and keep the default's 1 MiB compression blocks for files of
+ * 16 KiB and more (a block is cut at a mark only once it holds 64 KiB; docs/systems-sql.md).
+ */
+export const BLOB_INDEX_GRANULARITY = 64;
+
 /** `tables`: the content tables (one, or K under `--placement across:K`). */
 export function clickhouseBlobTableDdl(lab: string, variant: ClickhouseVariant, tables: readonly string[] = [BLOB_TABLE]): string[] {
   const columns = '(id UInt32, name String, sha256 String, size UInt64, content String)';
+  const settings = `SETTINGS index_granularity = ${BLOB_INDEX_GRANULARITY}`;
   if (variant === 'mergetree') {
-    return tables.map((table) => `CREATE TABLE ${chQualified(lab, table)} ${columns} ENGINE = MergeTree() ORDER BY id`);
+    return tables.map((table) => `CREATE TABLE ${chQualified(lab, table)} ${columns} ENGINE = MergeTree() ORDER BY id ${settings}`);
   }
   return [
-    ...tables.map((table) => `CREATE TABLE ${chQualified(lab, table)} ${columns} ENGINE = ReplacingMergeTree() ORDER BY sha256`),
+    ...tables.map((table) => `CREATE TABLE ${chQualified(lab, table)} ${columns} ENGINE = ReplacingMergeTree() ORDER BY sha256 ${settings}`),
     `CREATE TABLE ${chQualified(lab, REFS_TABLE)} (id UInt32, sha256 String) ENGINE = MergeTree() ORDER BY id`,
   ];
 }
