@@ -337,6 +337,20 @@ export function rowBinaryBlobRow(file: Pick<LabFile, 'id' | 'name' | 'sha256' | 
   return [id, varUInt(name.length), name, varUInt(sha.length), sha, size, varUInt(file.content.length), file.content];
 }
 
+/** The one RowBinary String of `answer` (length prefix, bytes); anything else in it is an error. */
+export function rowBinaryString(answer: Buffer): Buffer {
+  let length = 0;
+  let at = 0;
+  for (let shift = 1; ; shift *= 128) {
+    if (at >= answer.length || at > 9) throw new Error(`clickhouse RowBinary answer of ${answer.length} bytes has no complete length prefix`);
+    const byte = answer[at++]!;
+    length += (byte & 0x7f) * shift;
+    if (byte < 0x80) break;
+  }
+  if (answer.length - at !== length) throw new Error(`clickhouse RowBinary answer: prefix says ${length} bytes, ${answer.length - at} follow`);
+  return answer.subarray(at);
+}
+
 export function rowBinaryRefRow(file: Pick<LabFile, 'id' | 'sha256'>): Buffer {
   const id = Buffer.alloc(4);
   id.writeUInt32LE(assertFileId(file.id));
@@ -710,14 +724,19 @@ class ClickhouseAdapter implements SystemAdapter {
     await this.createTables(cell);
   }
 
-  /** hex() keeps the bytes exact through the JSON answer. */
+  /**
+   * The content as RowBinary (a length prefix, then the bytes as stored): no hex text and no JSON
+   * string of twice the file's size, which at 1 GiB sets kept the tool's heap growing during `read`.
+   */
   async readOne(file: LabFileRef, cell: CellContext): Promise<Buffer> {
     const where = this.variantOf(cell) === 'replacing' ? `sha256 = ${chString(assertSha256(file.sha256))}` : `id = ${assertFileId(file.id)}`;
     if (this.variantOf(cell) === 'replacing' && (await this.count(REFS_TABLE, `id = ${assertFileId(file.id)}`)) === 0) throw this.notStored(file);
-    const result = await this.ch.query({ query: `SELECT hex(content) FROM ${chQualified(this.lab, this.tableOf(cell, file.id))} WHERE ${where} LIMIT 1`, format: 'JSONCompact' });
-    const row = ((await result.json()) as { data: string[][] }).data[0];
-    if (!row) throw this.notStored(file);
-    return Buffer.from(String(row[0]), 'hex');
+    const result = await this.ch.exec({ query: `SELECT content FROM ${chQualified(this.lab, this.tableOf(cell, file.id))} WHERE ${where} LIMIT 1 FORMAT RowBinary` });
+    const chunks: Buffer[] = [];
+    for await (const chunk of result.stream) chunks.push(chunk as Buffer);
+    const answer = Buffer.concat(chunks);
+    if (answer.length === 0) throw this.notStored(file);
+    return rowBinaryString(answer);
   }
 
   /** Native read-back (see clickhouseRecordsSql); a file whose reference is gone (`replacing`) has no records. */

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { chString, clickhouseNativeText, clickhouseReadbackValue, clickhouseRecordsSql, definition, rowBinaryBlobRow, tsvEscape, varUInt } from '../../src/systems/clickhouse.js';
+import { chString, clickhouseNativeText, clickhouseReadbackValue, clickhouseRecordsSql, definition, rowBinaryBlobRow, rowBinaryString, tsvEscape, varUInt } from '../../src/systems/clickhouse.js';
 import { canonicalRow, canonicalValue } from '../../src/systems/shared/native-readback.js';
 import { FIXTURE_NATIVE_TABLE, FIXTURE_ROWS_PER_FILE } from './fixtures.js';
 import type { SystemAdapter } from '../../src/systems/types.js';
@@ -43,6 +43,11 @@ describe('clickhouse encodings (pure)', () => {
     assert.deepEqual([...varUInt(300)], [0xac, 0x02]);
     const parts = rowBinaryBlobRow({ id: 1, name: 'a', sha256: 'ff', size: 2, content: Buffer.from([7, 8]) });
     assert.deepEqual([...Buffer.concat(parts)], [1, 0, 0, 0, 1, 0x61, 2, 0x66, 0x66, 2, 0, 0, 0, 0, 0, 0, 0, 2, 7, 8]);
+    const big = Buffer.alloc(300, 7);
+    assert.deepEqual(rowBinaryString(Buffer.concat([varUInt(300), big])), big);
+    assert.deepEqual(rowBinaryString(Buffer.from([0])), Buffer.alloc(0));
+    assert.throws(() => rowBinaryString(Buffer.concat([varUInt(300), big.subarray(1)])), /prefix says 300 bytes, 299 follow/);
+    assert.throws(() => rowBinaryString(Buffer.from([0x80])), /no complete length prefix/);
   });
   test('native values: exact text for each 18.16 type, refusals instead of rounding', () => {
     assert.equal(clickhouseNativeText('timestamp', '2024-01-02T03:04:05.678Z').toString(), String(Date.UTC(2024, 0, 2, 3, 4, 5, 678)));
