@@ -47,6 +47,8 @@ import {
   chString,
   CLICKHOUSE_NATIVE_TYPES,
   clickhouseNativeLines,
+  clickhouseRecordsOf,
+  clickhouseRecordsSql,
   FILE_SHA_COLUMN,
   REFS_TABLE,
   ROW_NO_COLUMN,
@@ -61,7 +63,7 @@ import { defaultDataDir, parseSystemOptions } from './shared/options.js';
 import { SYSTEM_LAYER, sizeProbe } from './shared/probes.js';
 import { labFilesProbe } from './shared/lab-files.js';
 import { DeleteDidNothingError, requireNative, throwIfAborted } from './shared/stages.js';
-import { assertLabName, MODES, type CellContext, type LabFile, type NotApplicable, type Probe, type SystemAdapter, type SystemDefinition, type WriteOutcome } from './types.js';
+import { assertLabName, MODES, type CellContext, type LabFile, type LabFileRef, type NotApplicable, type Probe, type SystemAdapter, type SystemDefinition, type WriteOutcome } from './types.js';
 
 export const CHDB_VARIANTS = ['mergetree', 'uncompressed', 'zstd', 'replacing', 'mutation'] as const;
 export type ChdbVariant = (typeof CHDB_VARIANTS)[number];
@@ -512,6 +514,21 @@ class ChdbAdapter implements SystemAdapter {
   async settle(cell: CellContext): Promise<void> {
     // Inserts write their parts synchronously; background merges and mutations may still run.
     await this.waitUntilIdle(cell.signal);
+  }
+
+  /**
+   * Native read-back, as `clickhouse` (clickhouseRecordsSql): by file_id, or in `replacing` the
+   * distinct rows of the file's content while its reference is held. Rows a lightweight DELETE
+   * marked are not returned by the engine.
+   */
+  async readRecords(file: LabFileRef, cell: CellContext): Promise<unknown[][]> {
+    const { table } = requireNative(cell);
+    const byContent = this.variantOf(cell) === 'replacing';
+    if (byContent && (await this.count(REFS_TABLE, `id = ${assertFileId(file.id)}`)) === 0) return [];
+    const query = clickhouseRecordsSql(table, chQualified(this.lab, this.tableOf(cell, file.id)), file, byContent);
+    const text = (await this.db.queryAsync(query, { format: 'JSONCompactEachRow' })).text();
+    const rows = text.split('\n').filter((line) => line.length > 0).map((line) => JSON.parse(line) as unknown[]);
+    return clickhouseRecordsOf(table, rows, byContent);
   }
 
   /** Bytes of the lab's active parts, as the engine accounts them. */

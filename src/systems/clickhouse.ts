@@ -43,6 +43,7 @@ import type { ColumnType, NativeTable } from '../dataset/records.js';
 import { BLOB_TABLE, fileIdColumn, labTableName } from './shared/layout.js';
 import { checkRowWidth, FILE_ID_COLUMN, nativeTableName, type NativeTypeMap } from './shared/native.js';
 import { parseSystemOptions } from './shared/options.js';
+import { nativeReadSql, type ReadbackExpression } from './shared/native-readback.js';
 import { batchFiles, consecutiveStreams, DeleteDidNothingError, requireNative, throwIfAborted } from './shared/stages.js';
 import { checkVariant, numberOf } from './postgresql.js';
 import { SYSTEM_LAYER, sizeProbe, timingsOf } from './shared/probes.js';
@@ -124,14 +125,25 @@ export function assertFileId(id: number): number {
   return id;
 }
 
+/**
+ * Rows per granule of the blob tables (the server default is 8192). A SELECT of one file reads and
+ * decompresses its whole granule, and 18.16 has no granularity by bytes (index_granularity_bytes
+ * came in 19.x): with 8192 rows a granule was every file of a part, and reading one file of a
+ * 1 GiB set failed on the 2 GB query memory limit. 64 rows bound a granule to 64 × the largest
+ * file (32 MiB for 512 KiB files) and keep the default's 1 MiB compression blocks for files of
+ * 16 KiB and more (a block is cut at a mark only once it holds 64 KiB; docs/systems-sql.md).
+ */
+export const BLOB_INDEX_GRANULARITY = 64;
+
 /** `tables`: the content tables (one, or K under `--placement across:K`). */
 export function clickhouseBlobTableDdl(lab: string, variant: ClickhouseVariant, tables: readonly string[] = [BLOB_TABLE]): string[] {
   const columns = '(id UInt32, name String, sha256 String, size UInt64, content String)';
+  const settings = `SETTINGS index_granularity = ${BLOB_INDEX_GRANULARITY}`;
   if (variant === 'mergetree') {
-    return tables.map((table) => `CREATE TABLE ${chQualified(lab, table)} ${columns} ENGINE = MergeTree() ORDER BY id`);
+    return tables.map((table) => `CREATE TABLE ${chQualified(lab, table)} ${columns} ENGINE = MergeTree() ORDER BY id ${settings}`);
   }
   return [
-    ...tables.map((table) => `CREATE TABLE ${chQualified(lab, table)} ${columns} ENGINE = ReplacingMergeTree() ORDER BY sha256`),
+    ...tables.map((table) => `CREATE TABLE ${chQualified(lab, table)} ${columns} ENGINE = ReplacingMergeTree() ORDER BY sha256 ${settings}`),
     `CREATE TABLE ${chQualified(lab, REFS_TABLE)} (id UInt32, sha256 String) ENGINE = MergeTree() ORDER BY id`,
   ];
 }
@@ -254,6 +266,53 @@ export async function* clickhouseNativeLines(file: LabFile, table: NativeTable, 
   }
 }
 
+/**
+ * Native read-back: every value selected as text, so no JSON number rounds a Decimal or an Int64
+ * and no JSON string mangles bytes: strings, JSON and bytes as hex(), the rest as toString().
+ */
+export const CLICKHOUSE_READBACK: ReadbackExpression = (column, type) => (type === 'text' || type === 'json' || type === 'bytes' ? `hex(${column})` : `toString(${column})`);
+
+/** One value of a CLICKHOUSE_READBACK column back in a shape `canonicalValue` reads exactly. */
+export function clickhouseReadbackValue(type: ColumnType, value: unknown): unknown {
+  if (value === null || value === undefined) return null;
+  const text = String(value);
+  switch (type) {
+    case 'bytes':
+      return Buffer.from(text, 'hex');
+    case 'text':
+    case 'json':
+      return Buffer.from(text, 'hex').toString('utf8');
+    case 'float': // ClickHouse prints non-finite doubles as inf, -inf, nan
+      return text === 'inf' ? Infinity : text === '-inf' ? -Infinity : Number(text);
+    case 'timestamp':
+      return Number(text); // Int64 milliseconds since the epoch
+    default:
+      return text;
+  }
+}
+
+/**
+ * One file's records. `mergetree` (and every variant keyed by file): the rows of its file_id.
+ * `replacing` (`byContent`): the DISTINCT (row_no, values) rows of its content hash — before a
+ * merge each stored copy of the content has its rows there, after it one copy is left; identical
+ * copies are one row either way, so a correct collapse reads as exactly the file's records, while
+ * a copy that differs in any value stays a row of its own and makes the read differ.
+ */
+export function clickhouseRecordsSql(table: NativeTable, from: string, file: Pick<LabFileRef, 'id' | 'sha256'>, byContent: boolean): string {
+  if (!byContent) return nativeReadSql(table, from, FILE_ID_COLUMN, String(assertFileId(file.id)), (name) => chIdent(name), CLICKHOUSE_READBACK);
+  const columns = table.columns.map((column, index) => `${CLICKHOUSE_READBACK(chIdent(column.name), column.type)} AS c${index}`);
+  return `SELECT DISTINCT ${ROW_NO_COLUMN}, ${columns.join(', ')} FROM ${from} WHERE ${FILE_SHA_COLUMN} = ${chString(assertSha256(file.sha256))}`;
+}
+
+/** Compact rows of `clickhouseRecordsSql` as values in column order (the `byContent` row_no dropped). */
+export function clickhouseRecordsOf(table: NativeTable, rows: readonly unknown[][], byContent: boolean): unknown[][] {
+  const skip = byContent ? 1 : 0;
+  return rows.map((row) => {
+    if (row.length !== table.columns.length + skip) throw new Error(`clickhouse read-back row has ${row.length} values, expected ${table.columns.length + skip}`);
+    return table.columns.map((column, index) => clickhouseReadbackValue(column.type, row[index + skip]));
+  });
+}
+
 /** Unsigned LEB128, the length prefix of RowBinary strings. */
 export function varUInt(value: number): Buffer {
   const bytes: number[] = [];
@@ -276,6 +335,20 @@ export function rowBinaryBlobRow(file: Pick<LabFile, 'id' | 'name' | 'sha256' | 
   const size = Buffer.alloc(8);
   size.writeBigUInt64LE(BigInt(file.size));
   return [id, varUInt(name.length), name, varUInt(sha.length), sha, size, varUInt(file.content.length), file.content];
+}
+
+/** The one RowBinary String of `answer` (length prefix, bytes); anything else in it is an error. */
+export function rowBinaryString(answer: Buffer): Buffer {
+  let length = 0;
+  let at = 0;
+  for (let shift = 1; ; shift *= 128) {
+    if (at >= answer.length || at > 9) throw new Error(`clickhouse RowBinary answer of ${answer.length} bytes has no complete length prefix`);
+    const byte = answer[at++]!;
+    length += (byte & 0x7f) * shift;
+    if (byte < 0x80) break;
+  }
+  if (answer.length - at !== length) throw new Error(`clickhouse RowBinary answer: prefix says ${length} bytes, ${answer.length - at} follow`);
+  return answer.subarray(at);
 }
 
 export function rowBinaryRefRow(file: Pick<LabFile, 'id' | 'sha256'>): Buffer {
@@ -651,14 +724,29 @@ class ClickhouseAdapter implements SystemAdapter {
     await this.createTables(cell);
   }
 
-  /** hex() keeps the bytes exact through the JSON answer. */
+  /**
+   * The content as RowBinary (a length prefix, then the bytes as stored): no hex text and no JSON
+   * string of twice the file's size, which at 1 GiB sets kept the tool's heap growing during `read`.
+   */
   async readOne(file: LabFileRef, cell: CellContext): Promise<Buffer> {
     const where = this.variantOf(cell) === 'replacing' ? `sha256 = ${chString(assertSha256(file.sha256))}` : `id = ${assertFileId(file.id)}`;
     if (this.variantOf(cell) === 'replacing' && (await this.count(REFS_TABLE, `id = ${assertFileId(file.id)}`)) === 0) throw this.notStored(file);
-    const result = await this.ch.query({ query: `SELECT hex(content) FROM ${chQualified(this.lab, this.tableOf(cell, file.id))} WHERE ${where} LIMIT 1`, format: 'JSONCompact' });
-    const row = ((await result.json()) as { data: string[][] }).data[0];
-    if (!row) throw this.notStored(file);
-    return Buffer.from(String(row[0]), 'hex');
+    const result = await this.ch.exec({ query: `SELECT content FROM ${chQualified(this.lab, this.tableOf(cell, file.id))} WHERE ${where} LIMIT 1 FORMAT RowBinary` });
+    const chunks: Buffer[] = [];
+    for await (const chunk of result.stream) chunks.push(chunk as Buffer);
+    const answer = Buffer.concat(chunks);
+    if (answer.length === 0) throw this.notStored(file);
+    return rowBinaryString(answer);
+  }
+
+  /** Native read-back (see clickhouseRecordsSql); a file whose reference is gone (`replacing`) has no records. */
+  async readRecords(file: LabFileRef, cell: CellContext): Promise<unknown[][]> {
+    const { table } = requireNative(cell);
+    const byContent = this.variantOf(cell) === 'replacing';
+    if (byContent && (await this.count(REFS_TABLE, `id = ${assertFileId(file.id)}`)) === 0) return [];
+    const query = clickhouseRecordsSql(table, chQualified(this.lab, this.tableOf(cell, file.id)), file, byContent);
+    const result = await this.ch.query({ query, format: 'JSONCompact' });
+    return clickhouseRecordsOf(table, ((await result.json()) as { data: unknown[][] }).data, byContent);
   }
 
   async dropCaches(_cell: CellContext): Promise<string> {

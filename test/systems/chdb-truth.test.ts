@@ -14,7 +14,8 @@ import { after, describe, it } from 'node:test';
 import { allocatedBytesSync, fsProbe } from '../../src/measure/probes/fs.js';
 import { CHDB_MISSING_MESSAGE, CHDB_PACKAGE, chdbInstalled, contentCodec, definition, openChdbSession } from '../../src/systems/chdb.js';
 import type { CellContext, LabFile, SystemAdapter } from '../../src/systems/types.js';
-import { iterate, makeCell, makeLabFiles } from './fixtures.js';
+import { canonicalRow } from '../../src/systems/shared/native-readback.js';
+import { FIXTURE_NATIVE_TABLE, FIXTURE_ROWS_PER_FILE, iterate, makeCell, makeLabFiles } from './fixtures.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'dedup-chdb-truth-'));
 const LAB = 'dedup_truth';
@@ -166,4 +167,34 @@ describe('chdb truths (ClickHouse 26.x in-process)', () => {
       assert.ok(maintainedFs >= loadedFs, `fs ${loadedFs} → ${maintainedFs}: if this fails, chdb now removes outdated parts; update docs/systems-embedded.md`);
     });
   }
+
+  it('replacing native read-back: a file reads back as its records before and after its copies collapse; a differing copy is an extra row', async () => {
+    const lab = await labAdapter();
+    const cell = makeCell({ variant: 'replacing', mode: 'native' });
+    await lab.resetLab(cell);
+    const files = makeLabFiles({ count: 3, size: 2048, duplicates: { 2: 0 }, seed: 'truth-readback' });
+    for (const file of files) await lab.insertOne(file, cell);
+    const canonical = (rows: readonly (readonly unknown[])[]) => rows.map((row) => canonicalRow(FIXTURE_NATIVE_TABLE, row)).sort();
+    const readsBackExactly = async (moment: string) => {
+      for (const file of files) {
+        const expected: unknown[][] = [];
+        for await (const row of cell.parseRecords!(file)) expected.push(row);
+        assert.deepEqual(canonical(await lab.readRecords!(file, cell)), canonical(expected), `${moment}: file ${file.id}`);
+      }
+    };
+    const contentRows = () => (lab as unknown as { countContentRows(c: CellContext): Promise<number> }).countContentRows(cell);
+    assert.equal(await contentRows(), 3 * FIXTURE_ROWS_PER_FILE, 'before the merge both copies of file 0 are stored');
+    await readsBackExactly('before the merge');
+    await lab.compact(cell);
+    assert.equal(await contentRows(), 2 * FIXTURE_ROWS_PER_FILE, 'OPTIMIZE FINAL collapsed the copy');
+    await readsBackExactly('after the merge');
+    // A stored copy of file 0's content whose row 0 differs (word) is not collapsed into the file's records.
+    const session = await openChdbSession(lab.localDataPaths()[0]!);
+    try {
+      await session.queryAsync(`INSERT INTO ${LAB}.n_fixture_rows (file_id, file_sha256, row_no, word) VALUES (2, '${files[0]!.sha256}', 0, 'tampered')`);
+    } finally {
+      session.close();
+    }
+    assert.equal((await lab.readRecords!(files[0]!, cell)).length, FIXTURE_ROWS_PER_FILE + 1, 'the differing copy is read back as a row of its own');
+  });
 });

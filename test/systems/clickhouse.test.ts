@@ -5,7 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { chString, clickhouseNativeText, definition, rowBinaryBlobRow, tsvEscape, varUInt } from '../../src/systems/clickhouse.js';
+import { chString, clickhouseNativeText, clickhouseReadbackValue, clickhouseRecordsSql, definition, rowBinaryBlobRow, rowBinaryString, tsvEscape, varUInt } from '../../src/systems/clickhouse.js';
+import { canonicalRow, canonicalValue } from '../../src/systems/shared/native-readback.js';
+import { FIXTURE_NATIVE_TABLE, FIXTURE_ROWS_PER_FILE } from './fixtures.js';
 import type { SystemAdapter } from '../../src/systems/types.js';
 import { runContractSuite } from './contract.js';
 import { blobCell, clickhouseAdmin, clickhouseOptionsFromEnv, labFiles, nativeCell, streamOf } from './sql-helpers.js';
@@ -41,6 +43,11 @@ describe('clickhouse encodings (pure)', () => {
     assert.deepEqual([...varUInt(300)], [0xac, 0x02]);
     const parts = rowBinaryBlobRow({ id: 1, name: 'a', sha256: 'ff', size: 2, content: Buffer.from([7, 8]) });
     assert.deepEqual([...Buffer.concat(parts)], [1, 0, 0, 0, 1, 0x61, 2, 0x66, 0x66, 2, 0, 0, 0, 0, 0, 0, 0, 2, 7, 8]);
+    const big = Buffer.alloc(300, 7);
+    assert.deepEqual(rowBinaryString(Buffer.concat([varUInt(300), big])), big);
+    assert.deepEqual(rowBinaryString(Buffer.from([0])), Buffer.alloc(0));
+    assert.throws(() => rowBinaryString(Buffer.concat([varUInt(300), big.subarray(1)])), /prefix says 300 bytes, 299 follow/);
+    assert.throws(() => rowBinaryString(Buffer.from([0x80])), /no complete length prefix/);
   });
   test('native values: exact text for each 18.16 type, refusals instead of rounding', () => {
     assert.equal(clickhouseNativeText('timestamp', '2024-01-02T03:04:05.678Z').toString(), String(Date.UTC(2024, 0, 2, 3, 4, 5, 678)));
@@ -51,6 +58,22 @@ describe('clickhouse encodings (pure)', () => {
     assert.equal(clickhouseNativeText('bool', true).toString(), '1');
     assert.equal(clickhouseNativeText('text', null).toString(), '\\N');
     assert.deepEqual(tsvEscape(Buffer.from('a\tb\nc\\d\re')), Buffer.from('a\\tb\\nc\\\\d\\re'));
+  });
+  test('native read-back: values selected as text come back exact (no JSON rounding, bytes via hex)', () => {
+    assert.equal(canonicalValue('decimal', clickhouseReadbackValue('decimal', '-12345678901234.5678')), '-12345678901234.5678');
+    assert.equal(canonicalValue('int', clickhouseReadbackValue('int', '9223372036854775807')), '9223372036854775807');
+    assert.equal(clickhouseReadbackValue('float', 'inf'), Infinity);
+    assert.equal(clickhouseReadbackValue('float', '-inf'), -Infinity);
+    assert.ok(Number.isNaN(clickhouseReadbackValue('float', 'nan')));
+    assert.equal(canonicalValue('float', clickhouseReadbackValue('float', '0.1')), canonicalValue('float', 0.1));
+    assert.equal(canonicalValue('timestamp', clickhouseReadbackValue('timestamp', '1704067205000')), canonicalValue('timestamp', '2024-01-01T00:00:05Z'));
+    assert.deepEqual(clickhouseReadbackValue('bytes', '00FF0A'), Buffer.from([0, 255, 10]));
+    assert.equal(clickhouseReadbackValue('text', Buffer.from('tab\tnew\nline é', 'utf8').toString('hex')), 'tab\tnew\nline é');
+    assert.equal(canonicalValue('bool', clickhouseReadbackValue('bool', '1')), 'true');
+    assert.equal(clickhouseReadbackValue('uuid', null), null);
+    const file = { id: 7, sha256: 'a'.repeat(64) };
+    assert.match(clickhouseRecordsSql(FIXTURE_NATIVE_TABLE, '`lab`.`n_fixture_rows`', file, false), /WHERE `file_id` = 7$/);
+    assert.match(clickhouseRecordsSql(FIXTURE_NATIVE_TABLE, '`lab`.`n_fixture_rows`', file, true), /^SELECT DISTINCT row_no, .* WHERE file_sha256 = 'a{64}'$/);
   });
   test('string literals escape quotes and backslashes', () => {
     assert.equal(chString("a'b\\c"), "'a\\'b\\\\c'");
@@ -143,6 +166,32 @@ describe('clickhouse server', () => {
       `SELECT concat(toString(file_id), '|', toString(row_no), '|', toString(line_no), '|', word, '|', toString(amount), '|', toString(ratio), '|', toString(at), '|', toString(key), '|', doc, '|', toString(flag), '|', hex(raw)) FROM ${LAB}.n_fixture_rows ORDER BY file_id, row_no FORMAT TSVRaw`,
     );
     assert.deepEqual(read.split('\n'), expected);
+  });
+
+  test('replacing native read-back: a file reads back as its records before and after its copies collapse; a differing copy is an extra row', async () => {
+    const cell = nativeCell('replacing');
+    await adapter.resetLab(cell);
+    const files = labFiles({ count: 3, size: 2048, duplicates: 1, kind: 'random', seed: 'readback' }); // file 2 copies file 0
+    for (const file of files) await adapter.insertOne(file, cell);
+    const canonical = (rows: readonly (readonly unknown[])[]) => rows.map((row) => canonicalRow(FIXTURE_NATIVE_TABLE, row)).sort();
+    const readsBackExactly = async (moment: string) => {
+      for (const file of files) {
+        const expected: unknown[][] = [];
+        for await (const row of cell.parseRecords!(file)) expected.push(row);
+        assert.deepEqual(canonical(await adapter.readRecords!(file, cell)), canonical(expected), `${moment}: file ${file.id}`);
+      }
+    };
+    const contentRows = async () => Number(await clickhouseAdmin(`SELECT count() FROM ${LAB}.n_fixture_rows`));
+    assert.equal(await contentRows(), 3 * FIXTURE_ROWS_PER_FILE, 'before the merge both copies of file 0 are stored');
+    await readsBackExactly('before the merge');
+    await adapter.compact(cell);
+    assert.equal(await contentRows(), 2 * FIXTURE_ROWS_PER_FILE, 'OPTIMIZE FINAL collapsed the copy');
+    await readsBackExactly('after the merge');
+    // A stored copy of file 0's content whose row 0 differs (word) is not collapsed into the file's records.
+    await clickhouseAdmin(`INSERT INTO ${LAB}.n_fixture_rows (file_id, file_sha256, row_no, word) VALUES (2, ${chString(files[0]!.sha256)}, 0, 'tampered')`);
+    assert.equal((await adapter.readRecords!(files[0]!, cell)).length, FIXTURE_ROWS_PER_FILE + 1, 'the differing copy is read back as a row of its own');
+    await adapter.deleteOne(files[0]!, cell);
+    assert.deepEqual(await adapter.readRecords!(files[0]!, cell), [], 'a deleted file has no records (its copy, file 2, keeps the content)');
   });
 
   test('server errors are errors: a write to a missing table is not acknowledged, a read throws', async () => {
