@@ -143,3 +143,30 @@ export async function* consecutiveStreams<T extends { size: number }>(files: Asy
     })();
   }
 }
+
+/** ES2024 members of ArrayBuffer (every supported Node line has them; the project's lib is ES2022). */
+type DetachableArrayBuffer = ArrayBuffer & { readonly detached: boolean; transfer(newLength?: number): ArrayBuffer };
+
+/**
+ * Give a file's bytes back to the allocator now instead of at V8's next collection. A read file is
+ * external memory that V8 collects only after ≈ 64 MiB more of it has been allocated: reading
+ * 2039 files of ≈ 0.5 MiB one at a time held up to 74 MiB of dead file buffers (≈ 85 MiB of RSS,
+ * measured), a third of the 256 MiB limit. Detaching the buffer's ArrayBuffer frees it at once.
+ *
+ * Only for a buffer the caller owns whole (the runner's iterateLabFiles allocates one per file of
+ * ≥ 4 KiB; smaller ones share Node's pool and are left alone), and only once every reader is done
+ * with it: the system acknowledged the write (a failed or timed-out write may still be sending).
+ * A released `content` reads as empty, so nothing may look at it afterwards.
+ */
+export function releaseContent(file: { content: Buffer }): void {
+  const { content } = file;
+  if (!(content.buffer instanceof ArrayBuffer)) return;
+  const arrayBuffer = content.buffer as DetachableArrayBuffer;
+  if (arrayBuffer.detached) return;
+  if (content.byteOffset !== 0 || content.byteLength !== arrayBuffer.byteLength) return;
+  try {
+    arrayBuffer.transfer(0);
+  } catch {
+    // A buffer its engine made non-detachable (WASM memory, some native ones) is left to the GC.
+  }
+}
