@@ -38,7 +38,7 @@ import { SYSTEM_LAYER, sizeProbe } from './shared/probes.js';
 import { entriesOf, isPartitionDir, labFilesProbe } from './shared/lab-files.js';
 import { errorMessage } from '../core/errors.js';
 import { parseSystemOptions } from './shared/options.js';
-import { batchFiles, notApplicable, throwIfAborted } from './shared/stages.js';
+import { batchFiles, notApplicable, releaseContent, throwIfAborted } from './shared/stages.js';
 import { groupByObject, objectFor, objectNames } from './shared/placement.js';
 import {
   assertLabName,
@@ -407,6 +407,9 @@ class KafkaAdapter implements SystemAdapter {
       const task = this.produceBatchSplittingTooLarge(batch, cell).then((outcome) => {
         total.acknowledged.push(...outcome.acknowledged);
         total.failed.push(...outcome.failed);
+        // The broker acknowledged these records: their bytes are freed now, not at the next GC.
+        const acknowledged = new Set(outcome.acknowledged);
+        for (const file of batch) if (acknowledged.has(file.id)) releaseContent(file);
       });
       const tracked: Promise<void> = task.finally(() => inFlight.delete(tracked));
       inFlight.add(tracked);
