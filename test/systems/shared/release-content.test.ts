@@ -8,13 +8,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { releaseContent } from '../../../src/systems/shared/stages.js';
+import { disposable, releaseContent } from '../../../src/systems/shared/stages.js';
 
-it('frees a whole file buffer read from disk immediately, without a GC', () => {
+it('frees a whole file buffer its owner marked disposable immediately, without a GC; an unmarked one never', () => {
   const dir = mkdtempSync(join(tmpdir(), 'dedup-release-content-'));
   const path = join(dir, 'f.bin');
   writeFileSync(path, randomBytes(8 * 1024 * 1024));
-  const file = { content: readFileSync(path) };
+  const file = { content: disposable(readFileSync(path)) };
+  const kept = { content: readFileSync(path) };
   rmSync(dir, { recursive: true, force: true });
   const before = process.memoryUsage().arrayBuffers;
   releaseContent(file);
@@ -22,16 +23,18 @@ it('frees a whole file buffer read from disk immediately, without a GC', () => {
   assert.equal(file.content.length, 0, 'the released buffer reads as empty');
   assert.ok(before - after >= 8 * 1024 * 1024, `arrayBuffers went from ${before} to ${after}`);
   releaseContent(file); // a second release is a no-op
+  releaseContent(kept);
+  assert.equal(kept.content.length, 8 * 1024 * 1024, 'a buffer its owner did not mark disposable is never freed');
 });
 
 it('leaves views into a shared buffer (Node pool slices, driver response slices) intact', () => {
   const shared = randomBytes(64 * 1024);
-  const view = { content: shared.subarray(1024, 2048) };
+  const view = { content: disposable(shared.subarray(1024, 2048)) };
   const copy = Buffer.from(view.content);
   releaseContent(view);
   assert.deepEqual(view.content, copy);
   assert.equal(shared.length, 64 * 1024);
-  const pooled = { content: Buffer.from('small, from the pool') };
+  const pooled = { content: disposable(Buffer.from('small, from the pool')) };
   releaseContent(pooled);
   assert.equal(pooled.content.toString(), 'small, from the pool');
 });
