@@ -256,13 +256,30 @@ export async function* readChunks(path: string): AsyncIterable<Buffer> {
   for await (const chunk of createReadStream(path, { highWaterMark: WRITE_BATCH })) yield chunk as Buffer;
 }
 
-/** Size and sha256 of a file, streaming. */
+/** hashFile's read buffer, kept between calls (null while a call holds it). */
+let spareHashBuffer: Buffer | null = null;
+
+/**
+ * Size and sha256 of a file, read through one reused buffer. A read stream allocates a new 1 MiB
+ * buffer per chunk, freed only when V8 next collects: verifying a 1 GiB set that way held ≈ 100 MiB
+ * of dead buffers at a time (measured), raising the tool's RSS before any stage began.
+ */
 export async function hashFile(path: string): Promise<WrittenFile> {
-  const hash = createHash('sha256');
-  let size = 0;
-  for await (const chunk of readChunks(path)) {
-    hash.update(chunk);
-    size += chunk.length;
+  const buffer = spareHashBuffer ?? Buffer.allocUnsafeSlow(WRITE_BATCH);
+  spareHashBuffer = null;
+  const handle = await open(path, 'r');
+  try {
+    const hash = createHash('sha256');
+    let size = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, size);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+      size += bytesRead;
+    }
+    return { size, sha256: hash.digest('hex') };
+  } finally {
+    await handle.close();
+    spareHashBuffer = buffer;
   }
-  return { size, sha256: hash.digest('hex') };
 }

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LabFile } from '../systems/types.js';
+import { disposable } from '../systems/shared/stages.js';
 import type { Manifest } from './manifest.js';
 
 /** Files up to this size are read with one blocking call (≈ 1 ms at most from the page cache). */
@@ -24,6 +25,7 @@ export async function* iterateLabFiles(dir: string, manifest: Manifest, options:
     const path = join(dir, entry.name);
     const content = entry.size <= SYNC_READ_MAX_BYTES ? readFileSync(path) : await readFile(path);
     if (content.length !== entry.size) throw new Error(`${path} has ${content.length} bytes, manifest says ${entry.size}`);
-    yield { id, name: entry.name, size: entry.size, sha256: entry.sha256, payloadType: entry.payloadType, content };
+    // Nothing keeps or reuses a yielded file: its bytes may be freed once the system took them.
+    yield { id, name: entry.name, size: entry.size, sha256: entry.sha256, payloadType: entry.payloadType, content: disposable(content) };
   }
 }

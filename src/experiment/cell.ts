@@ -13,6 +13,7 @@ import { ratePerSecond, stuckProbeReason } from '../measure/edr.js';
 import { probeResult, type ProbeReadings, type StageMeasure } from '../measure/probe-results.js';
 import { readOnce, readSettled, realClock, type Clock } from '../measure/settle.js';
 import type { CellContext, LabFile, NotApplicable, Probe, StageName, SystemAdapter, WriteOutcome } from '../systems/types.js';
+import { releaseContent } from '../systems/shared/stages.js';
 import type { PlannedCell } from './plan.js';
 import { DEFAULT_DIMENSIONS, placementLabel } from './dimensions.js';
 import { deleteOperation, maintenanceFullOperation, readOperation, refillOperation, type StageKit } from './stages/dimension-stages.js';
@@ -427,6 +428,8 @@ class CellExecution {
         latenciesUs.push(us);
         durationMs += us / 1000;
         acknowledged.push(file.id);
+        // Acknowledged: the driver is done with the bytes, so they are freed now, not at the next GC.
+        releaseContent(file);
       } catch (error) {
         durationMs += elapsedUs(start, process.hrtime.bigint()) / 1000;
         failed.push({ id: file.id, error: messageOf(error) });

@@ -5,6 +5,7 @@
  */
 import { errorMessage } from '../core/errors.js';
 import type { LabFile, WriteOutcome } from './types.js';
+import { releaseContent } from './shared/stages.js';
 
 /** The cell tag the runner hands us is validated upstream; we check again before using it in a name. */
 export const OBJECT_TAG_PATTERN = /^[a-z0-9]{1,16}$/;
@@ -21,7 +22,8 @@ export function assertObjectTag(tag: string): string {
  * bytes of files) in flight, collecting the acknowledged and failed ids. `work` resolves when the
  * system acknowledged the file; a rejection is a failed write with the system's error text. Files
  * are pulled lazily, so only the files in flight are held in memory (a file bigger than the byte
- * limit goes alone).
+ * limit goes alone), and an acknowledged file's bytes are released at once (`releaseContent`):
+ * `work` must not keep them past its acknowledgement.
  */
 export async function forEachFileLimited(
   files: AsyncIterable<LabFile>,
@@ -40,6 +42,8 @@ export async function forEachFileLimited(
     const task: Promise<void> = work(file).then(
       () => {
         outcome.acknowledged.push(file.id);
+        // Acknowledged, so sent: its bytes are freed now rather than at V8's next collection.
+        releaseContent(file);
       },
       (error: unknown) => {
         outcome.failed.push({ id: file.id, error: errorMessage(error) });

@@ -390,13 +390,18 @@ class S3Adapter implements SystemAdapter {
     }
   }
 
+  /** The body arrives as a fresh array of its own (the SDK's stream collector), referenced by nothing else. */
+  readonly readOneOwned = true;
+
   async readOne(file: LabFileRef, cell: CellContext): Promise<Buffer> {
     const bucket = this.bucketOf(cell, file.id);
     const byId = asVariant(cell.variant) === 'by-id';
     if (!byId && !(await this.exists(bucket, `r/${file.sha256}/${file.id}`))) throw new Error(`s3: file ${file.id} is not stored`);
     const answer = await this.s3.send(new this.api.GetObjectCommand({ Bucket: bucket, Key: byId ? `f/${file.id}` : `c/${file.sha256}` }));
     if (!answer.Body) throw new Error(`s3: GetObject of file ${file.id} returned no body`);
-    return Buffer.from(await answer.Body.transformToByteArray());
+    // The SDK gathers the body into one new array: wrapped as it is, not copied once more.
+    const bytes = await answer.Body.transformToByteArray();
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
   async dropCaches(_cell: CellContext): Promise<string> {

@@ -8,6 +8,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import type { LabFile, WriteOutcome } from './types.js';
+import { releaseContent } from './shared/stages.js';
 
 export interface PipeConnection {
   host: string;
@@ -80,7 +81,7 @@ export async function pipeSet(
   const socket = await open(connection);
   const outcome: WriteOutcome = { acknowledged: [], failed: [] };
   // Replies arrive in command order: the queue holds what each next reply answers.
-  const expected: ({ setup: string } | { id: number; size: number })[] = [];
+  const expected: ({ setup: string } | { file: LabFile })[] = [];
   let inFlightBytes = 0;
   // Set from socket/reply callbacks; typed explicitly because TS cannot see those assignments.
   let connectionError = null as Error | null;
@@ -101,9 +102,14 @@ export async function pipeSet(
         connectionError ??= setupError;
       }
     } else {
-      inFlightBytes -= entry.size;
-      if (reply.ok) outcome.acknowledged.push(entry.id);
-      else outcome.failed.push({ id: entry.id, error: reply.text });
+      inFlightBytes -= entry.file.size;
+      if (reply.ok) {
+        outcome.acknowledged.push(entry.file.id);
+        // Redis answers a command once it has read all of it: the value's bytes are done with.
+        releaseContent(entry.file);
+      } else {
+        outcome.failed.push({ id: entry.file.id, error: reply.text });
+      }
     }
     notify();
   });
@@ -132,7 +138,7 @@ export async function pipeSet(
     }
     for await (const { key, file } of entries) {
       if (signal.aborted || connectionError) break;
-      expected.push({ id: file.id, size: file.size });
+      expected.push({ file });
       inFlightBytes += file.size;
       socket.cork();
       socket.write(setHeader(key, file.size));

@@ -22,7 +22,7 @@ import { labFilesProbe, logFilesProbe } from './shared/lab-files.js';
 import { fileIdColumn, labTableName } from './shared/layout.js';
 import { groupByObject, labTableOf, labTablesOf } from './shared/placement.js';
 import { checkRowWidth, nativeColumnsDdl, nativeInsertColumns, SQLITE_NATIVE_TYPES } from './shared/native.js';
-import { assertDeleted, notApplicable, requireNative, sqlTransaction, throwIfAborted, transactionalBulk, type RunInTransaction } from './shared/stages.js';
+import { assertDeleted, notApplicable, releaseContent, requireNative, sqlTransaction, throwIfAborted, transactionalBulk, type RunInTransaction } from './shared/stages.js';
 import { nativeReadSql, rowsInColumnOrder } from './shared/native-readback.js';
 
 type SqliteDriver = typeof BetterSqlite3;
@@ -109,7 +109,12 @@ class SqliteAdapter implements SystemAdapter {
   }
 
   async bulkInsert(files: AsyncIterable<LabFile>, cell: CellContext): Promise<WriteOutcome> {
-    return transactionalBulk(files, cell, this.transaction(), this.writer(cell));
+    const write = this.writer(cell);
+    // SQLite copies a bound value when the statement runs: the file's bytes are free right after.
+    return transactionalBulk(files, cell, this.transaction(), async (file) => {
+      await write(file);
+      releaseContent(file);
+    });
   }
 
   async compact(_cell: CellContext): Promise<void> {
@@ -240,6 +245,9 @@ class SqliteAdapter implements SystemAdapter {
     if (!cell.twoMaintenanceLevels) return notApplicable('sqlite without maintenance_full in the cell (auto_vacuum NONE): its maintenance already is VACUUM, the full level');
     this.requireDb().exec('VACUUM');
   }
+
+  /** better-sqlite3 copies a BLOB into a new Buffer per row. */
+  readonly readOneOwned = true;
 
   async readOne(file: LabFileRef, cell: CellContext): Promise<Buffer> {
     const row = this.requireDb().prepare(`SELECT content FROM ${quoteIdent(labTableOf(cell, file.id))} WHERE id = ?`).get(file.id) as { content: Buffer } | undefined;

@@ -211,6 +211,12 @@ export interface SystemAdapter {
   /** `read`: one stored file's bytes as the system returns them (blob mode). */
   readOne?(file: LabFileRef, cell: CellContext): Promise<Buffer>;
   /**
+   * `readOne` hands back a buffer of its own that nothing else references (not a view into a
+   * driver's pool or response): the read stage frees it as soon as it is checked, instead of
+   * leaving it to V8's next collection (shared/stages.ts `releaseContent`).
+   */
+  readonly readOneOwned?: boolean;
+  /**
    * `read` in native mode: one stored file's records as the system returns them, each row's values
    * in `cell.nativeTable` column order without the file id (any row order; compared as a multiset
    * by src/systems/shared/native-readback.ts). A file not stored gives no rows, which then

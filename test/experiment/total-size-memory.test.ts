@@ -3,7 +3,8 @@
  * of every file) keeps the tool's peak RSS (VmHWM of the dedup-lab process, polled from /proc)
  * below 256 MiB.
  *
- * - sqlite at 1 GiB. Measured: 211–256 MiB (close to the limit on a loaded machine), 35–80 s.
+ * - sqlite at 1 GiB. Measured: 153 MiB (2026-12-02, load ≈ 9 on 2 cores, 110 s) since file buffers are
+ *   freed when done (211–256 MiB before): ≈ 100 MiB of margin.
  * - pglite at 256 MiB: the size of the limit itself, so a tool that held the set (or any stage's
  *   files) in memory would cross it; 1 GiB measured once for docs/running.md ("Memory") instead,
  *   as it takes minutes. PGlite's WASM PostgreSQL runs in its host process, a child of the tool:

@@ -143,3 +143,41 @@ export async function* consecutiveStreams<T extends { size: number }>(files: Asy
     })();
   }
 }
+
+/** ArrayBuffers whose owner lets `releaseContent` free them early (weak: a collected one just leaves). */
+const disposableBuffers = new WeakSet<ArrayBufferLike>();
+
+/** Mark `content` as freeable by `releaseContent` once its consumer is done: only its owner may. */
+export function disposable(content: Buffer): Buffer {
+  disposableBuffers.add(content.buffer);
+  return content;
+}
+
+/** ES2024 members of ArrayBuffer (every supported Node line has them; the project's lib is ES2022). */
+type DetachableArrayBuffer = ArrayBuffer & { readonly detached: boolean; transfer(newLength?: number): ArrayBuffer };
+
+/**
+ * Give a file's bytes back to the allocator now instead of at V8's next collection. A read file is
+ * external memory that V8 collects only after ≈ 64 MiB more of it has been allocated: reading
+ * 2039 files of ≈ 0.5 MiB one at a time held up to 74 MiB of dead file buffers (≈ 85 MiB of RSS,
+ * measured), a third of the 256 MiB limit. Detaching the buffer's ArrayBuffer frees it at once.
+ *
+ * Only buffers marked `disposable` by their owner are released (the runner's iterateLabFiles marks
+ * each file it reads, which nothing reuses; a caller handing the same LabFile to several calls,
+ * like the adapter contract tests, marks nothing), only a buffer spanning its whole ArrayBuffer
+ * (files < 4 KiB share Node's pool and are left alone), and only once every reader is done with
+ * it: the system acknowledged the write (a failed or timed-out write may still be sending). A
+ * released `content` reads as empty.
+ */
+export function releaseContent(file: { content: Buffer }): void {
+  const { content } = file;
+  if (!(content.buffer instanceof ArrayBuffer) || !disposableBuffers.has(content.buffer)) return;
+  const arrayBuffer = content.buffer as DetachableArrayBuffer;
+  if (arrayBuffer.detached) return;
+  if (content.byteOffset !== 0 || content.byteLength !== arrayBuffer.byteLength) return;
+  try {
+    arrayBuffer.transfer(0);
+  } catch {
+    // A buffer its engine made non-detachable (WASM memory, some native ones) is left to the GC.
+  }
+}
