@@ -14,8 +14,8 @@ import { after, describe, it } from 'node:test';
 import { allocatedBytesSync, fsProbe } from '../../src/measure/probes/fs.js';
 import { CHDB_MISSING_MESSAGE, CHDB_PACKAGE, chdbInstalled, contentCodec, definition, openChdbSession } from '../../src/systems/chdb.js';
 import type { CellContext, LabFile, SystemAdapter } from '../../src/systems/types.js';
-import { canonicalRow } from '../../src/systems/shared/native-readback.js';
-import { FIXTURE_NATIVE_TABLE, FIXTURE_ROWS_PER_FILE, iterate, makeCell, makeLabFiles } from './fixtures.js';
+import { FIXTURE_ROWS_PER_FILE, iterate, makeCell, makeLabFiles } from './fixtures.js';
+import { assertRecordsReadBack } from './contract-dimensions.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'dedup-chdb-truth-'));
 const LAB = 'dedup_truth';
@@ -174,14 +174,7 @@ describe('chdb truths (ClickHouse 26.x in-process)', () => {
     await lab.resetLab(cell);
     const files = makeLabFiles({ count: 3, size: 2048, duplicates: { 2: 0 }, seed: 'truth-readback' });
     for (const file of files) await lab.insertOne(file, cell);
-    const canonical = (rows: readonly (readonly unknown[])[]) => rows.map((row) => canonicalRow(FIXTURE_NATIVE_TABLE, row)).sort();
-    const readsBackExactly = async (moment: string) => {
-      for (const file of files) {
-        const expected: unknown[][] = [];
-        for await (const row of cell.parseRecords!(file)) expected.push(row);
-        assert.deepEqual(canonical(await lab.readRecords!(file, cell)), canonical(expected), `${moment}: file ${file.id}`);
-      }
-    };
+    const readsBackExactly = (moment: string) => assertRecordsReadBack(lab, cell, files, `${moment}: `);
     const contentRows = () => (lab as unknown as { countContentRows(c: CellContext): Promise<number> }).countContentRows(cell);
     assert.equal(await contentRows(), 3 * FIXTURE_ROWS_PER_FILE, 'before the merge both copies of file 0 are stored');
     await readsBackExactly('before the merge');

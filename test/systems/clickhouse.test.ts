@@ -6,8 +6,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { chString, clickhouseNativeText, clickhouseReadbackValue, clickhouseRecordsSql, definition, rowBinaryBlobRow, rowBinaryString, tsvEscape, varUInt } from '../../src/systems/clickhouse.js';
-import { canonicalRow, canonicalValue } from '../../src/systems/shared/native-readback.js';
+import { canonicalValue } from '../../src/systems/shared/native-readback.js';
 import { FIXTURE_NATIVE_TABLE, FIXTURE_ROWS_PER_FILE } from './fixtures.js';
+import { assertRecordsReadBack } from './contract-dimensions.js';
 import type { SystemAdapter } from '../../src/systems/types.js';
 import { runContractSuite } from './contract.js';
 import { blobCell, clickhouseAdmin, clickhouseOptionsFromEnv, labFiles, nativeCell, streamOf } from './sql-helpers.js';
@@ -173,14 +174,7 @@ describe('clickhouse server', () => {
     await adapter.resetLab(cell);
     const files = labFiles({ count: 3, size: 2048, duplicates: 1, kind: 'random', seed: 'readback' }); // file 2 copies file 0
     for (const file of files) await adapter.insertOne(file, cell);
-    const canonical = (rows: readonly (readonly unknown[])[]) => rows.map((row) => canonicalRow(FIXTURE_NATIVE_TABLE, row)).sort();
-    const readsBackExactly = async (moment: string) => {
-      for (const file of files) {
-        const expected: unknown[][] = [];
-        for await (const row of cell.parseRecords!(file)) expected.push(row);
-        assert.deepEqual(canonical(await adapter.readRecords!(file, cell)), canonical(expected), `${moment}: file ${file.id}`);
-      }
-    };
+    const readsBackExactly = (moment: string) => assertRecordsReadBack(adapter, cell, files, `${moment}: `);
     const contentRows = async () => Number(await clickhouseAdmin(`SELECT count() FROM ${LAB}.n_fixture_rows`));
     assert.equal(await contentRows(), 3 * FIXTURE_ROWS_PER_FILE, 'before the merge both copies of file 0 are stored');
     await readsBackExactly('before the merge');

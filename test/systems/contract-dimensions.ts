@@ -43,6 +43,18 @@ export function freshCopyOf(file: LabFile): LabFile {
   return { ...file, content, sha256: createHash('sha256').update(content).digest('hex') };
 }
 
+/** Every file's records read back through `readRecords` equal its parsed records (as a multiset). */
+export async function assertRecordsReadBack(adapter: SystemAdapter, cell: CellContext, files: readonly LabFile[], moment: string, toRef: (file: LabFile) => LabFileRef = (file) => file): Promise<void> {
+  const canonical = (rows: readonly (readonly unknown[])[]) => rows.map((row) => canonicalRow(cell.nativeTable!, row)).sort();
+  for (const file of files) {
+    const expected: unknown[][] = [];
+    for await (const row of cell.parseRecords!(file)) expected.push(row);
+    const back = await adapter.readRecords!(toRef(file), cell);
+    assert.equal(back.length, expected.length, `${moment}file ${file.id}: rows read back`);
+    assert.deepEqual(canonical(back), canonical(expected), `${moment}file ${file.id}`);
+  }
+}
+
 export function registerDimensionChecks(context: DimensionCheckContext): void {
   const { current, cell, files, mode } = context;
   const loaded = async () => {
@@ -67,14 +79,7 @@ export function registerDimensionChecks(context: DimensionCheckContext): void {
     it('readRecords returns every stored file\'s records as parsed (canonical multiset); a deleted file gives none', async (t) => {
       if (!current().readRecords) return t.diagnostic(`${current().id}: no readRecords (native read stage not applicable)`);
       await loaded();
-      const { table, parse } = { table: cell.nativeTable!, parse: cell.parseRecords! };
-      for (const file of files) {
-        const expected: unknown[][] = [];
-        for await (const row of parse(file)) expected.push(row);
-        const back = await current().readRecords!(refOf(file), cell);
-        assert.equal(back.length, expected.length, `file ${file.id}: rows read back`);
-        assert.deepEqual(back.map((row) => canonicalRow(table, row)).sort(), expected.map((row) => canonicalRow(table, row)).sort(), `file ${file.id}`);
-      }
+      await assertRecordsReadBack(current(), cell, files, '', refOf);
       await current().deleteOne(files[0]!, cell);
       assert.deepEqual(await current().readRecords!(refOf(files[0]!), cell), [], 'a deleted file has no records');
     });
