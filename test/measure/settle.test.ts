@@ -33,6 +33,28 @@ describe('readSettled', () => {
     assert.deepEqual(clock.slept, [50, 50, 50]);
   });
 
+  it('pauses as long as a read took when a read is slower than the poll interval (a slow probe reads at most half the time)', async () => {
+    let now = 0;
+    const slept: number[] = [];
+    const clock: Clock = {
+      now: () => now,
+      sleep: async (ms) => {
+        slept.push(ms);
+        now += ms;
+      },
+    };
+    const readTimes = [300, 5, 120.4, 0];
+    const values = [1, 2, 3, 3];
+    let index = 0;
+    const read = async () => {
+      now += readTimes[index]!; // the read itself takes this long
+      return { bytes: values[index++]! };
+    };
+    const result = await readSettled({ read, settleTimeoutMs: 10_000, pollIntervalMs: 20 }, clock);
+    assert.deepEqual(result, { bytes: 3, settled: true, reads: 4 });
+    assert.deepEqual(slept, [300, 20, 121]); // read 1: 300 ms; read 2: 5 ms < the interval; read 3: 120.4 ms, rounded up
+  });
+
   it('gives up at the timeout with settled:false and the last reading', async () => {
     const clock = fakeClock();
     let value = 0;
