@@ -15,7 +15,7 @@ import type { Probe, ProbeScope } from '../../systems/types.js';
  * Lean in allocation, because a probe that does not settle is read every 20 ms for up to 30 s:
  * ClickHouse's data dir after 2039 per-file INSERTs (thousands of part files, merging) was walked
  * like that after every stage, and one BigIntStats, one `path.join` and one `dev:ino` key per
- * file allocated ≈ 1.3 GB in 6 s, which grew V8's heap and the tool's RSS by ≈ 60–90 MiB
+ * file allocated ≈ 1.3 GB within 10 s, which grew V8's heap and the tool's RSS by ≈ 60–90 MiB
  * (measured 2026-12-03; a 22 500-file tree walked every 20 ms for 15 s: VmHWM 193 MiB, 89 MiB
  * with this walk). So a file is read with a plain lstat (its block count is exact below 2^53),
  * a path is `dir/name`, and only directories and files with more than one link are identified by
