@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { chString, clickhouseNativeText, clickhouseReadbackValue, clickhouseRecordsSql, definition, rowBinaryBlobRow, rowBinaryString, tsvEscape, varUInt } from '../../src/systems/clickhouse.js';
+import { chString, clickhouseNativeText, clickhouseReadbackValue, clickhouseRecordsSql, definition, rowBinaryBlobRow, rowBinaryString, RowBinaryStringReader, tsvEscape, varUInt } from '../../src/systems/clickhouse.js';
 import { canonicalValue } from '../../src/systems/shared/native-readback.js';
 import { FIXTURE_NATIVE_TABLE, FIXTURE_ROWS_PER_FILE } from './fixtures.js';
 import { assertRecordsReadBack } from './contract-dimensions.js';
@@ -49,6 +49,28 @@ describe('clickhouse encodings (pure)', () => {
     assert.deepEqual(rowBinaryString(Buffer.from([0])), Buffer.alloc(0));
     assert.throws(() => rowBinaryString(Buffer.concat([varUInt(300), big.subarray(1)])), /prefix says 300 bytes, 299 follow/);
     assert.throws(() => rowBinaryString(Buffer.from([0x80])), /no complete length prefix/);
+  });
+  test('RowBinary answers decoded as they stream: any chunking, one buffer of its own, errors', () => {
+    const content = Buffer.from(Array.from({ length: 300 }, (_, index) => index % 251));
+    const answer = Buffer.concat([varUInt(300), content]); // a two-byte prefix
+    for (const cut of [1, 2, 3, 150, answer.length - 1]) {
+      const reader = new RowBinaryStringReader();
+      reader.push(answer.subarray(0, cut));
+      reader.push(answer.subarray(cut));
+      const read = reader.finish();
+      assert.deepEqual(read, content, `cut at ${cut}`);
+      // Its own ArrayBuffer (not a pool slice, not a view into a chunk): releaseContent can free it.
+      assert.equal(read!.byteOffset, 0);
+      assert.equal(read!.buffer.byteLength, 300);
+    }
+    const oneByteChunks = new RowBinaryStringReader();
+    for (const byte of answer) oneByteChunks.push(Buffer.from([byte]));
+    assert.deepEqual(oneByteChunks.finish(), content);
+    assert.equal(new RowBinaryStringReader().finish(), null, 'an empty answer (no row) is null');
+    const tooLong = new RowBinaryStringReader();
+    assert.throws(() => tooLong.push(Buffer.concat([answer, Buffer.from([1])])), /prefix says 300 bytes, more follow/);
+    const noPrefix = new RowBinaryStringReader();
+    assert.throws(() => noPrefix.push(Buffer.alloc(11, 0x80)), /no complete length prefix/);
   });
   test('native values: exact text for each 18.16 type, refusals instead of rounding', () => {
     assert.equal(clickhouseNativeText('timestamp', '2024-01-02T03:04:05.678Z').toString(), String(Date.UTC(2024, 0, 2, 3, 4, 5, 678)));
