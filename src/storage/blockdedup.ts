@@ -19,10 +19,12 @@
  */
 import { open, readdir, lstat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DEFAULT_CDC, FastCdc, type CdcParameters } from '../dataset/fastcdc.js';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { DEFAULT_CDC, type CdcParameters } from '../dataset/fastcdc.js';
 import { storedBlockBytes, SECTOR_BYTES } from './allocation.js';
 import { FingerprintSet } from './fingerprints.js';
-import { BlockHasher } from './blockhash.js';
+import { BlockHasher, CHUNK_SLOTS } from './blockhash.js';
 
 export const BLOCK_SIZES = [4096, 8192, 16384, 65536, 131072] as const;
 const BASE_BLOCK = 4096;
@@ -75,10 +77,8 @@ export interface BlockDedupOptions {
   compress?: boolean;
   cdc?: CdcParameters | false;
   /**
-   * CDC on a worker thread, or inline (default); results are the same (test/storage/blockdedup.test.ts).
-   * Inline by default since the hashing moved to WebAssembly: on 3 GiB the worker gave the same
-   * wall time on this shared 2-core machine for +0.5 CPU-s and +55 MiB peak RSS (its own isolate
-   * and LZ4 garbage), which put the CLI above the 256 MiB limit (docs/storage.md).
+   * CDC on a worker thread over the shared memory (default), or inline (`false`); results are the
+   * same (test/storage/blockdedup.test.ts). The worker uses the second core: measured in docs/storage.md.
    */
   threads?: boolean;
 }
@@ -253,10 +253,47 @@ function zeroDigests(hasher: BlockHasher): Uint32Array[] {
   return BLOCK_SIZES.map((size) => words(size === BASE_BLOCK ? zero4k : hasher.hash(Buffer.concat(Array.from({ length: size / BASE_BLOCK }, () => zero4k)))));
 }
 
+/**
+ * LZ4 output bytes after which the compressor runs a minor GC (see loadCompressor). 4 MiB: the
+ * scavenge of a young generation this small costs well under a millisecond.
+ */
+const COLLECT_EVERY_BYTES = 4 << 20;
+
+/**
+ * V8's minor (young-generation) collection, or null when it cannot be had. `--expose-gc` set at
+ * run time makes `gc` available in contexts created afterwards (a fresh vm context here).
+ */
+function minorCollector(): (() => void) | null {
+  try {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as ((options: { type: 'minor' }) => void) | undefined;
+    return typeof gc === 'function' ? () => gc({ type: 'minor' }) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Each call returns a new Buffer of LZ4 output, freed only when a scavenge has found its wrapper
+ * dead and the event loop has run its finalizer; V8 does not count those bytes, so with little
+ * other garbage it scavenges rarely and they piled up (measured: +35–60 MiB peak RSS on 3 GiB,
+ * docs/storage.md). A minor GC every COLLECT_EVERY_BYTES of output keeps them to a few MiB; the
+ * finalizers run when the thread next yields (every read, every worker message).
+ */
 export async function loadCompressor(): Promise<(block: Buffer) => number> {
   // lz4-napi: LZ4 block format through Rust's lz4_flex, a prebuilt binary per platform (no build step).
   const lz4 = await import('lz4-napi');
-  return (block) => lz4.compressSync(block).length;
+  const collect = minorCollector();
+  let output = 0;
+  return (block) => {
+    const length = lz4.compressSync(block).length;
+    output += length;
+    if (collect && output >= COLLECT_EVERY_BYTES) {
+      output = 0;
+      collect();
+    }
+    return length;
+  };
 }
 
 /** Regular files under `path` (or `path` itself), hard links once, symlinks not followed. */
@@ -283,32 +320,87 @@ export async function listFiles(path: string): Promise<string[]> {
   return files;
 }
 
-/** Content-defined chunks of a stream and their tally: run on a worker thread (src/storage/cdc-thread.ts) or inline. */
+/** FastCDC's masks (src/dataset/fastcdc.ts): normalization level 2, the top bits of the gear hash. */
+function cdcMasks(params: CdcParameters): { small: number; large: number } {
+  const topBits = (count: number) => (count <= 0 ? 0 : (0xffffffff << (32 - count)) >>> 0);
+  const bits = Math.round(Math.log2(params.avg));
+  return { small: topBits(bits + 2), large: topBits(bits - 2) };
+}
+
+/**
+ * Content-defined chunks of a stream and their tally, over a hasher's memory (inline: the fixed
+ * side's; on the worker thread, the same memory shared): one WebAssembly call cuts and digests
+ * every chunk of a read where it landed. Only a chunk's bytes carried from one read into the next
+ * (< max) and the next read's first `max` bytes are copied, to the join region.
+ */
 export class CdcTally {
   readonly tally: Tally;
-  private readonly cdc: FastCdc;
-  /** Compared with memcmp: most chunks differ at their first byte. */
-  private readonly zeros: Buffer;
-  private readonly hasher: BlockHasher;
+  private readonly small: number;
+  private readonly large: number;
+  /** Bytes carried at the start of the join region (< max): the stream's uncut tail. */
+  private carried = 0;
 
-  /**
-   * `hasher`: inline, the fixed side's, whose memory holds the pieces: chunks inside a piece are
-   * hashed in place, only the one joining a piece to the previous tail is copied (to its scratch).
-   */
-  constructor(compress: ((block: Buffer) => number) | null, params: CdcParameters, hasher?: BlockHasher) {
+  constructor(
+    compress: ((block: Buffer) => number) | null,
+    private readonly params: CdcParameters,
+    private readonly hasher: BlockHasher,
+  ) {
+    if (!(params.min > 0 && params.min <= params.avg && params.avg <= params.max)) throw new RangeError('need 0 < min ≤ avg ≤ max');
+    if (hasher.join.length < 2 * params.max) throw new RangeError(`the hasher's join region holds ${hasher.join.length} bytes, needs ${2 * params.max}`);
     this.tally = new Tally(compress, true);
-    this.zeros = Buffer.alloc(params.max);
-    if (hasher && hasher.scratchBytes < params.max) throw new RangeError(`the hasher's scratch holds ${hasher.scratchBytes} bytes, a chunk up to ${params.max}`);
-    this.hasher = hasher ?? new BlockHasher(0, params.max);
-    this.cdc = new FastCdc((chunk) => this.tally.add(chunk, this.hasher.hash(chunk), chunk.equals(this.zeros.subarray(0, chunk.length))), params);
+    ({ small: this.small, large: this.large } = cdcMasks(params));
   }
 
+  /** Cut memory[at, at + length); returns the bytes consumed (whole chunks). */
+  private cut(at: number, length: number, final: boolean): number {
+    const hasher = this.hasher;
+    let consumed = 0;
+    for (;;) {
+      const count = hasher.chunks(at + consumed, length - consumed, final, this.params, this.small, this.large);
+      for (let index = 0; index < count; index++) {
+        const stated = hasher.chunkLengths[index] as number;
+        const size = stated < 0 ? -stated : stated;
+        const start = at + consumed;
+        this.tally.addAt(hasher.memory, start, start + size, hasher.words, hasher.chunkWords + 4 * index, stated < 0);
+        consumed += size;
+      }
+      if (count < CHUNK_SLOTS) return consumed;
+    }
+  }
+
+  /** A piece of the stream at `piece` (a view of the hasher's memory, e.g. a read buffer). */
   push(piece: Buffer): void {
-    this.cdc.push(piece);
+    const memory = this.hasher.memory;
+    const join = this.hasher.join.byteOffset;
+    const at = piece.byteOffset;
+    let start = 0;
+    if (this.carried > 0) {
+      // Chunks starting inside the carried tail end at most `max` bytes into the piece.
+      const take = Math.min(piece.length, this.params.max);
+      memory.copyWithin(join + this.carried, at, at + take);
+      const joined = this.carried + take;
+      const consumed = this.cut(join, joined, false);
+      if (consumed < this.carried) {
+        // The piece was too short to finish the chunk: everything is carried on.
+        memory.copyWithin(join, join + consumed, join + joined);
+        this.carried = joined - consumed;
+        return;
+      }
+      start = consumed - this.carried;
+    }
+    start += this.cut(at + start, piece.length - start, false);
+    memory.copyWithin(join, at + start, at + piece.length);
+    this.carried = piece.length - start;
   }
 
   endFile(): void {
-    this.cdc.finish();
+    if (this.carried > 0) this.cut(this.hasher.join.byteOffset, this.carried, true);
+    this.carried = 0;
+  }
+
+  /** Nothing to wait for inline: the piece was chunked in push. */
+  free(): Promise<void> | undefined {
+    return undefined;
   }
 
   result(): Promise<DedupTally> {
@@ -320,37 +412,48 @@ export class CdcTally {
   }
 }
 
-/** Where the CDC side runs: a CdcTally inline, or the same on a worker thread. */
+/** Where the CDC side runs: a CdcTally inline, or the same on a worker thread over the shared memory. */
 export interface CdcSide {
-  push(piece: Buffer): void | Promise<void>;
+  push(piece: Buffer): void;
+  /** Resolves once the side is done with `buffer` (a read buffer about to be read into again); undefined when it already is. */
+  free(buffer: Buffer): Promise<void> | undefined;
   endFile(): void;
   result(): Promise<DedupTally>;
   close(): Promise<void>;
 }
 
 /** No CDC (`cdc: false`): no chunks, an empty tally. */
-const NO_CDC: CdcSide = { push: () => undefined, endFile: () => undefined, result: () => Promise.resolve(new Tally(null, true).result()), close: () => Promise.resolve() };
+const NO_CDC: CdcSide = {
+  push: () => undefined,
+  free: () => undefined,
+  endFile: () => undefined,
+  result: () => Promise.resolve(new Tally(null, true).result()),
+  close: () => Promise.resolve(),
+};
 
 async function cdcSide(compress: ((block: Buffer) => number) | null, params: CdcParameters | false, threads: boolean, hasher: BlockHasher): Promise<CdcSide> {
   if (!params) return NO_CDC;
   if (!threads) return new CdcTally(compress, params, hasher);
   const { CdcThread } = await import('./cdc-thread.js');
-  return new CdcThread(compress !== null, params, READ_BYTES);
+  return new CdcThread(compress !== null, params, hasher);
 }
+
+/** Read buffers: two inline (one read ahead), four with the CDC worker (one read ahead, the worker a piece behind). */
+const ringSize = (threads: boolean) => (threads ? 4 : 2);
 
 class Simulation {
   readonly fixed: Tally[];
-  /** Its scratch region: for the inline CDC side's chunks that span two pieces. */
+  /** Its memory holds the read buffers (and the CDC side's chunk slab and join region). */
   readonly hasher: BlockHasher;
-  /** The two read buffers: views of the hasher's data region. */
-  readonly buffers: readonly [Buffer, Buffer];
+  /** The read buffers: views of the hasher's data region. */
+  readonly buffers: readonly Buffer[];
   private readonly zero: Uint32Array[];
   private readonly zeros = Buffer.alloc(BLOCK_SIZES.at(-1) as number);
 
-  constructor(compress: ((block: Buffer) => number) | null, scratchBytes: number) {
+  constructor(compress: ((block: Buffer) => number) | null, cdcMax: number, ring: number) {
     this.fixed = BLOCK_SIZES.map(() => new Tally(compress));
-    this.hasher = new BlockHasher(2 * READ_BYTES, Math.max(scratchBytes, BLOCK_SIZES.at(-1) as number));
-    this.buffers = [this.hasher.data.subarray(0, READ_BYTES), this.hasher.data.subarray(READ_BYTES)];
+    this.hasher = new BlockHasher(ring * READ_BYTES, BLOCK_SIZES.at(-1) as number, 2 * cdcMax);
+    this.buffers = Array.from({ length: ring }, (_, index) => this.hasher.data.subarray(index * READ_BYTES, (index + 1) * READ_BYTES));
     this.zero = zeroDigests(this.hasher);
   }
 
@@ -388,32 +491,51 @@ async function fill(handle: FileHandle, buffer: Buffer, position: number): Promi
 }
 
 /**
- * Read `file` in aligned 1 MiB pieces; false when it vanished or could not be read. Two buffers:
- * the next read runs in libuv's thread pool while the current piece is hashed, so the main thread
- * does not idle on I/O (measured: a fifth of the wall time before).
+ * Reads files in aligned 1 MiB pieces into a ring of buffers: the next read runs in libuv's
+ * thread pool while the current piece is hashed (so the main thread does not idle on I/O), and a
+ * buffer is read into again only once the CDC side is done with it.
  */
-async function readAligned(file: string, buffers: readonly [Buffer, Buffer], onPiece: (piece: Buffer) => Promise<void>): Promise<boolean> {
-  let handle;
-  try {
-    handle = await open(file, 'r');
-  } catch {
-    return false;
+class Reader {
+  private next = 0;
+
+  constructor(
+    private readonly buffers: readonly Buffer[],
+    private readonly side: CdcSide,
+  ) {}
+
+  private async take(): Promise<Buffer> {
+    const buffer = this.buffers[this.next] as Buffer;
+    this.next = (this.next + 1) % this.buffers.length;
+    await this.side.free(buffer);
+    return buffer;
   }
-  try {
-    let current = 0;
-    let pending = fill(handle, buffers[0], 0);
-    for (let position = 0; ; position += READ_BYTES) {
-      // A read error skips the file; an error of the consumer (the CDC worker) is not the file's.
-      const filled = await pending.catch(() => -1);
-      if (filled < 0) return false;
-      const buffer = buffers[current] as Buffer;
-      current = 1 - current;
-      if (filled === READ_BYTES) pending = fill(handle, buffers[current] as Buffer, position + READ_BYTES);
-      if (filled > 0) await onPiece(buffer.subarray(0, filled));
-      if (filled < READ_BYTES) return true;
+
+  /** Read `file` piece by piece; false when it vanished or could not be read. */
+  async read(file: string, onPiece: (piece: Buffer) => void): Promise<boolean> {
+    let handle;
+    try {
+      handle = await open(file, 'r');
+    } catch {
+      return false;
     }
-  } finally {
-    await handle.close();
+    try {
+      let buffer = await this.take();
+      let pending = fill(handle, buffer, 0);
+      for (let position = 0; ; position += READ_BYTES) {
+        // A read error skips the file; an error of the consumer (the CDC worker) is not the file's.
+        const filled = await pending.catch(() => -1);
+        if (filled < 0) return false;
+        const current = buffer;
+        if (filled === READ_BYTES) {
+          buffer = await this.take();
+          pending = fill(handle, buffer, position + READ_BYTES);
+        }
+        if (filled > 0) onPiece(current.subarray(0, filled));
+        if (filled < READ_BYTES) return true;
+      }
+    } finally {
+      await handle.close();
+    }
   }
 }
 
@@ -422,8 +544,9 @@ export async function simulateBlockDedup(path: string | readonly string[], optio
   const started = performance.now();
   const compress = options.compress === false ? null : await loadCompressor();
   const cdcParams = options.cdc === undefined ? DEFAULT_CDC : options.cdc;
-  const simulation = new Simulation(compress, cdcParams ? cdcParams.max : 0);
-  const cdc = await cdcSide(compress, cdcParams, options.threads === true, simulation.hasher);
+  const threads = options.threads !== false && cdcParams !== false;
+  const simulation = new Simulation(compress, cdcParams ? cdcParams.max : 0, ringSize(threads));
+  const cdc = await cdcSide(compress, cdcParams, threads, simulation.hasher);
   try {
     const { files, skippedFiles } = await scanFiles(typeof path === 'string' ? [path] : path, simulation, cdc);
     const fixed = simulation.fixed.map((tally, index) => ({ blockSize: BLOCK_SIZES[index] as number, ...tally.result() }));
@@ -452,16 +575,16 @@ export async function simulateBlockDedup(path: string | readonly string[], optio
 
 /** One pass over every file under `paths`: fixed blocks here, CDC on its side. */
 async function scanFiles(paths: readonly string[], simulation: Simulation, cdc: CdcSide): Promise<{ files: number; skippedFiles: number }> {
-  const buffers = simulation.buffers;
+  const reader = new Reader(simulation.buffers, cdc);
   // Several paths are one volume's worth of files: duplicates across them count.
   const files: string[] = [];
   for (const one of paths) files.push(...(await listFiles(one)));
   let skippedFiles = 0;
   for (const file of files) {
-    // A piece is consumed (hashed, or copied to the CDC worker) before its buffer is read into again.
-    const ok = await readAligned(file, buffers, async (piece) => {
+    const ok = await reader.read(file, (piece) => {
+      // The CDC side first: on the worker it chunks this piece while the fixed blocks are hashed here.
+      cdc.push(piece);
       simulation.piece(piece);
-      await cdc.push(piece);
     });
     cdc.endFile();
     if (!ok) skippedFiles++;

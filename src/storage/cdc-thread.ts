@@ -1,18 +1,21 @@
 /**
- * The simulation's CDC side on a worker thread (src/storage/cdc-worker.ts): the main thread
- * hashes the fixed blocks of a piece while the worker chunks and hashes the previous one, so the
- * two cores share the work. Each piece is copied into one of POOL buffers (a memcpy of 1 MiB
- * costs ~0.1 ms against ~3 ms of hashing) and transferred; the worker transfers it back when done.
- * At most POOL pieces are in flight: memory stays POOL MiB.
+ * The simulation's CDC side on a worker thread (src/storage/cdc-worker.ts), so that both cores
+ * work: the main thread reads and hashes the fixed blocks of a piece while the worker cuts,
+ * digests and tallies the chunks of the same piece. They share the hasher's WebAssembly memory
+ * (src/storage/blockhash.ts): a piece is read once into a read buffer there and both hash it in
+ * place; only its address crosses, and the worker says when it is done with the buffer.
+ *
+ * The worker's heap is capped (WORKER_LIMITS): its garbage (LZ4 outputs of the sampled chunks,
+ * message objects) is collected while small instead of adding to the process's RSS.
  */
 import { Worker } from 'node:worker_threads';
 import type { CdcParameters } from '../dataset/fastcdc.js';
 import type { CdcSide, DedupTally } from './blockdedup.js';
-import type { CdcMessage, CdcWorkerData } from './cdc-worker.js';
+import type { BlockHasher } from './blockhash.js';
+import type { CdcMessage, CdcReply, CdcWorkerData } from './cdc-worker.js';
 
-const POOL = 4;
-
-type Reply = { op: 'free'; buffer: ArrayBuffer } | { op: 'result'; tally: DedupTally };
+/** Small young and old generations: measured in docs/storage.md. The fingerprint table is an ArrayBuffer, outside these limits. */
+export const WORKER_LIMITS = { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 };
 
 const FROM_SOURCES = import.meta.url.endsWith('.ts');
 
@@ -21,58 +24,57 @@ const FROM_SOURCES = import.meta.url.endsWith('.ts');
  * API (a devDependency), since a loader flag in a worker's execArgv is not applied on Node 20.
  */
 function startWorker(workerData: CdcWorkerData): Worker {
-  if (!FROM_SOURCES) return new Worker(new URL('./cdc-worker.js', import.meta.url), { workerData });
+  if (!FROM_SOURCES) return new Worker(new URL('./cdc-worker.js', import.meta.url), { workerData, resourceLimits: WORKER_LIMITS });
   const api = import.meta.resolve('tsx/esm/api');
   const source = `import(${JSON.stringify(api)}).then((tsx) => tsx.tsImport(${JSON.stringify(new URL('./cdc-worker.ts', import.meta.url).href)}, ${JSON.stringify(import.meta.url)}))`;
-  return new Worker(source, { eval: true, workerData, execArgv: [] });
+  return new Worker(source, { eval: true, workerData, execArgv: [], resourceLimits: WORKER_LIMITS });
 }
 
 export class CdcThread implements CdcSide {
   private readonly worker: Worker;
-  private readonly free: ArrayBuffer[] = [];
-  private waiting: (() => void) | null = null;
+  /** Addresses of the pieces the worker has not finished, each with who waits for it. */
+  private readonly busy = new Map<number, { done: Promise<void>; resolve(): void }>();
   private resultWaiter: { resolve(tally: DedupTally): void; reject(error: Error): void } | null = null;
   private failure: Error | null = null;
 
-  constructor(compress: boolean, params: CdcParameters, pieceBytes: number) {
-    for (let i = 0; i < POOL; i++) this.free.push(new ArrayBuffer(pieceBytes));
-    this.worker = startWorker({ compress, params });
-    this.worker.on('message', (reply: Reply) => {
-      if (reply.op === 'free') {
-        this.free.push(reply.buffer);
-        this.wake();
+  constructor(compress: boolean, params: CdcParameters, hasher: BlockHasher) {
+    this.worker = startWorker({ compress, params, memory: hasher.sharedMemory, regions: hasher.regions });
+    this.worker.on('message', (reply: CdcReply) => {
+      if (reply.op === 'done') {
+        const entry = this.busy.get(reply.at);
+        this.busy.delete(reply.at);
+        entry?.resolve();
       } else this.resultWaiter?.resolve(reply.tally);
     });
     this.worker.on('error', (error) => this.fail(error));
     this.worker.on('exit', (code) => this.fail(new Error(`CDC worker exited with code ${code}`)));
   }
 
-  private wake(): void {
-    const waiting = this.waiting;
-    this.waiting = null;
-    waiting?.();
-  }
-
   private fail(error: Error): void {
     this.failure ??= error;
-    this.wake();
+    for (const entry of this.busy.values()) entry.resolve();
+    this.busy.clear();
     this.resultWaiter?.reject(this.failure);
   }
 
-  private post(message: CdcMessage, transfer: ArrayBuffer[] = []): void {
-    this.worker.postMessage(message, transfer);
+  push(piece: Buffer): void {
+    if (this.failure) throw this.failure;
+    let resolve = () => undefined as void;
+    const done = new Promise<void>((settle) => (resolve = settle));
+    this.busy.set(piece.byteOffset, { done, resolve });
+    this.worker.postMessage({ op: 'piece', at: piece.byteOffset, length: piece.length } satisfies CdcMessage);
   }
 
-  async push(piece: Buffer): Promise<void> {
-    while (this.free.length === 0 && !this.failure) await new Promise<void>((resolve) => (this.waiting = resolve));
+  free(buffer: Buffer): Promise<void> | undefined {
     if (this.failure) throw this.failure;
-    const buffer = this.free.pop() as ArrayBuffer;
-    piece.copy(new Uint8Array(buffer));
-    this.post({ op: 'piece', buffer, length: piece.length }, [buffer]);
+    const done = this.busy.get(buffer.byteOffset)?.done;
+    return done?.then(() => {
+      if (this.failure) throw this.failure;
+    });
   }
 
   endFile(): void {
-    this.post({ op: 'end-file' });
+    this.worker.postMessage({ op: 'end-file' } satisfies CdcMessage);
   }
 
   /** The worker's tally once every piece sent is chunked (messages are handled in order). */
@@ -80,7 +82,7 @@ export class CdcThread implements CdcSide {
     if (this.failure) throw this.failure;
     const tally = await new Promise<DedupTally>((resolve, reject) => {
       this.resultWaiter = { resolve, reject };
-      this.post({ op: 'result' });
+      this.worker.postMessage({ op: 'result' } satisfies CdcMessage);
     });
     this.resultWaiter = null;
     return tally;

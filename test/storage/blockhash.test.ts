@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { compileBlockHash, renderBlockHashSource } from '../../scripts/build-wasm.js';
-import { BlockHasher, DIGEST_BYTES } from '../../src/storage/blockhash.js';
+import { BlockHasher, DIGEST_BYTES, sharedModuleBytes } from '../../src/storage/blockhash.js';
+import { BLOCKHASH_WASM_BASE64 } from '../../src/storage/blockhash-wasm.js';
 
 test('the committed WebAssembly is exactly what blockhash.wat compiles to (run npm run build:wasm after editing it)', async () => {
   const committed = await readFile(new URL('../../src/storage/blockhash-wasm.ts', import.meta.url), 'utf8');
@@ -87,4 +88,17 @@ test('a buffer from elsewhere is copied to the scratch region, never over the da
   assert.deepEqual(Buffer.from(hasher.hash(outside)), Buffer.from(hasher.hash(inside)));
   assert.deepEqual(hasher.data, before, 'the data region is untouched');
   assert.throws(() => hasher.hash(randomBytes(8193)), /8193 bytes to hash, scratch region holds 8192/);
+});
+
+test('the memory import is marked shared in exactly one byte; a second instance over the same memory sees the same data', () => {
+  const wasm = Buffer.from(BLOCKHASH_WASM_BASE64, 'base64');
+  const shared = sharedModuleBytes(wasm);
+  const differing = [...wasm.keys()].filter((at) => wasm[at] !== shared[at]);
+  assert.equal(differing.length, 1);
+  assert.deepEqual([wasm[differing[0] as number], shared[differing[0] as number]], [0x01, 0x03]);
+  const first = new BlockHasher(8192, 4096, 4096);
+  const second = new BlockHasher(8192, 4096, 4096, first.sharedMemory);
+  randomBytes(8192).copy(first.data);
+  assert.deepEqual(Buffer.from(second.hash(second.data)), Buffer.from(first.hash(first.data)));
+  assert.throws(() => new BlockHasher(1 << 20, 4096, 4096, first.sharedMemory), /the shared memory holds/);
 });
