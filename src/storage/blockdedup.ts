@@ -24,7 +24,7 @@ import { runInNewContext } from 'node:vm';
 import { DEFAULT_CDC, type CdcParameters } from '../dataset/fastcdc.js';
 import { storedBlockBytes, SECTOR_BYTES } from './allocation.js';
 import { FingerprintSet } from './fingerprints.js';
-import { BlockHasher, CHUNK_SLOTS } from './blockhash.js';
+import { BlockHasher, type ChunkSlot } from './blockhash.js';
 
 export const BLOCK_SIZES = [4096, 8192, 16384, 65536, 131072] as const;
 const BASE_BLOCK = 4096;
@@ -327,84 +327,154 @@ function cdcMasks(params: CdcParameters): { small: number; large: number } {
   return { small: topBits(bits + 2), large: topBits(bits - 2) };
 }
 
+/** Chunk records one read can produce: the join region's chunks (≤ 2 max) and the read's own, each ≥ min except a file's last. */
+export function recordsPerRead(params: CdcParameters, readBytes = READ_BYTES): number {
+  return Math.ceil((readBytes + 2 * params.max) / params.min) + 2;
+}
+
 /**
- * Content-defined chunks of a stream and their tally, over a hasher's memory (inline: the fixed
- * side's; on the worker thread, the same memory shared): one WebAssembly call cuts and digests
- * every chunk of a read where it landed. Only a chunk's bytes carried from one read into the next
- * (< max) and the next read's first `max` bytes are copied, to the join region.
+ * Cuts and digests the content-defined chunks of a stream, read by read, over a hasher's memory
+ * (on the CDC worker, the main thread's memory, shared): one WebAssembly call cuts and digests
+ * every chunk of a read where it landed. Each read's chunks (digest, length, address) go to the
+ * read buffer's chunk slot; a chunk spanning two reads is cut in the slot's join region (the
+ * carried tail, < max, then the read's first max bytes), so every chunk's bytes stay in place
+ * until the read buffer is reused. Pure: the tally is CdcTally's, in stream order.
  */
-export class CdcTally {
-  readonly tally: Tally;
+export class CdcCutter {
   private readonly small: number;
   private readonly large: number;
-  /** Bytes carried at the start of the join region (< max): the stream's uncut tail. */
+  /** Bytes of the stream's uncut tail in the hasher's carry region (< max). */
   private carried = 0;
 
   constructor(
-    compress: ((block: Buffer) => number) | null,
     private readonly params: CdcParameters,
     private readonly hasher: BlockHasher,
   ) {
     if (!(params.min > 0 && params.min <= params.avg && params.avg <= params.max)) throw new RangeError('need 0 < min ≤ avg ≤ max');
-    if (hasher.join.length < 2 * params.max) throw new RangeError(`the hasher's join region holds ${hasher.join.length} bytes, needs ${2 * params.max}`);
-    this.tally = new Tally(compress, true);
+    if (hasher.carry.length < params.max) throw new RangeError(`the hasher's carry region holds ${hasher.carry.length} bytes, needs ${params.max}`);
     ({ small: this.small, large: this.large } = cdcMasks(params));
   }
 
-  /** Cut memory[at, at + length); returns the bytes consumed (whole chunks). */
-  private cut(at: number, length: number, final: boolean): number {
-    const hasher = this.hasher;
+  /** Cut memory[at, at + length) into `slot` from record `first`; returns [records, bytes consumed]. */
+  private cut(at: number, length: number, final: boolean, slot: ChunkSlot, first: number): [number, number] {
+    const capacity = slot.lengths.length;
+    let count = first;
     let consumed = 0;
     for (;;) {
-      const count = hasher.chunks(at + consumed, length - consumed, final, this.params, this.small, this.large);
-      for (let index = 0; index < count; index++) {
-        const stated = hasher.chunkLengths[index] as number;
-        const size = stated < 0 ? -stated : stated;
-        const start = at + consumed;
-        this.tally.addAt(hasher.memory, start, start + size, hasher.words, hasher.chunkWords + 4 * index, stated < 0);
-        consumed += size;
+      if (count === capacity) throw new RangeError(`more than ${capacity} chunks in one read`);
+      const cut = this.hasher.chunks(at + consumed, length - consumed, final, this.params, this.small, this.large, slot, count, capacity - count);
+      for (let index = count; index < count + cut; index++) {
+        const stated = slot.lengths[index] as number;
+        slot.addresses[index] = at + consumed;
+        consumed += stated < 0 ? -stated : stated;
       }
-      if (count < CHUNK_SLOTS) return consumed;
+      count += cut;
+      if (count < capacity) return [count, consumed];
     }
   }
 
-  /** A piece of the stream at `piece` (a view of the hasher's memory, e.g. a read buffer). */
-  push(piece: Buffer): void {
+  /**
+   * The read in `piece` (a read buffer of the hasher's memory) into chunk slot `slotIndex`;
+   * `last`: the file ends with it (the rest is cut). Returns the number of chunk records.
+   */
+  cutRead(piece: Buffer, slotIndex: number, last: boolean): number {
     const memory = this.hasher.memory;
-    const join = this.hasher.join.byteOffset;
+    const slot = this.hasher.chunkSlots[slotIndex] as ChunkSlot;
+    const carry = this.hasher.carry.byteOffset;
     const at = piece.byteOffset;
+    let count = 0;
     let start = 0;
     if (this.carried > 0) {
       // Chunks starting inside the carried tail end at most `max` bytes into the piece.
+      const join = slot.join.byteOffset;
       const take = Math.min(piece.length, this.params.max);
+      memory.copyWithin(join, carry, carry + this.carried);
       memory.copyWithin(join + this.carried, at, at + take);
       const joined = this.carried + take;
-      const consumed = this.cut(join, joined, false);
+      const final = last && take === piece.length;
+      let consumed;
+      [count, consumed] = this.cut(join, joined, final, slot, 0);
+      if (final) {
+        this.carried = 0;
+        return count;
+      }
       if (consumed < this.carried) {
         // The piece was too short to finish the chunk: everything is carried on.
-        memory.copyWithin(join, join + consumed, join + joined);
+        memory.copyWithin(carry, join + consumed, join + joined);
         this.carried = joined - consumed;
-        return;
+        return count;
       }
       start = consumed - this.carried;
     }
-    start += this.cut(at + start, piece.length - start, false);
-    memory.copyWithin(join, at + start, at + piece.length);
-    this.carried = piece.length - start;
+    const [records, consumed] = this.cut(at + start, piece.length - start, last, slot, count);
+    start += consumed;
+    memory.copyWithin(carry, at + start, at + piece.length);
+    this.carried = last ? 0 : piece.length - start;
+    return records;
+  }
+}
+
+/** The CDC unit's tally, fed with a chunk slot's records in stream order (the first-16-MiB stratum depends on it). */
+export class CdcTally {
+  readonly tally: Tally;
+
+  constructor(
+    compress: ((block: Buffer) => number) | null,
+    private readonly hasher: BlockHasher,
+  ) {
+    this.tally = new Tally(compress, true);
   }
 
-  endFile(): void {
-    if (this.carried > 0) this.cut(this.hasher.join.byteOffset, this.carried, true);
-    this.carried = 0;
+  addSlot(slotIndex: number, count: number): void {
+    const slot = this.hasher.chunkSlots[slotIndex] as ChunkSlot;
+    const { memory, words } = this.hasher;
+    for (let index = 0; index < count; index++) {
+      const stated = slot.lengths[index] as number;
+      const start = slot.addresses[index] as number;
+      this.tally.addAt(memory, start, start + (stated < 0 ? -stated : stated), words, slot.digestWords + 4 * index, stated < 0);
+    }
+  }
+}
+
+/** Where the chunks are cut: inline, or on a worker thread over the shared memory; tallied here either way. */
+export interface CdcSide {
+  /** The read in `piece` (a read buffer), `last`: its file ends with it. */
+  push(piece: Buffer, last: boolean): void;
+  /** Resolves once the side is done with `buffer` (a read buffer about to be read into again); undefined when it already is. */
+  free(buffer: Buffer): Promise<void> | undefined | void;
+  result(): Promise<DedupTally>;
+  close(): Promise<void>;
+}
+
+/** Index of the read buffer `buffer` starts (is a view) in. */
+export function readSlot(hasher: BlockHasher, buffer: Buffer): number {
+  return (buffer.byteOffset - hasher.data.byteOffset) / READ_BYTES;
+}
+
+class InlineCdc implements CdcSide {
+  private readonly cutter: CdcCutter;
+  private readonly tally: CdcTally;
+
+  constructor(
+    compress: ((block: Buffer) => number) | null,
+    params: CdcParameters,
+    private readonly hasher: BlockHasher,
+  ) {
+    this.cutter = new CdcCutter(params, hasher);
+    this.tally = new CdcTally(compress, hasher);
   }
 
-  /** Nothing to wait for inline: the piece was chunked in push. */
-  free(): Promise<void> | undefined {
+  push(piece: Buffer, last: boolean): void {
+    const slot = readSlot(this.hasher, piece);
+    this.tally.addSlot(slot, this.cutter.cutRead(piece, slot, last));
+  }
+
+  free(): undefined {
     return undefined;
   }
 
   result(): Promise<DedupTally> {
-    return Promise.resolve(this.tally.result());
+    return Promise.resolve(this.tally.tally.result());
   }
 
   close(): Promise<void> {
@@ -412,30 +482,19 @@ export class CdcTally {
   }
 }
 
-/** Where the CDC side runs: a CdcTally inline, or the same on a worker thread over the shared memory. */
-export interface CdcSide {
-  push(piece: Buffer): void;
-  /** Resolves once the side is done with `buffer` (a read buffer about to be read into again); undefined when it already is. */
-  free(buffer: Buffer): Promise<void> | undefined;
-  endFile(): void;
-  result(): Promise<DedupTally>;
-  close(): Promise<void>;
-}
-
 /** No CDC (`cdc: false`): no chunks, an empty tally. */
 const NO_CDC: CdcSide = {
   push: () => undefined,
   free: () => undefined,
-  endFile: () => undefined,
   result: () => Promise.resolve(new Tally(null, true).result()),
   close: () => Promise.resolve(),
 };
 
 async function cdcSide(compress: ((block: Buffer) => number) | null, params: CdcParameters | false, threads: boolean, hasher: BlockHasher): Promise<CdcSide> {
   if (!params) return NO_CDC;
-  if (!threads) return new CdcTally(compress, params, hasher);
+  if (!threads) return new InlineCdc(compress, params, hasher);
   const { CdcThread } = await import('./cdc-thread.js');
-  return new CdcThread(compress !== null, params, hasher);
+  return new CdcThread(new CdcTally(compress, hasher), params, hasher);
 }
 
 /** Read buffers: two inline (one read ahead), four with the CDC worker (one read ahead, the worker a piece behind). */
@@ -450,9 +509,9 @@ class Simulation {
   private readonly zero: Uint32Array[];
   private readonly zeros = Buffer.alloc(BLOCK_SIZES.at(-1) as number);
 
-  constructor(compress: ((block: Buffer) => number) | null, cdcMax: number, ring: number) {
+  constructor(compress: ((block: Buffer) => number) | null, cdc: CdcParameters | false, ring: number) {
     this.fixed = BLOCK_SIZES.map(() => new Tally(compress));
-    this.hasher = new BlockHasher(ring * READ_BYTES, BLOCK_SIZES.at(-1) as number, 2 * cdcMax);
+    this.hasher = new BlockHasher(ring * READ_BYTES, BLOCK_SIZES.at(-1) as number, cdc ? { slots: ring, records: recordsPerRead(cdc), joinBytes: 2 * cdc.max } : null);
     this.buffers = Array.from({ length: ring }, (_, index) => this.hasher.data.subarray(index * READ_BYTES, (index + 1) * READ_BYTES));
     this.zero = zeroDigests(this.hasher);
   }
@@ -510,8 +569,12 @@ class Reader {
     return buffer;
   }
 
-  /** Read `file` piece by piece; false when it vanished or could not be read. */
-  async read(file: string, onPiece: (piece: Buffer) => void): Promise<boolean> {
+  /**
+   * Read `file` piece by piece; false when it vanished or could not be read. Every file that was
+   * opened ends with a piece marked last (an empty one when it ends at a read boundary or a read
+   * failed), so the CDC side cuts its tail.
+   */
+  async read(file: string, onPiece: (piece: Buffer, last: boolean) => void): Promise<boolean> {
     let handle;
     try {
       handle = await open(file, 'r');
@@ -524,13 +587,16 @@ class Reader {
       for (let position = 0; ; position += READ_BYTES) {
         // A read error skips the file; an error of the consumer (the CDC worker) is not the file's.
         const filled = await pending.catch(() => -1);
-        if (filled < 0) return false;
+        if (filled < 0) {
+          onPiece(buffer.subarray(0, 0), true);
+          return false;
+        }
         const current = buffer;
         if (filled === READ_BYTES) {
           buffer = await this.take();
           pending = fill(handle, buffer, position + READ_BYTES);
         }
-        if (filled > 0) onPiece(current.subarray(0, filled));
+        onPiece(current.subarray(0, filled), filled < READ_BYTES);
         if (filled < READ_BYTES) return true;
       }
     } finally {
@@ -545,7 +611,7 @@ export async function simulateBlockDedup(path: string | readonly string[], optio
   const compress = options.compress === false ? null : await loadCompressor();
   const cdcParams = options.cdc === undefined ? DEFAULT_CDC : options.cdc;
   const threads = options.threads !== false && cdcParams !== false;
-  const simulation = new Simulation(compress, cdcParams ? cdcParams.max : 0, ringSize(threads));
+  const simulation = new Simulation(compress, cdcParams, ringSize(threads));
   const cdc = await cdcSide(compress, cdcParams, threads, simulation.hasher);
   try {
     const { files, skippedFiles } = await scanFiles(typeof path === 'string' ? [path] : path, simulation, cdc);
@@ -581,12 +647,11 @@ async function scanFiles(paths: readonly string[], simulation: Simulation, cdc: 
   for (const one of paths) files.push(...(await listFiles(one)));
   let skippedFiles = 0;
   for (const file of files) {
-    const ok = await reader.read(file, (piece) => {
+    const ok = await reader.read(file, (piece, last) => {
       // The CDC side first: on the worker it chunks this piece while the fixed blocks are hashed here.
-      cdc.push(piece);
+      cdc.push(piece, last);
       simulation.piece(piece);
     });
-    cdc.endFile();
     if (!ok) skippedFiles++;
   }
   return { files: files.length, skippedFiles };

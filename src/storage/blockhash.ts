@@ -17,17 +17,19 @@ export const HASH_ALGORITHM = 'MurmurHash3_x64_128';
 
 /**
  * The memory's layout: the digest slab (room for 4096 digests), the gear table of the CDC scan
- * (GEAR_AT, the constant offset of its loads in blockhash.wat), then from DATA_AT the caller's
- * data region, a scratch region, the chunk slab (digests and lengths of CHUNK_SLOTS chunks, for
- * the CDC side) and the join region (a chunk's bytes carried from one read to the next).
+ * (GEAR_AT, the constant offset of its loads in blockhash.wat), shared flags (FLAGS_AT), then
+ * from DATA_AT the caller's data region, a scratch region and, for the CDC side, one chunk slot
+ * per read buffer (the digests, lengths and addresses of a read's chunks, and a join region for
+ * the chunks that span two reads) and the carry region (the uncut tail of the stream).
  */
 const SLAB_BYTES = 4096 * DIGEST_BYTES;
 const ONE_DIGEST_AT = SLAB_BYTES - DIGEST_BYTES;
 const GEAR_AT = 65536;
+/** 64 Int32 flags for the threads sharing the memory (src/storage/cdc-thread.ts). */
+export const FLAGS_AT = GEAR_AT + 1024;
+export const FLAG_COUNT = 64;
 const DATA_AT = 131072;
 const PAGE_BYTES = 65536;
-/** Chunks one `chunks` call reports at most. */
-export const CHUNK_SLOTS = 1024;
 
 let compiled: WebAssembly.Module | null = null;
 
@@ -54,12 +56,26 @@ interface BlockHashExports {
   chunks(at: number, length: number, final: number, min: number, avg: number, max: number, small: number, large: number, out: number, lens: number, cap: number): number;
 }
 
+/** The CDC side's regions: `slots` chunk slots of `records` chunks each, join regions of `joinBytes` (2 × max), a carry region of max. */
+export interface ChunkRegions {
+  slots: number;
+  records: number;
+  joinBytes: number;
+}
+
 /** Sizes of the caller's regions: the same sizes give the same layout (the CDC worker rebuilds it over the shared memory). */
 export interface HasherRegions {
   dataBytes: number;
   scratchBytes: number;
-  /** Room for a chunk carried over plus the next read's first `max` bytes (2 × max); 0 without CDC. */
-  joinBytes: number;
+  cdc: ChunkRegions | null;
+}
+
+/** Where one read's chunks go: digest `i` at `words[digestWords + 4 i]`, its length (negative: all zero bytes) and address. */
+export interface ChunkSlot {
+  digestWords: number;
+  lengths: Int32Array;
+  addresses: Int32Array;
+  join: Buffer;
 }
 
 /** The FastCDC gear table of src/dataset/fastcdc.ts: the same seed, the same 256 values. */
@@ -85,11 +101,12 @@ export class BlockHasher {
   readonly data: Buffer;
   /** The digest slab as 32-bit words (native order): digest `slot` is words[4 slot, 4 slot + 4). */
   readonly words: Uint32Array;
-  /** The chunk slab: digest `i` of a `chunks` call is at `words[chunkWords + 4 i]`, its length at `chunkLengths[i]`. */
-  readonly chunkWords: number;
-  readonly chunkLengths: Int32Array;
-  /** The join region, for the CDC side. */
-  readonly join: Buffer;
+  /** One per read buffer (none without CDC). */
+  readonly chunkSlots: readonly ChunkSlot[];
+  /** The stream's uncut tail between reads (max bytes). */
+  readonly carry: Buffer;
+  /** FLAG_COUNT shared Int32 flags (Atomics). */
+  readonly flags: Int32Array;
 
   private readonly scratch: Buffer;
 
@@ -97,13 +114,22 @@ export class BlockHasher {
     return this.scratch.length;
   }
 
-  constructor(dataBytes: number, scratchBytes = dataBytes, joinBytes = 0, memory?: WebAssembly.Memory) {
-    this.regions = { dataBytes, scratchBytes, joinBytes };
+  constructor(dataBytes: number, scratchBytes = dataBytes, cdc: ChunkRegions | null = null, memory?: WebAssembly.Memory) {
+    this.regions = { dataBytes, scratchBytes, cdc };
     const scratchAt = DATA_AT + dataBytes;
-    const chunkAt = Math.ceil((scratchAt + scratchBytes) / DIGEST_BYTES) * DIGEST_BYTES;
-    const lengthsAt = chunkAt + CHUNK_SLOTS * DIGEST_BYTES;
-    const joinAt = lengthsAt + CHUNK_SLOTS * 4;
-    const needed = joinAt + joinBytes;
+    let at = Math.ceil((scratchAt + scratchBytes) / DIGEST_BYTES) * DIGEST_BYTES;
+    const slots: { digestsAt: number; lengthsAt: number; addressesAt: number; joinAt: number }[] = [];
+    for (let slot = 0; slot < (cdc?.slots ?? 0); slot++) {
+      const records = cdc?.records ?? 0;
+      const digestsAt = at;
+      const lengthsAt = digestsAt + records * DIGEST_BYTES;
+      const addressesAt = lengthsAt + records * 4;
+      const joinAt = addressesAt + records * 4;
+      slots.push({ digestsAt, lengthsAt, addressesAt, joinAt });
+      at = Math.ceil((joinAt + (cdc?.joinBytes ?? 0)) / DIGEST_BYTES) * DIGEST_BYTES;
+    }
+    const carryAt = at;
+    const needed = carryAt + (cdc ? cdc.joinBytes / 2 : 0);
     const pages = Math.ceil(needed / PAGE_BYTES);
     if (memory && memory.buffer.byteLength < needed) throw new RangeError(`the shared memory holds ${memory.buffer.byteLength} bytes, the layout needs ${needed}`);
     this.sharedMemory = memory ?? new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
@@ -115,9 +141,15 @@ export class BlockHasher {
     this.data = this.memory.subarray(DATA_AT, scratchAt);
     this.scratch = this.memory.subarray(scratchAt, scratchAt + scratchBytes);
     this.words = new Uint32Array(buffer);
-    this.chunkWords = chunkAt / 4;
-    this.chunkLengths = new Int32Array(buffer, lengthsAt, CHUNK_SLOTS);
-    this.join = this.memory.subarray(joinAt, needed);
+    const records = cdc?.records ?? 0;
+    this.chunkSlots = slots.map(({ digestsAt, lengthsAt, addressesAt, joinAt }) => ({
+      digestWords: digestsAt / 4,
+      lengths: new Int32Array(buffer, lengthsAt, records),
+      addresses: new Int32Array(buffer, addressesAt, records),
+      join: this.memory.subarray(joinAt, joinAt + (cdc?.joinBytes ?? 0)),
+    }));
+    this.carry = this.memory.subarray(carryAt, needed);
+    this.flags = new Int32Array(buffer, FLAGS_AT, FLAG_COUNT);
   }
 
   /** Address of `bytes` in the instance's memory: a view of it as is, anything else copied to the scratch region. */
@@ -149,11 +181,11 @@ export class BlockHasher {
 
   /**
    * FastCDC chunks of memory[at, at + length) (an address in this memory), cut and digested in
-   * one call: while `max` bytes follow a chunk's start, or to the end when `final`; at most
-   * CHUNK_SLOTS. Digests and lengths (negative: all zero bytes) go to the chunk slab; returns the count.
+   * one call: while `max` bytes follow a chunk's start, or to the end when `final`; at most `cap`.
+   * Digests and lengths (negative: all zero bytes) go to `slot` from record `first`; returns the count.
    */
-  chunks(at: number, length: number, final: boolean, params: { min: number; avg: number; max: number }, small: number, large: number): number {
-    return this.exports.chunks(at, length, final ? 1 : 0, params.min, params.avg, params.max, small | 0, large | 0, this.chunkWords * 4, this.chunkLengths.byteOffset, CHUNK_SLOTS);
+  chunks(at: number, length: number, final: boolean, params: { min: number; avg: number; max: number }, small: number, large: number, slot: ChunkSlot, first: number, cap: number): number {
+    return this.exports.chunks(at, length, final ? 1 : 0, params.min, params.avg, params.max, small | 0, large | 0, (slot.digestWords + 4 * first) * 4, slot.lengths.byteOffset + 4 * first, cap);
   }
 
   /** The digest at slab index `slot` (a view). */

@@ -1,23 +1,30 @@
 /**
- * The simulation's CDC side on a worker thread (src/storage/cdc-worker.ts), so that both cores
- * work: the main thread reads and hashes the fixed blocks of a piece while the worker cuts,
- * digests and tallies the chunks of the same piece. They share the hasher's WebAssembly memory
- * (src/storage/blockhash.ts): a piece is read once into a read buffer there and both hash it in
- * place; only its address crosses, and the worker says when it is done with the buffer.
- *
- * The worker's heap is capped (WORKER_LIMITS): its garbage (LZ4 outputs of the sampled chunks,
- * message objects) is collected while small instead of adding to the process's RSS.
+ * The simulation's CDC cut on a worker thread (src/storage/cdc-worker.ts), so that both cores
+ * work: the main thread reads, hashes the fixed blocks of a read and tallies, while the worker
+ * cuts and digests the chunks of the same read (the gear scan is the largest single cost). They
+ * share the hasher's WebAssembly memory (src/storage/blockhash.ts): a read lands once in a read
+ * buffer there; only its address crosses (a message), the worker writes the read's chunk records
+ * into the buffer's chunk slot and clears the buffer's shared flag (Atomics: a reply message per
+ * read cost the worker ~0.27 ms each, measured), and the main thread tallies the records in
+ * stream order before it reads into that buffer again. The worker allocates almost nothing (no
+ * LZ4: compression is the main thread's, on the tally side), and its heap is capped (WORKER_LIMITS).
  */
 import { Worker } from 'node:worker_threads';
 import type { CdcParameters } from '../dataset/fastcdc.js';
-import type { CdcSide, DedupTally } from './blockdedup.js';
+import { readSlot, type CdcSide, type CdcTally, type DedupTally } from './blockdedup.js';
 import type { BlockHasher } from './blockhash.js';
-import type { CdcMessage, CdcReply, CdcWorkerData } from './cdc-worker.js';
+import type { CdcMessage, CdcWorkerData } from './cdc-worker.js';
+
+/** flags[slot]: 1 while the worker cuts the read in that buffer; flags[COUNTS + slot]: its number of chunk records. */
+export const COUNTS = 32;
 
 /** Small young and old generations: measured in docs/storage.md. The fingerprint table is an ArrayBuffer, outside these limits. */
-export const WORKER_LIMITS = { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 };
+export const WORKER_LIMITS = { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 24 };
 
 const FROM_SOURCES = import.meta.url.endsWith('.ts');
+
+/** Atomics.waitAsync (ES2024; in every supported Node.js line), typed here since the project's lib is older. */
+const waitAsync = (Atomics as unknown as { waitAsync(array: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> } }).waitAsync;
 
 /**
  * The worker's module: `.js` from dist/; from src/ (tests, a checkout) the `.ts` file through tsx's
@@ -32,60 +39,61 @@ function startWorker(workerData: CdcWorkerData): Worker {
 
 export class CdcThread implements CdcSide {
   private readonly worker: Worker;
-  /** Addresses of the pieces the worker has not finished, each with who waits for it. */
-  private readonly busy = new Map<number, { done: Promise<void>; resolve(): void }>();
-  private resultWaiter: { resolve(tally: DedupTally): void; reject(error: Error): void } | null = null;
+  private readonly flags: Int32Array;
+  /** Slots sent to the worker and not tallied yet, oldest first. */
+  private readonly queue: number[] = [];
   private failure: Error | null = null;
 
-  constructor(compress: boolean, params: CdcParameters, hasher: BlockHasher) {
-    this.worker = startWorker({ compress, params, memory: hasher.sharedMemory, regions: hasher.regions });
-    this.worker.on('message', (reply: CdcReply) => {
-      if (reply.op === 'done') {
-        const entry = this.busy.get(reply.at);
-        this.busy.delete(reply.at);
-        entry?.resolve();
-      } else this.resultWaiter?.resolve(reply.tally);
-    });
+  constructor(
+    private readonly tally: CdcTally,
+    params: CdcParameters,
+    private readonly hasher: BlockHasher,
+  ) {
+    this.flags = hasher.flags;
+    if (hasher.chunkSlots.length > COUNTS) throw new RangeError('more read buffers than flags');
+    this.worker = startWorker({ params, memory: hasher.sharedMemory, regions: hasher.regions });
     this.worker.on('error', (error) => this.fail(error));
     this.worker.on('exit', (code) => this.fail(new Error(`CDC worker exited with code ${code}`)));
   }
 
   private fail(error: Error): void {
     this.failure ??= error;
-    for (const entry of this.busy.values()) entry.resolve();
-    this.busy.clear();
-    this.resultWaiter?.reject(this.failure);
+    // Wake whoever waits for a buffer: it then sees the failure.
+    for (let slot = 0; slot < COUNTS; slot++) {
+      Atomics.store(this.flags, slot, 0);
+      Atomics.notify(this.flags, slot);
+    }
   }
 
-  push(piece: Buffer): void {
+  push(piece: Buffer, last: boolean): void {
     if (this.failure) throw this.failure;
-    let resolve = () => undefined as void;
-    const done = new Promise<void>((settle) => (resolve = settle));
-    this.busy.set(piece.byteOffset, { done, resolve });
-    this.worker.postMessage({ op: 'piece', at: piece.byteOffset, length: piece.length } satisfies CdcMessage);
+    const slot = readSlot(this.hasher, piece);
+    Atomics.store(this.flags, slot, 1);
+    this.queue.push(slot);
+    this.worker.postMessage({ op: 'piece', at: piece.byteOffset, length: piece.length, slot, last } satisfies CdcMessage);
   }
 
-  free(buffer: Buffer): Promise<void> | undefined {
+  /** Tally the oldest slot once the worker is done with it. */
+  private async drainOne(): Promise<void> {
+    const slot = this.queue[0] as number;
+    while (Atomics.load(this.flags, slot) !== 0) {
+      const wait = waitAsync(this.flags, slot, 1);
+      if (wait.async) await wait.value;
+    }
     if (this.failure) throw this.failure;
-    const done = this.busy.get(buffer.byteOffset)?.done;
-    return done?.then(() => {
-      if (this.failure) throw this.failure;
-    });
+    this.queue.shift();
+    this.tally.addSlot(slot, Atomics.load(this.flags, COUNTS + slot));
   }
 
-  endFile(): void {
-    this.worker.postMessage({ op: 'end-file' } satisfies CdcMessage);
+  async free(buffer: Buffer): Promise<void> {
+    const slot = readSlot(this.hasher, buffer);
+    while (this.queue.includes(slot)) await this.drainOne();
   }
 
-  /** The worker's tally once every piece sent is chunked (messages are handled in order). */
+  /** The tally once every read sent is cut and tallied. */
   async result(): Promise<DedupTally> {
-    if (this.failure) throw this.failure;
-    const tally = await new Promise<DedupTally>((resolve, reject) => {
-      this.resultWaiter = { resolve, reject };
-      this.worker.postMessage({ op: 'result' } satisfies CdcMessage);
-    });
-    this.resultWaiter = null;
-    return tally;
+    while (this.queue.length > 0) await this.drainOne();
+    return this.tally.tally.result();
   }
 
   async close(): Promise<void> {

@@ -96,9 +96,9 @@ test('the memory import is marked shared in exactly one byte; a second instance 
   const differing = [...wasm.keys()].filter((at) => wasm[at] !== shared[at]);
   assert.equal(differing.length, 1);
   assert.deepEqual([wasm[differing[0] as number], shared[differing[0] as number]], [0x01, 0x03]);
-  const first = new BlockHasher(8192, 4096, 4096);
-  const second = new BlockHasher(8192, 4096, 4096, first.sharedMemory);
+  const first = new BlockHasher(8192, 4096, { slots: 1, records: 8, joinBytes: 4096 });
+  const second = new BlockHasher(8192, 4096, { slots: 1, records: 8, joinBytes: 4096 }, first.sharedMemory);
   randomBytes(8192).copy(first.data);
   assert.deepEqual(Buffer.from(second.hash(second.data)), Buffer.from(first.hash(first.data)));
-  assert.throws(() => new BlockHasher(1 << 20, 4096, 4096, first.sharedMemory), /the shared memory holds/);
+  assert.throws(() => new BlockHasher(1 << 20, 4096, null, first.sharedMemory), /the shared memory holds/);
 });
