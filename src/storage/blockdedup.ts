@@ -10,12 +10,13 @@
  *   record), its allocation rounded up to 4 KiB sectors (ashift=12), kept uncompressed unless LZ4
  *   saves at least 1/8 (ZFS's rule), all-zero blocks stored as holes (ZFS with compression on).
  *
- * Reads go through two 1 MiB buffers at file offsets that are multiples of 1 MiB, so every fixed
- * block lies inside one read: no copies. The buffers live in the WebAssembly hasher's memory
- * (src/storage/blockhash.ts, MurmurHash3_x64_128): a read is hashed where it landed, every 4 KiB
- * block in one call. Fingerprints of blocks above 4 KiB are the hash of their 4 KiB sub-block
- * digests (a hash tree, one call per level): equal blocks give equal digests, and the data is
- * hashed once instead of five times.
+ * Reads go through a ring of 1 MiB buffers at file offsets that are multiples of 1 MiB, so every
+ * fixed block lies inside one read: no copies. The buffers live in the WebAssembly hasher's shared
+ * memory (src/storage/blockhash.ts, MurmurHash3_x64_128 and the FastCDC gear scan): a read is
+ * hashed where it landed, every 4 KiB block in one call, and its chunks are cut and digested there
+ * too, by the CDC worker (src/storage/cdc-thread.ts) on the second core or inline. Fingerprints of
+ * blocks above 4 KiB are the hash of their 4 KiB sub-block digests (a hash tree, one call per
+ * level): equal blocks give equal digests, and the data is hashed once instead of five times.
  */
 import { open, readdir, lstat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
