@@ -102,3 +102,17 @@ test('the memory import is marked shared in exactly one byte; a second instance 
   assert.deepEqual(Buffer.from(second.hash(second.data)), Buffer.from(first.hash(first.data)));
   assert.throws(() => new BlockHasher(1 << 20, 4096, null, first.sharedMemory), /the shared memory holds/);
 });
+
+test('pieces (two blocks at a time where the size is a multiple of 16) gives each piece its own MurmurHash3 digest', () => {
+  const hasher = new BlockHasher(1 << 16);
+  randomBytes(40_000).copy(hasher.data);
+  for (const [length, size] of [[40_000, 4096], [4096 * 3, 4096], [4096 * 2 + 17, 4096], [1000, 48], [999, 100], [4096, 8192]] as const) {
+    const count = hasher.pieces(hasher.data.subarray(0, length), size, 0);
+    assert.equal(count, Math.ceil(length / size));
+    const digests = Buffer.from(hasher.memory.subarray(0, count * DIGEST_BYTES));
+    for (let index = 0; index < count; index++) {
+      const piece = hasher.data.subarray(index * size, Math.min(length, (index + 1) * size));
+      assert.deepEqual(digests.subarray(index * DIGEST_BYTES, (index + 1) * DIGEST_BYTES), Buffer.from(hasher.hash(piece)), `${length} bytes in ${size}-byte pieces, piece ${index}`);
+    }
+  }
+});
