@@ -10,19 +10,22 @@
  *   record), its allocation rounded up to 4 KiB sectors (ashift=12), kept uncompressed unless LZ4
  *   saves at least 1/8 (ZFS's rule), all-zero blocks stored as holes (ZFS with compression on).
  *
- * Reads go through two 1 MiB buffers at file offsets that are multiples of 1 MiB, so every fixed
- * block lies inside one read: no copies. The buffers live in the WebAssembly hasher's memory
- * (src/storage/blockhash.ts, MurmurHash3_x64_128): a read is hashed where it landed, every 4 KiB
- * block in one call. Fingerprints of blocks above 4 KiB are the hash of their 4 KiB sub-block
- * digests (a hash tree, one call per level): equal blocks give equal digests, and the data is
- * hashed once instead of five times.
+ * Reads go through a ring of 1 MiB buffers at file offsets that are multiples of 1 MiB, so every
+ * fixed block lies inside one read: no copies. The buffers live in the WebAssembly hasher's shared
+ * memory (src/storage/blockhash.ts, MurmurHash3_x64_128 and the FastCDC gear scan): a read is
+ * hashed where it landed, every 4 KiB block in one call, and its chunks are cut and digested there
+ * too, by the CDC worker (src/storage/cdc-thread.ts) on the second core or inline. Fingerprints of
+ * blocks above 4 KiB are the hash of their 4 KiB sub-block digests (a hash tree, one call per
+ * level): equal blocks give equal digests, and the data is hashed once instead of five times.
  */
 import { open, readdir, lstat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DEFAULT_CDC, FastCdc, type CdcParameters } from '../dataset/fastcdc.js';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { DEFAULT_CDC, type CdcParameters } from '../dataset/fastcdc.js';
 import { storedBlockBytes, SECTOR_BYTES } from './allocation.js';
 import { FingerprintSet } from './fingerprints.js';
-import { BlockHasher } from './blockhash.js';
+import { BlockHasher, type ChunkSlot } from './blockhash.js';
 
 export const BLOCK_SIZES = [4096, 8192, 16384, 65536, 131072] as const;
 const BASE_BLOCK = 4096;
@@ -75,10 +78,8 @@ export interface BlockDedupOptions {
   compress?: boolean;
   cdc?: CdcParameters | false;
   /**
-   * CDC on a worker thread, or inline (default); results are the same (test/storage/blockdedup.test.ts).
-   * Inline by default since the hashing moved to WebAssembly: on 3 GiB the worker gave the same
-   * wall time on this shared 2-core machine for +0.5 CPU-s and +55 MiB peak RSS (its own isolate
-   * and LZ4 garbage), which put the CLI above the 256 MiB limit (docs/storage.md).
+   * CDC on a worker thread over the shared memory (`true`), or inline (`false`); by default the
+   * worker from THREADS_FROM_BYTES of files on. Results are the same (test/storage/blockdedup.test.ts).
    */
   threads?: boolean;
 }
@@ -253,16 +254,59 @@ function zeroDigests(hasher: BlockHasher): Uint32Array[] {
   return BLOCK_SIZES.map((size) => words(size === BASE_BLOCK ? zero4k : hasher.hash(Buffer.concat(Array.from({ length: size / BASE_BLOCK }, () => zero4k)))));
 }
 
+/**
+ * LZ4 output bytes after which the compressor runs a minor GC (see loadCompressor). 4 MiB: the
+ * scavenge of a young generation this small costs well under a millisecond.
+ */
+const COLLECT_EVERY_BYTES = 4 << 20;
+
+/**
+ * V8's minor (young-generation) collection, or null when it cannot be had. `--expose-gc` set at
+ * run time makes `gc` available in contexts created afterwards (a fresh vm context here).
+ */
+function minorCollector(): (() => void) | null {
+  try {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as ((options: { type: 'minor' }) => void) | undefined;
+    return typeof gc === 'function' ? () => gc({ type: 'minor' }) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Each call returns a new Buffer of LZ4 output, freed only when a scavenge has found its wrapper
+ * dead and the event loop has run its finalizer; V8 does not count those bytes, so with little
+ * other garbage it scavenges rarely and they piled up (measured: +35–60 MiB peak RSS on 3 GiB,
+ * docs/storage.md). A minor GC every COLLECT_EVERY_BYTES of output keeps them to a few MiB; the
+ * finalizers run when the thread next yields (every read, every worker message).
+ */
 export async function loadCompressor(): Promise<(block: Buffer) => number> {
   // lz4-napi: LZ4 block format through Rust's lz4_flex, a prebuilt binary per platform (no build step).
   const lz4 = await import('lz4-napi');
-  return (block) => lz4.compressSync(block).length;
+  const collect = minorCollector();
+  let output = 0;
+  return (block) => {
+    const length = lz4.compressSync(block).length;
+    output += length;
+    if (collect && output >= COLLECT_EVERY_BYTES) {
+      output = 0;
+      collect();
+    }
+    return length;
+  };
 }
 
 /** Regular files under `path` (or `path` itself), hard links once, symlinks not followed. */
 export async function listFiles(path: string): Promise<string[]> {
+  return (await listFilesWithBytes([path])).files;
+}
+
+/** listFiles over several paths (a hard link across them once), with the files' total apparent size. */
+async function listFilesWithBytes(paths: readonly string[]): Promise<{ files: string[]; bytes: number }> {
   const seen = new Set<string>();
   const files: string[] = [];
+  let bytes = 0;
   const visit = async (current: string): Promise<void> => {
     const stats = await lstat(current, { bigint: true }).catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') return null;
@@ -278,41 +322,167 @@ export async function listFiles(path: string): Promise<string[]> {
     if (!stats.isFile() || seen.has(key)) return;
     seen.add(key);
     files.push(current);
+    bytes += Number(stats.size);
   };
-  await visit(path);
-  return files;
+  for (const path of paths) await visit(path);
+  return { files, bytes };
 }
 
-/** Content-defined chunks of a stream and their tally: run on a worker thread (src/storage/cdc-thread.ts) or inline. */
-export class CdcTally {
-  readonly tally: Tally;
-  private readonly cdc: FastCdc;
-  /** Compared with memcmp: most chunks differ at their first byte. */
-  private readonly zeros: Buffer;
-  private readonly hasher: BlockHasher;
+/** FastCDC's masks (src/dataset/fastcdc.ts): normalization level 2, the top bits of the gear hash. */
+function cdcMasks(params: CdcParameters): { small: number; large: number } {
+  const topBits = (count: number) => (count <= 0 ? 0 : (0xffffffff << (32 - count)) >>> 0);
+  const bits = Math.round(Math.log2(params.avg));
+  return { small: topBits(bits + 2), large: topBits(bits - 2) };
+}
+
+/** Chunk records one read can produce: the join region's chunks (≤ 2 max) and the read's own, each ≥ min except a file's last. */
+export function recordsPerRead(params: CdcParameters, readBytes = READ_BYTES): number {
+  return Math.ceil((readBytes + 2 * params.max) / params.min) + 2;
+}
+
+/**
+ * Cuts and digests the content-defined chunks of a stream, read by read, over a hasher's memory
+ * (on the CDC worker, the main thread's memory, shared): one WebAssembly call cuts and digests
+ * every chunk of a read where it landed. Each read's chunks (digest, length, address) go to the
+ * read buffer's chunk slot; a chunk spanning two reads is cut in the slot's join region (the
+ * carried tail, < max, then the read's first max bytes), so every chunk's bytes stay in place
+ * until the read buffer is reused. Pure: the tally is CdcTally's, in stream order.
+ */
+export class CdcCutter {
+  private readonly small: number;
+  private readonly large: number;
+  /** Bytes of the stream's uncut tail in the hasher's carry region (< max). */
+  private carried = 0;
+
+  constructor(
+    private readonly params: CdcParameters,
+    private readonly hasher: BlockHasher,
+  ) {
+    if (!(params.min > 0 && params.min <= params.avg && params.avg <= params.max)) throw new RangeError('need 0 < min ≤ avg ≤ max');
+    if (hasher.carry.length < params.max) throw new RangeError(`the hasher's carry region holds ${hasher.carry.length} bytes, needs ${params.max}`);
+    ({ small: this.small, large: this.large } = cdcMasks(params));
+  }
+
+  /** Cut memory[at, at + length) into `slot` from record `first`; returns [records, bytes consumed]. */
+  private cut(at: number, length: number, final: boolean, slot: ChunkSlot, first: number): [number, number] {
+    const capacity = slot.lengths.length;
+    let count = first;
+    let consumed = 0;
+    for (;;) {
+      if (count === capacity) throw new RangeError(`more than ${capacity} chunks in one read`);
+      const cut = this.hasher.chunks(at + consumed, length - consumed, final, this.params, this.small, this.large, slot, count, capacity - count);
+      for (let index = count; index < count + cut; index++) {
+        const stated = slot.lengths[index] as number;
+        slot.addresses[index] = at + consumed;
+        consumed += stated < 0 ? -stated : stated;
+      }
+      count += cut;
+      if (count < capacity) return [count, consumed];
+    }
+  }
 
   /**
-   * `hasher`: inline, the fixed side's, whose memory holds the pieces: chunks inside a piece are
-   * hashed in place, only the one joining a piece to the previous tail is copied (to its scratch).
+   * The read in `piece` (a read buffer of the hasher's memory) into chunk slot `slotIndex`;
+   * `last`: the file ends with it (the rest is cut). Returns the number of chunk records.
    */
-  constructor(compress: ((block: Buffer) => number) | null, params: CdcParameters, hasher?: BlockHasher) {
+  cutRead(piece: Buffer, slotIndex: number, last: boolean): number {
+    const memory = this.hasher.memory;
+    const slot = this.hasher.chunkSlots[slotIndex] as ChunkSlot;
+    const carry = this.hasher.carry.byteOffset;
+    const at = piece.byteOffset;
+    let count = 0;
+    let start = 0;
+    if (this.carried > 0) {
+      // Chunks starting inside the carried tail end at most `max` bytes into the piece.
+      const join = slot.join.byteOffset;
+      const take = Math.min(piece.length, this.params.max);
+      memory.copyWithin(join, carry, carry + this.carried);
+      memory.copyWithin(join + this.carried, at, at + take);
+      const joined = this.carried + take;
+      const final = last && take === piece.length;
+      let consumed;
+      [count, consumed] = this.cut(join, joined, final, slot, 0);
+      if (final) {
+        this.carried = 0;
+        return count;
+      }
+      if (consumed < this.carried) {
+        // The piece was too short to finish the chunk: everything is carried on.
+        memory.copyWithin(carry, join + consumed, join + joined);
+        this.carried = joined - consumed;
+        return count;
+      }
+      start = consumed - this.carried;
+    }
+    const [records, consumed] = this.cut(at + start, piece.length - start, last, slot, count);
+    start += consumed;
+    memory.copyWithin(carry, at + start, at + piece.length);
+    this.carried = last ? 0 : piece.length - start;
+    return records;
+  }
+}
+
+/** The CDC unit's tally, fed with a chunk slot's records in stream order (the first-16-MiB stratum depends on it). */
+export class CdcTally {
+  readonly tally: Tally;
+
+  constructor(
+    compress: ((block: Buffer) => number) | null,
+    private readonly hasher: BlockHasher,
+  ) {
     this.tally = new Tally(compress, true);
-    this.zeros = Buffer.alloc(params.max);
-    if (hasher && hasher.scratchBytes < params.max) throw new RangeError(`the hasher's scratch holds ${hasher.scratchBytes} bytes, a chunk up to ${params.max}`);
-    this.hasher = hasher ?? new BlockHasher(0, params.max);
-    this.cdc = new FastCdc((chunk) => this.tally.add(chunk, this.hasher.hash(chunk), chunk.equals(this.zeros.subarray(0, chunk.length))), params);
   }
 
-  push(piece: Buffer): void {
-    this.cdc.push(piece);
+  addSlot(slotIndex: number, count: number): void {
+    const slot = this.hasher.chunkSlots[slotIndex] as ChunkSlot;
+    const { memory, words } = this.hasher;
+    for (let index = 0; index < count; index++) {
+      const stated = slot.lengths[index] as number;
+      const start = slot.addresses[index] as number;
+      this.tally.addAt(memory, start, start + (stated < 0 ? -stated : stated), words, slot.digestWords + 4 * index, stated < 0);
+    }
+  }
+}
+
+/** Where the chunks are cut: inline, or on a worker thread over the shared memory; tallied here either way. */
+export interface CdcSide {
+  /** The read in `piece` (a read buffer), `last`: its file ends with it. */
+  push(piece: Buffer, last: boolean): void;
+  /** Resolves once the side is done with `buffer` (a read buffer about to be read into again); undefined when it already is. */
+  free(buffer: Buffer): Promise<void> | undefined | void;
+  result(): Promise<DedupTally>;
+  close(): Promise<void>;
+}
+
+/** Index of the read buffer `buffer` starts (is a view) in. */
+export function readSlot(hasher: BlockHasher, buffer: Buffer): number {
+  return (buffer.byteOffset - hasher.data.byteOffset) / READ_BYTES;
+}
+
+class InlineCdc implements CdcSide {
+  private readonly cutter: CdcCutter;
+  private readonly tally: CdcTally;
+
+  constructor(
+    compress: ((block: Buffer) => number) | null,
+    params: CdcParameters,
+    private readonly hasher: BlockHasher,
+  ) {
+    this.cutter = new CdcCutter(params, hasher);
+    this.tally = new CdcTally(compress, hasher);
   }
 
-  endFile(): void {
-    this.cdc.finish();
+  push(piece: Buffer, last: boolean): void {
+    const slot = readSlot(this.hasher, piece);
+    this.tally.addSlot(slot, this.cutter.cutRead(piece, slot, last));
+  }
+
+  free(): undefined {
+    return undefined;
   }
 
   result(): Promise<DedupTally> {
-    return Promise.resolve(this.tally.result());
+    return Promise.resolve(this.tally.tally.result());
   }
 
   close(): Promise<void> {
@@ -320,37 +490,44 @@ export class CdcTally {
   }
 }
 
-/** Where the CDC side runs: a CdcTally inline, or the same on a worker thread. */
-export interface CdcSide {
-  push(piece: Buffer): void | Promise<void>;
-  endFile(): void;
-  result(): Promise<DedupTally>;
-  close(): Promise<void>;
-}
-
 /** No CDC (`cdc: false`): no chunks, an empty tally. */
-const NO_CDC: CdcSide = { push: () => undefined, endFile: () => undefined, result: () => Promise.resolve(new Tally(null, true).result()), close: () => Promise.resolve() };
+const NO_CDC: CdcSide = {
+  push: () => undefined,
+  free: () => undefined,
+  result: () => Promise.resolve(new Tally(null, true).result()),
+  close: () => Promise.resolve(),
+};
 
 async function cdcSide(compress: ((block: Buffer) => number) | null, params: CdcParameters | false, threads: boolean, hasher: BlockHasher): Promise<CdcSide> {
   if (!params) return NO_CDC;
-  if (!threads) return new CdcTally(compress, params, hasher);
+  if (!threads) return new InlineCdc(compress, params, hasher);
   const { CdcThread } = await import('./cdc-thread.js');
-  return new CdcThread(compress !== null, params, READ_BYTES);
+  return new CdcThread(new CdcTally(compress, hasher), params, hasher);
 }
+
+/**
+ * From this many bytes of files the CDC side runs on the worker by default: starting it costs
+ * ≈ 0.12 CPU-s, 0.3–0.5 s and 15 MiB of RSS (estimate of a 1 KB file, measured), about what the
+ * second core saves on 64 MiB.
+ */
+export const THREADS_FROM_BYTES = 64 << 20;
+
+/** Read buffers: two inline (one read ahead), four with the CDC worker (one read ahead, the worker a piece behind). */
+const ringSize = (threads: boolean) => (threads ? 4 : 2);
 
 class Simulation {
   readonly fixed: Tally[];
-  /** Its scratch region: for the inline CDC side's chunks that span two pieces. */
+  /** Its memory holds the read buffers (and the CDC side's chunk slab and join region). */
   readonly hasher: BlockHasher;
-  /** The two read buffers: views of the hasher's data region. */
-  readonly buffers: readonly [Buffer, Buffer];
+  /** The read buffers: views of the hasher's data region. */
+  readonly buffers: readonly Buffer[];
   private readonly zero: Uint32Array[];
   private readonly zeros = Buffer.alloc(BLOCK_SIZES.at(-1) as number);
 
-  constructor(compress: ((block: Buffer) => number) | null, scratchBytes: number) {
+  constructor(compress: ((block: Buffer) => number) | null, cdc: CdcParameters | false, ring: number) {
     this.fixed = BLOCK_SIZES.map(() => new Tally(compress));
-    this.hasher = new BlockHasher(2 * READ_BYTES, Math.max(scratchBytes, BLOCK_SIZES.at(-1) as number));
-    this.buffers = [this.hasher.data.subarray(0, READ_BYTES), this.hasher.data.subarray(READ_BYTES)];
+    this.hasher = new BlockHasher(ring * READ_BYTES, BLOCK_SIZES.at(-1) as number, cdc ? { slots: ring, records: recordsPerRead(cdc), joinBytes: 2 * cdc.max } : null);
+    this.buffers = Array.from({ length: ring }, (_, index) => this.hasher.data.subarray(index * READ_BYTES, (index + 1) * READ_BYTES));
     this.zero = zeroDigests(this.hasher);
   }
 
@@ -388,32 +565,58 @@ async function fill(handle: FileHandle, buffer: Buffer, position: number): Promi
 }
 
 /**
- * Read `file` in aligned 1 MiB pieces; false when it vanished or could not be read. Two buffers:
- * the next read runs in libuv's thread pool while the current piece is hashed, so the main thread
- * does not idle on I/O (measured: a fifth of the wall time before).
+ * Reads files in aligned 1 MiB pieces into a ring of buffers: the next read runs in libuv's
+ * thread pool while the current piece is hashed (so the main thread does not idle on I/O), and a
+ * buffer is read into again only once the CDC side is done with it.
  */
-async function readAligned(file: string, buffers: readonly [Buffer, Buffer], onPiece: (piece: Buffer) => Promise<void>): Promise<boolean> {
-  let handle;
-  try {
-    handle = await open(file, 'r');
-  } catch {
-    return false;
+class Reader {
+  private next = 0;
+
+  constructor(
+    private readonly buffers: readonly Buffer[],
+    private readonly side: CdcSide,
+  ) {}
+
+  private async take(): Promise<Buffer> {
+    const buffer = this.buffers[this.next] as Buffer;
+    this.next = (this.next + 1) % this.buffers.length;
+    await this.side.free(buffer);
+    return buffer;
   }
-  try {
-    let current = 0;
-    let pending = fill(handle, buffers[0], 0);
-    for (let position = 0; ; position += READ_BYTES) {
-      // A read error skips the file; an error of the consumer (the CDC worker) is not the file's.
-      const filled = await pending.catch(() => -1);
-      if (filled < 0) return false;
-      const buffer = buffers[current] as Buffer;
-      current = 1 - current;
-      if (filled === READ_BYTES) pending = fill(handle, buffers[current] as Buffer, position + READ_BYTES);
-      if (filled > 0) await onPiece(buffer.subarray(0, filled));
-      if (filled < READ_BYTES) return true;
+
+  /**
+   * Read `file` piece by piece; false when it vanished or could not be read. Every file that was
+   * opened ends with a piece marked last (an empty one when it ends at a read boundary or a read
+   * failed), so the CDC side cuts its tail.
+   */
+  async read(file: string, onPiece: (piece: Buffer, last: boolean) => void): Promise<boolean> {
+    let handle;
+    try {
+      handle = await open(file, 'r');
+    } catch {
+      return false;
     }
-  } finally {
-    await handle.close();
+    try {
+      let buffer = await this.take();
+      let pending = fill(handle, buffer, 0);
+      for (let position = 0; ; position += READ_BYTES) {
+        // A read error skips the file; an error of the consumer (the CDC worker) is not the file's.
+        const filled = await pending.catch(() => -1);
+        if (filled < 0) {
+          onPiece(buffer.subarray(0, 0), true);
+          return false;
+        }
+        const current = buffer;
+        if (filled === READ_BYTES) {
+          buffer = await this.take();
+          pending = fill(handle, buffer, position + READ_BYTES);
+        }
+        onPiece(current.subarray(0, filled), filled < READ_BYTES);
+        if (filled < READ_BYTES) return true;
+      }
+    } finally {
+      await handle.close();
+    }
   }
 }
 
@@ -422,10 +625,13 @@ export async function simulateBlockDedup(path: string | readonly string[], optio
   const started = performance.now();
   const compress = options.compress === false ? null : await loadCompressor();
   const cdcParams = options.cdc === undefined ? DEFAULT_CDC : options.cdc;
-  const simulation = new Simulation(compress, cdcParams ? cdcParams.max : 0);
-  const cdc = await cdcSide(compress, cdcParams, options.threads === true, simulation.hasher);
+  // Several paths are one volume's worth of files: duplicates across them count.
+  const listed = await listFilesWithBytes(typeof path === 'string' ? [path] : path);
+  const threads = cdcParams !== false && (options.threads ?? listed.bytes >= THREADS_FROM_BYTES);
+  const simulation = new Simulation(compress, cdcParams, ringSize(threads));
+  const cdc = await cdcSide(compress, cdcParams, threads, simulation.hasher);
   try {
-    const { files, skippedFiles } = await scanFiles(typeof path === 'string' ? [path] : path, simulation, cdc);
+    const { files, skippedFiles } = await scanFiles(listed.files, simulation, cdc);
     const fixed = simulation.fixed.map((tally, index) => ({ blockSize: BLOCK_SIZES[index] as number, ...tally.result() }));
     const cdcParamsStated = cdcParams || DEFAULT_CDC;
     return {
@@ -450,20 +656,16 @@ export async function simulateBlockDedup(path: string | readonly string[], optio
   }
 }
 
-/** One pass over every file under `paths`: fixed blocks here, CDC on its side. */
-async function scanFiles(paths: readonly string[], simulation: Simulation, cdc: CdcSide): Promise<{ files: number; skippedFiles: number }> {
-  const buffers = simulation.buffers;
-  // Several paths are one volume's worth of files: duplicates across them count.
-  const files: string[] = [];
-  for (const one of paths) files.push(...(await listFiles(one)));
+/** One pass over `files`: fixed blocks here, CDC on its side. */
+async function scanFiles(files: readonly string[], simulation: Simulation, cdc: CdcSide): Promise<{ files: number; skippedFiles: number }> {
+  const reader = new Reader(simulation.buffers, cdc);
   let skippedFiles = 0;
   for (const file of files) {
-    // A piece is consumed (hashed, or copied to the CDC worker) before its buffer is read into again.
-    const ok = await readAligned(file, buffers, async (piece) => {
+    const ok = await reader.read(file, (piece, last) => {
+      // The CDC side first: on the worker it chunks this piece while the fixed blocks are hashed here.
+      cdc.push(piece, last);
       simulation.piece(piece);
-      await cdc.push(piece);
     });
-    cdc.endFile();
     if (!ok) skippedFiles++;
   }
   return { files: files.length, skippedFiles };

@@ -10,38 +10,103 @@
  * here one call digests every 4 KiB block of a read and one call per level its tree nodes.
  */
 import { BLOCKHASH_WASM_BASE64 } from './blockhash-wasm.js';
+import { Xoshiro128 } from '../dataset/prng.js';
 
 export const DIGEST_BYTES = 16;
 export const HASH_ALGORITHM = 'MurmurHash3_x64_128';
 
-/** Digest slabs first (room for 4096 digests), then the caller's data region. */
+/**
+ * The memory's layout: the digest slab (room for 4096 digests), the gear table of the CDC scan
+ * (GEAR_AT, the constant offset of its loads in blockhash.wat), shared flags (FLAGS_AT), then
+ * from DATA_AT the caller's data region, a scratch region and, for the CDC side, one chunk slot
+ * per read buffer (the digests, lengths and addresses of a read's chunks, and a join region for
+ * the chunks that span two reads) and the carry region (the uncut tail of the stream).
+ */
 const SLAB_BYTES = 4096 * DIGEST_BYTES;
 const ONE_DIGEST_AT = SLAB_BYTES - DIGEST_BYTES;
+const GEAR_AT = 65536;
+/** 64 Int32 flags for the threads sharing the memory (src/storage/cdc-thread.ts). */
+export const FLAGS_AT = GEAR_AT + 1024;
+export const FLAG_COUNT = 64;
+const DATA_AT = 131072;
 const PAGE_BYTES = 65536;
 
 let compiled: WebAssembly.Module | null = null;
 
+/**
+ * scripts/build-wasm.ts compiles without wabt's threads feature, so blockhash.wat imports its
+ * memory unshared; the one memory import's limits flag (0x01: has a maximum) becomes 0x03 (shared,
+ * with a maximum) here, so that the main thread and the CDC worker share one memory.
+ */
+export function sharedModuleBytes(wasm: Uint8Array): Uint8Array<ArrayBuffer> {
+  const pattern = [0x03, ...Buffer.from('env'), 0x06, ...Buffer.from('memory'), 0x02, 0x01];
+  const bytes = new Uint8Array(new ArrayBuffer(wasm.length));
+  bytes.set(wasm);
+  const found: number[] = [];
+  for (let at = 0; at + pattern.length <= bytes.length; at++) if (pattern.every((byte, index) => bytes[at + index] === byte)) found.push(at);
+  if (found.length !== 1) throw new Error(`expected one memory import in blockhash.wasm, found ${found.length}`);
+  bytes[(found[0] as number) + pattern.length - 1] = 0x03;
+  return bytes;
+}
+
 interface BlockHashExports {
-  memory: WebAssembly.Memory;
   hash(at: number, length: number, seed: number, out: number): void;
   pieces(at: number, length: number, size: number, out: number): number;
   tree(children: number, count: number, per: number, out: number): number;
+  chunks(at: number, length: number, final: number, min: number, avg: number, max: number, small: number, large: number, out: number, lens: number, cap: number): number;
+}
+
+/** The CDC side's regions: `slots` chunk slots of `records` chunks each, join regions of `joinBytes` (2 × max), a carry region of max. */
+export interface ChunkRegions {
+  slots: number;
+  records: number;
+  joinBytes: number;
+}
+
+/** Sizes of the caller's regions: the same sizes give the same layout (the CDC worker rebuilds it over the shared memory). */
+export interface HasherRegions {
+  dataBytes: number;
+  scratchBytes: number;
+  cdc: ChunkRegions | null;
+}
+
+/** Where one read's chunks go: digest `i` at `words[digestWords + 4 i]`, its length (negative: all zero bytes) and address. */
+export interface ChunkSlot {
+  digestWords: number;
+  lengths: Int32Array;
+  addresses: Int32Array;
+  join: Buffer;
+}
+
+/** The FastCDC gear table of src/dataset/fastcdc.ts: the same seed, the same 256 values. */
+function gearTable(): Int32Array {
+  const rng = Xoshiro128.from('fastcdc-gear-table');
+  return Int32Array.from({ length: 256 }, () => rng.nextUint32() | 0);
 }
 
 /**
- * One WebAssembly instance with a fixed data region of `dataBytes` (never grown, so views of it
- * stay valid): callers read files straight into `data` and hash there, no copy. Bytes from
- * elsewhere are copied into a separate scratch region of `scratchBytes` first, so a copy never
- * overwrites data a caller still reads.
+ * One WebAssembly instance over a fixed shared memory (never grown, so views of it stay valid):
+ * callers read files straight into `data` and hash there, no copy. Bytes from elsewhere are
+ * copied into a separate scratch region first, so a copy never overwrites data a caller still
+ * reads. Pass `memory` (and the same regions) to make a second instance over the same memory,
+ * e.g. on a worker thread.
  */
 export class BlockHasher {
   private readonly exports: BlockHashExports;
+  readonly sharedMemory: WebAssembly.Memory;
+  readonly regions: HasherRegions;
   /** All of the instance's memory as a Buffer: digests are subarrays of it. */
   readonly memory: Buffer;
-  /** The data region (from address SLAB_BYTES). */
+  /** The data region (from address DATA_AT). */
   readonly data: Buffer;
   /** The digest slab as 32-bit words (native order): digest `slot` is words[4 slot, 4 slot + 4). */
   readonly words: Uint32Array;
+  /** One per read buffer (none without CDC). */
+  readonly chunkSlots: readonly ChunkSlot[];
+  /** The stream's uncut tail between reads (max bytes). */
+  readonly carry: Buffer;
+  /** FLAG_COUNT shared Int32 flags (Atomics). */
+  readonly flags: Int32Array;
 
   private readonly scratch: Buffer;
 
@@ -49,16 +114,42 @@ export class BlockHasher {
     return this.scratch.length;
   }
 
-  constructor(dataBytes: number, scratchBytes = dataBytes) {
-    compiled ??= new WebAssembly.Module(Buffer.from(BLOCKHASH_WASM_BASE64, 'base64'));
-    this.exports = new WebAssembly.Instance(compiled, {}).exports as unknown as BlockHashExports;
-    const needed = SLAB_BYTES + dataBytes + scratchBytes;
-    const have = this.exports.memory.buffer.byteLength;
-    if (needed > have) this.exports.memory.grow(Math.ceil((needed - have) / PAGE_BYTES));
-    this.memory = Buffer.from(this.exports.memory.buffer);
-    this.data = this.memory.subarray(SLAB_BYTES, SLAB_BYTES + dataBytes);
-    this.scratch = this.memory.subarray(SLAB_BYTES + dataBytes, needed);
-    this.words = new Uint32Array(this.exports.memory.buffer, 0, SLAB_BYTES / 4);
+  constructor(dataBytes: number, scratchBytes = dataBytes, cdc: ChunkRegions | null = null, memory?: WebAssembly.Memory) {
+    this.regions = { dataBytes, scratchBytes, cdc };
+    const scratchAt = DATA_AT + dataBytes;
+    let at = Math.ceil((scratchAt + scratchBytes) / DIGEST_BYTES) * DIGEST_BYTES;
+    const slots: { digestsAt: number; lengthsAt: number; addressesAt: number; joinAt: number }[] = [];
+    for (let slot = 0; slot < (cdc?.slots ?? 0); slot++) {
+      const records = cdc?.records ?? 0;
+      const digestsAt = at;
+      const lengthsAt = digestsAt + records * DIGEST_BYTES;
+      const addressesAt = lengthsAt + records * 4;
+      const joinAt = addressesAt + records * 4;
+      slots.push({ digestsAt, lengthsAt, addressesAt, joinAt });
+      at = Math.ceil((joinAt + (cdc?.joinBytes ?? 0)) / DIGEST_BYTES) * DIGEST_BYTES;
+    }
+    const carryAt = at;
+    const needed = carryAt + (cdc ? cdc.joinBytes / 2 : 0);
+    const pages = Math.ceil(needed / PAGE_BYTES);
+    if (memory && memory.buffer.byteLength < needed) throw new RangeError(`the shared memory holds ${memory.buffer.byteLength} bytes, the layout needs ${needed}`);
+    this.sharedMemory = memory ?? new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+    compiled ??= new WebAssembly.Module(sharedModuleBytes(Buffer.from(BLOCKHASH_WASM_BASE64, 'base64')));
+    this.exports = new WebAssembly.Instance(compiled, { env: { memory: this.sharedMemory } }).exports as unknown as BlockHashExports;
+    const buffer = this.sharedMemory.buffer;
+    this.memory = Buffer.from(buffer);
+    if (!memory) new Int32Array(buffer, GEAR_AT, 256).set(gearTable());
+    this.data = this.memory.subarray(DATA_AT, scratchAt);
+    this.scratch = this.memory.subarray(scratchAt, scratchAt + scratchBytes);
+    this.words = new Uint32Array(buffer);
+    const records = cdc?.records ?? 0;
+    this.chunkSlots = slots.map(({ digestsAt, lengthsAt, addressesAt, joinAt }) => ({
+      digestWords: digestsAt / 4,
+      lengths: new Int32Array(buffer, lengthsAt, records),
+      addresses: new Int32Array(buffer, addressesAt, records),
+      join: this.memory.subarray(joinAt, joinAt + (cdc?.joinBytes ?? 0)),
+    }));
+    this.carry = this.memory.subarray(carryAt, needed);
+    this.flags = new Int32Array(buffer, FLAGS_AT, FLAG_COUNT);
   }
 
   /** Address of `bytes` in the instance's memory: a view of it as is, anything else copied to the scratch region. */
@@ -86,6 +177,15 @@ export class BlockHasher {
   /** One hash-tree level: children at digest index `from` (`count` of them), `per` a node, nodes from index `to`. */
   tree(from: number, count: number, per: number, to: number): number {
     return this.exports.tree(from * DIGEST_BYTES, count, per, to * DIGEST_BYTES);
+  }
+
+  /**
+   * FastCDC chunks of memory[at, at + length) (an address in this memory), cut and digested in
+   * one call: while `max` bytes follow a chunk's start, or to the end when `final`; at most `cap`.
+   * Digests and lengths (negative: all zero bytes) go to `slot` from record `first`; returns the count.
+   */
+  chunks(at: number, length: number, final: boolean, params: { min: number; avg: number; max: number }, small: number, large: number, slot: ChunkSlot, first: number, cap: number): number {
+    return this.exports.chunks(at, length, final ? 1 : 0, params.min, params.avg, params.max, small | 0, large | 0, (slot.digestWords + 4 * first) * 4, slot.lengths.byteOffset + 4 * first, cap);
   }
 
   /** The digest at slab index `slot` (a view). */

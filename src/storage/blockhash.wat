@@ -4,8 +4,17 @@
 ;; Digests are the reference's two 64-bit words stored little-endian (h1 then h2), as the
 ;; reference writes them on x86. Compiled by `npm run build:wasm` into blockhash-wasm.ts; a test
 ;; checks the committed bytes and SMHasher's verification value.
+;;
+;; The module also holds the FastCDC cut-point scan (the loop of src/dataset/gearcut.wat, over
+;; absolute addresses), so that one call cuts and digests every chunk of a read where it landed:
+;; the scanner and the hasher share one memory and the data is never copied between them.
+;;
+;; The memory is imported: the caller makes it (src/storage/blockhash.ts), shared between the
+;; main thread and the CDC worker (src/storage/cdc-thread.ts). scripts/build-wasm.ts compiles
+;; without wabt's threads feature, so the import is declared unshared here and blockhash.ts marks
+;; it shared in the binary at load (one flag byte of the import's limits; tested).
 (module
-  (memory (export "memory") 1)
+  (import "env" "memory" (memory 1 65536))
 
   (func $fmix64 (param $k i64) (result i64)
     (local.set $k (i64.xor (local.get $k) (i64.shr_u (local.get $k) (i64.const 33))))
@@ -72,6 +81,48 @@
     (i64.store (local.get $out) (local.get $h1))
     (i64.store offset=8 (local.get $out) (local.get $h2)))
 
+  ;; Two digests at once, seed 0, of memory[a, a+len) and memory[b, b+len) with len a multiple of
+  ;; 16 (no tail): the same steps as $mm3, the two inputs' dependency chains interleaved so the CPU
+  ;; overlaps them (one input's multiply latency hides behind the other's).
+  (func $mm3x2 (param $a i32) (param $b i32) (param $len i32) (param $outa i32) (param $outb i32)
+    (local $h1a i64) (local $h2a i64) (local $h1b i64) (local $h2b i64) (local $end i32) (local $n i64)
+    (local.set $end (i32.add (local.get $a) (local.get $len)))
+    (block $body_done
+      (loop $body
+        (br_if $body_done (i32.ge_u (local.get $a) (local.get $end)))
+        (local.set $h1a (i64.xor (local.get $h1a) (call $mixK1 (i64.load (local.get $a)))))
+        (local.set $h1b (i64.xor (local.get $h1b) (call $mixK1 (i64.load (local.get $b)))))
+        (local.set $h1a (i64.add (i64.mul (i64.add (i64.rotl (local.get $h1a) (i64.const 27)) (local.get $h2a)) (i64.const 5)) (i64.const 0x52dce729)))
+        (local.set $h1b (i64.add (i64.mul (i64.add (i64.rotl (local.get $h1b) (i64.const 27)) (local.get $h2b)) (i64.const 5)) (i64.const 0x52dce729)))
+        (local.set $h2a (i64.xor (local.get $h2a) (call $mixK2 (i64.load offset=8 (local.get $a)))))
+        (local.set $h2b (i64.xor (local.get $h2b) (call $mixK2 (i64.load offset=8 (local.get $b)))))
+        (local.set $h2a (i64.add (i64.mul (i64.add (i64.rotl (local.get $h2a) (i64.const 31)) (local.get $h1a)) (i64.const 5)) (i64.const 0x38495ab5)))
+        (local.set $h2b (i64.add (i64.mul (i64.add (i64.rotl (local.get $h2b) (i64.const 31)) (local.get $h1b)) (i64.const 5)) (i64.const 0x38495ab5)))
+        (local.set $a (i32.add (local.get $a) (i32.const 16)))
+        (local.set $b (i32.add (local.get $b) (i32.const 16)))
+        (br $body)))
+    (local.set $n (i64.extend_i32_u (local.get $len)))
+    (local.set $h1a (i64.xor (local.get $h1a) (local.get $n)))
+    (local.set $h2a (i64.xor (local.get $h2a) (local.get $n)))
+    (local.set $h1b (i64.xor (local.get $h1b) (local.get $n)))
+    (local.set $h2b (i64.xor (local.get $h2b) (local.get $n)))
+    (local.set $h1a (i64.add (local.get $h1a) (local.get $h2a)))
+    (local.set $h1b (i64.add (local.get $h1b) (local.get $h2b)))
+    (local.set $h2a (i64.add (local.get $h2a) (local.get $h1a)))
+    (local.set $h2b (i64.add (local.get $h2b) (local.get $h1b)))
+    (local.set $h1a (call $fmix64 (local.get $h1a)))
+    (local.set $h1b (call $fmix64 (local.get $h1b)))
+    (local.set $h2a (call $fmix64 (local.get $h2a)))
+    (local.set $h2b (call $fmix64 (local.get $h2b)))
+    (local.set $h1a (i64.add (local.get $h1a) (local.get $h2a)))
+    (local.set $h1b (i64.add (local.get $h1b) (local.get $h2b)))
+    (local.set $h2a (i64.add (local.get $h2a) (local.get $h1a)))
+    (local.set $h2b (i64.add (local.get $h2b) (local.get $h1b)))
+    (i64.store (local.get $outa) (local.get $h1a))
+    (i64.store offset=8 (local.get $outa) (local.get $h2a))
+    (i64.store (local.get $outb) (local.get $h1b))
+    (i64.store offset=8 (local.get $outb) (local.get $h2b)))
+
   ;; One digest: MurmurHash3_x64_128 of memory[p, p+len) with a 32-bit seed (as the reference's
   ;; uint32_t seed, zero-extended).
   (func (export "hash") (param $p i32) (param $len i32) (param $seed i32) (param $out i32)
@@ -81,6 +132,19 @@
   ;; when len is not a multiple; 16 bytes each, back to back from out. Returns their count.
   (func $pieces (export "pieces") (param $p i32) (param $len i32) (param $size i32) (param $out i32) (result i32)
     (local $count i32) (local $n i32)
+    ;; Whole pieces two at a time while the size is a multiple of 16 (4 KiB blocks).
+    (if (i32.eqz (i32.and (local.get $size) (i32.const 15)))
+      (then
+        (block $pairs_done
+          (loop $pairs
+            (br_if $pairs_done (i32.lt_u (local.get $len) (i32.shl (local.get $size) (i32.const 1))))
+            (call $mm3x2 (local.get $p) (i32.add (local.get $p) (local.get $size)) (local.get $size)
+                         (local.get $out) (i32.add (local.get $out) (i32.const 16)))
+            (local.set $p (i32.add (local.get $p) (i32.shl (local.get $size) (i32.const 1))))
+            (local.set $len (i32.sub (local.get $len) (i32.shl (local.get $size) (i32.const 1))))
+            (local.set $out (i32.add (local.get $out) (i32.const 32)))
+            (local.set $count (i32.add (local.get $count) (i32.const 2)))
+            (br $pairs)))))
     (block $done
       (loop $next
         (br_if $done (i32.eqz (local.get $len)))
@@ -96,4 +160,128 @@
   ;; Hash tree level: `count` child digests at `children`, grouped `per` at a time (the last group
   ;; may be shorter), each group's digest = MurmurHash3_x64_128 of its children's 16-byte digests.
   (func (export "tree") (param $children i32) (param $count i32) (param $per i32) (param $out i32) (result i32)
-    (call $pieces (local.get $children) (i32.shl (local.get $count) (i32.const 4)) (i32.shl (local.get $per) (i32.const 4)) (local.get $out))))
+    (call $pieces (local.get $children) (i32.shl (local.get $count) (i32.const 4)) (i32.shl (local.get $per) (i32.const 4)) (local.get $out)))
+  ;; The gear table (256 x i32) sits at GEAR_AT = 65536 (right after the main digest slab, see
+  ;; blockhash.ts): every load below carries it as its constant offset.
+
+  ;; Length of the first chunk of memory[base, base+n) (src/dataset/fastcdc.ts cutPoint): the
+  ;; caller has clamped n to max and made it > min, and passes normal = min(avg, n); n when no cut.
+  ;; Four bytes per loop turn, then byte by byte, every byte checked (as gearcut.wat).
+  (func $cut (param $base i32) (param $n i32) (param $min i32) (param $normal i32) (param $small i32) (param $large i32) (result i32)
+    (local $fp i32) (local $p i32) (local $stop i32)
+    (local.set $p (i32.add (local.get $base) (local.get $min)))
+    ;; Up to avg: the stricter mask.
+    (local.set $stop (i32.add (local.get $base) (local.get $normal)))
+    (block $small_by4_done
+      (loop $small_by4
+        (br_if $small_by4_done (i32.gt_u (i32.add (local.get $p) (i32.const 4)) (local.get $stop)))
+        (local.set $fp (i32.add (i32.shl (local.get $fp) (i32.const 1))
+                                (i32.load offset=65536 (i32.shl (i32.load8_u (local.get $p)) (i32.const 2)))))
+        (if (i32.eqz (i32.and (local.get $fp) (local.get $small)))
+          (then (return (i32.sub (i32.add (local.get $p) (i32.const 1)) (local.get $base)))))
+        (local.set $fp (i32.add (i32.shl (local.get $fp) (i32.const 1))
+                                (i32.load offset=65536 (i32.shl (i32.load8_u offset=1 (local.get $p)) (i32.const 2)))))
+        (if (i32.eqz (i32.and (local.get $fp) (local.get $small)))
+          (then (return (i32.sub (i32.add (local.get $p) (i32.const 2)) (local.get $base)))))
+        (local.set $fp (i32.add (i32.shl (local.get $fp) (i32.const 1))
+                                (i32.load offset=65536 (i32.shl (i32.load8_u offset=2 (local.get $p)) (i32.const 2)))))
+        (if (i32.eqz (i32.and (local.get $fp) (local.get $small)))
+          (then (return (i32.sub (i32.add (local.get $p) (i32.const 3)) (local.get $base)))))
+        (local.set $fp (i32.add (i32.shl (local.get $fp) (i32.const 1))
+                                (i32.load offset=65536 (i32.shl (i32.load8_u offset=3 (local.get $p)) (i32.const 2)))))
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (if (i32.eqz (i32.and (local.get $fp) (local.get $small)))
+          (then (return (i32.sub (local.get $p) (local.get $base)))))
+        (br $small_by4)))
+    (block $small_done
+      (loop $small_loop
+        (br_if $small_done (i32.ge_u (local.get $p) (local.get $stop)))
+        (local.set $fp (i32.add (i32.shl (local.get $fp) (i32.const 1))
+                                (i32.load offset=65536 (i32.shl (i32.load8_u (local.get $p)) (i32.const 2)))))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (if (i32.eqz (i32.and (local.get $fp) (local.get $small)))
+          (then (return (i32.sub (local.get $p) (local.get $base)))))
+        (br $small_loop)))
+    ;; From avg to n: the looser mask.
+    (local.set $stop (i32.add (local.get $base) (local.get $n)))
+    (block $large_by4_done
+      (loop $large_by4
+        (br_if $large_by4_done (i32.gt_u (i32.add (local.get $p) (i32.const 4)) (local.get $stop)))
+        (local.set $fp (i32.add (i32.shl (local.get $fp) (i32.const 1))
+                                (i32.load offset=65536 (i32.shl (i32.load8_u (local.get $p)) (i32.const 2)))))
+        (if (i32.eqz (i32.and (local.get $fp) (local.get $large)))
+          (then (return (i32.sub (i32.add (local.get $p) (i32.const 1)) (local.get $base)))))
+        (local.set $fp (i32.add (i32.shl (local.get $fp) (i32.const 1))
+                                (i32.load offset=65536 (i32.shl (i32.load8_u offset=1 (local.get $p)) (i32.const 2)))))
+        (if (i32.eqz (i32.and (local.get $fp) (local.get $large)))
+          (then (return (i32.sub (i32.add (local.get $p) (i32.const 2)) (local.get $base)))))
+        (local.set $fp (i32.add (i32.shl (local.get $fp) (i32.const 1))
+                                (i32.load offset=65536 (i32.shl (i32.load8_u offset=2 (local.get $p)) (i32.const 2)))))
+        (if (i32.eqz (i32.and (local.get $fp) (local.get $large)))
+          (then (return (i32.sub (i32.add (local.get $p) (i32.const 3)) (local.get $base)))))
+        (local.set $fp (i32.add (i32.shl (local.get $fp) (i32.const 1))
+                                (i32.load offset=65536 (i32.shl (i32.load8_u offset=3 (local.get $p)) (i32.const 2)))))
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (if (i32.eqz (i32.and (local.get $fp) (local.get $large)))
+          (then (return (i32.sub (local.get $p) (local.get $base)))))
+        (br $large_by4)))
+    (block $large_done
+      (loop $large_loop
+        (br_if $large_done (i32.ge_u (local.get $p) (local.get $stop)))
+        (local.set $fp (i32.add (i32.shl (local.get $fp) (i32.const 1))
+                                (i32.load offset=65536 (i32.shl (i32.load8_u (local.get $p)) (i32.const 2)))))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (if (i32.eqz (i32.and (local.get $fp) (local.get $large)))
+          (then (return (i32.sub (local.get $p) (local.get $base)))))
+        (br $large_loop)))
+    (local.get $n))
+
+  ;; 1 when memory[p, p+len) is all zero bytes (stops at the first word that is not).
+  (func $zero (param $p i32) (param $len i32) (result i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $p) (i32.and (local.get $len) (i32.const -8))))
+    (block $words_done
+      (loop $words
+        (br_if $words_done (i32.ge_u (local.get $p) (local.get $end)))
+        (if (i64.ne (i64.load (local.get $p)) (i64.const 0)) (then (return (i32.const 0))))
+        (local.set $p (i32.add (local.get $p) (i32.const 8)))
+        (br $words)))
+    (local.set $end (i32.add (local.get $end) (i32.and (local.get $len) (i32.const 7))))
+    (block $bytes_done
+      (loop $bytes
+        (br_if $bytes_done (i32.ge_u (local.get $p) (local.get $end)))
+        (if (i32.load8_u (local.get $p)) (then (return (i32.const 0))))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $bytes)))
+    (i32.const 1))
+
+  ;; FastCDC over memory[p, p+len): cuts chunks while at least `max` bytes follow the chunk's
+  ;; start (a later byte could not move the cut), or to the end when `final` is set; at most
+  ;; `cap` chunks (the room at `out` and `lens`). Per chunk:
+  ;; its digest (16 bytes, from `out`) and its length (i32, from `lens`; negated when the chunk is
+  ;; all zero bytes). Returns the number of chunks; the caller sums their lengths.
+  (func (export "chunks") (param $p i32) (param $len i32) (param $final i32) (param $min i32) (param $avg i32) (param $max i32)
+        (param $small i32) (param $large i32) (param $out i32) (param $lens i32) (param $cap i32) (result i32)
+    (local $count i32) (local $n i32)
+    (block $done
+      (loop $next
+        (br_if $done (i32.eqz (local.get $len)))
+        (br_if $done (i32.ge_u (local.get $count) (local.get $cap)))
+        (br_if $done (i32.and (i32.lt_u (local.get $len) (local.get $max)) (i32.eqz (local.get $final))))
+        (local.set $n (local.get $len))
+        (if (i32.gt_u (local.get $n) (local.get $min))
+          (then
+            (if (i32.gt_u (local.get $n) (local.get $max)) (then (local.set $n (local.get $max))))
+            (local.set $n (call $cut (local.get $p) (local.get $n) (local.get $min)
+                                     (select (local.get $avg) (local.get $n) (i32.lt_u (local.get $avg) (local.get $n)))
+                                     (local.get $small) (local.get $large)))))
+        (call $mm3 (local.get $p) (local.get $n) (i64.const 0) (local.get $out))
+        (i32.store (local.get $lens)
+          (select (i32.sub (i32.const 0) (local.get $n)) (local.get $n) (call $zero (local.get $p) (local.get $n))))
+        (local.set $p (i32.add (local.get $p) (local.get $n)))
+        (local.set $len (i32.sub (local.get $len) (local.get $n)))
+        (local.set $out (i32.add (local.get $out) (i32.const 16)))
+        (local.set $lens (i32.add (local.get $lens) (i32.const 4)))
+        (local.set $count (i32.add (local.get $count) (i32.const 1)))
+        (br $next)))
+    (local.get $count)))

@@ -1,89 +1,99 @@
 /**
- * The simulation's CDC side on a worker thread (src/storage/cdc-worker.ts): the main thread
- * hashes the fixed blocks of a piece while the worker chunks and hashes the previous one, so the
- * two cores share the work. Each piece is copied into one of POOL buffers (a memcpy of 1 MiB
- * costs ~0.1 ms against ~3 ms of hashing) and transferred; the worker transfers it back when done.
- * At most POOL pieces are in flight: memory stays POOL MiB.
+ * The simulation's CDC cut on a worker thread (src/storage/cdc-worker.ts), so that both cores
+ * work: the main thread reads, hashes the fixed blocks of a read and tallies, while the worker
+ * cuts and digests the chunks of the same read (the gear scan is the largest single cost). They
+ * share the hasher's WebAssembly memory (src/storage/blockhash.ts): a read lands once in a read
+ * buffer there; only its address crosses (a message), the worker writes the read's chunk records
+ * into the buffer's chunk slot and clears the buffer's shared flag (Atomics: a reply message per
+ * read cost the worker ~0.27 ms each, measured), and the main thread tallies the records in
+ * stream order before it reads into that buffer again. The worker allocates almost nothing (no
+ * LZ4: compression is the main thread's, on the tally side), and its heap is capped (WORKER_LIMITS).
  */
 import { Worker } from 'node:worker_threads';
 import type { CdcParameters } from '../dataset/fastcdc.js';
-import type { CdcSide, DedupTally } from './blockdedup.js';
+import { readSlot, type CdcSide, type CdcTally, type DedupTally } from './blockdedup.js';
+import type { BlockHasher } from './blockhash.js';
 import type { CdcMessage, CdcWorkerData } from './cdc-worker.js';
 
-const POOL = 4;
+/** flags[slot]: 1 while the worker cuts the read in that buffer; flags[COUNTS + slot]: its number of chunk records. */
+export const COUNTS = 32;
 
-type Reply = { op: 'free'; buffer: ArrayBuffer } | { op: 'result'; tally: DedupTally };
+/** Small young and old generations: measured in docs/storage.md. The fingerprint table is an ArrayBuffer, outside these limits. */
+export const WORKER_LIMITS = { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 24 };
 
 const FROM_SOURCES = import.meta.url.endsWith('.ts');
+
+/** Atomics.waitAsync (ES2024; in every supported Node.js line), typed here since the project's lib is older. */
+const waitAsync = (Atomics as unknown as { waitAsync(array: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> } }).waitAsync;
 
 /**
  * The worker's module: `.js` from dist/; from src/ (tests, a checkout) the `.ts` file through tsx's
  * API (a devDependency), since a loader flag in a worker's execArgv is not applied on Node 20.
  */
 function startWorker(workerData: CdcWorkerData): Worker {
-  if (!FROM_SOURCES) return new Worker(new URL('./cdc-worker.js', import.meta.url), { workerData });
+  if (!FROM_SOURCES) return new Worker(new URL('./cdc-worker.js', import.meta.url), { workerData, resourceLimits: WORKER_LIMITS });
   const api = import.meta.resolve('tsx/esm/api');
   const source = `import(${JSON.stringify(api)}).then((tsx) => tsx.tsImport(${JSON.stringify(new URL('./cdc-worker.ts', import.meta.url).href)}, ${JSON.stringify(import.meta.url)}))`;
-  return new Worker(source, { eval: true, workerData, execArgv: [] });
+  return new Worker(source, { eval: true, workerData, execArgv: [], resourceLimits: WORKER_LIMITS });
 }
 
 export class CdcThread implements CdcSide {
   private readonly worker: Worker;
-  private readonly free: ArrayBuffer[] = [];
-  private waiting: (() => void) | null = null;
-  private resultWaiter: { resolve(tally: DedupTally): void; reject(error: Error): void } | null = null;
+  private readonly flags: Int32Array;
+  /** Slots sent to the worker and not tallied yet, oldest first. */
+  private readonly queue: number[] = [];
   private failure: Error | null = null;
 
-  constructor(compress: boolean, params: CdcParameters, pieceBytes: number) {
-    for (let i = 0; i < POOL; i++) this.free.push(new ArrayBuffer(pieceBytes));
-    this.worker = startWorker({ compress, params });
-    this.worker.on('message', (reply: Reply) => {
-      if (reply.op === 'free') {
-        this.free.push(reply.buffer);
-        this.wake();
-      } else this.resultWaiter?.resolve(reply.tally);
-    });
+  constructor(
+    private readonly tally: CdcTally,
+    params: CdcParameters,
+    private readonly hasher: BlockHasher,
+  ) {
+    this.flags = hasher.flags;
+    if (hasher.chunkSlots.length > COUNTS) throw new RangeError('more read buffers than flags');
+    this.worker = startWorker({ params, memory: hasher.sharedMemory, regions: hasher.regions });
     this.worker.on('error', (error) => this.fail(error));
     this.worker.on('exit', (code) => this.fail(new Error(`CDC worker exited with code ${code}`)));
   }
 
-  private wake(): void {
-    const waiting = this.waiting;
-    this.waiting = null;
-    waiting?.();
-  }
-
   private fail(error: Error): void {
     this.failure ??= error;
-    this.wake();
-    this.resultWaiter?.reject(this.failure);
+    // Wake whoever waits for a buffer: it then sees the failure.
+    for (let slot = 0; slot < COUNTS; slot++) {
+      Atomics.store(this.flags, slot, 0);
+      Atomics.notify(this.flags, slot);
+    }
   }
 
-  private post(message: CdcMessage, transfer: ArrayBuffer[] = []): void {
-    this.worker.postMessage(message, transfer);
-  }
-
-  async push(piece: Buffer): Promise<void> {
-    while (this.free.length === 0 && !this.failure) await new Promise<void>((resolve) => (this.waiting = resolve));
+  push(piece: Buffer, last: boolean): void {
     if (this.failure) throw this.failure;
-    const buffer = this.free.pop() as ArrayBuffer;
-    piece.copy(new Uint8Array(buffer));
-    this.post({ op: 'piece', buffer, length: piece.length }, [buffer]);
+    const slot = readSlot(this.hasher, piece);
+    Atomics.store(this.flags, slot, 1);
+    this.queue.push(slot);
+    this.worker.postMessage({ op: 'piece', at: piece.byteOffset, length: piece.length, slot, last } satisfies CdcMessage);
   }
 
-  endFile(): void {
-    this.post({ op: 'end-file' });
+  /** Tally the oldest slot once the worker is done with it. */
+  private async drainOne(): Promise<void> {
+    const slot = this.queue[0] as number;
+    while (Atomics.load(this.flags, slot) !== 0) {
+      const wait = waitAsync(this.flags, slot, 1);
+      if (wait.async) await wait.value;
+    }
+    if (this.failure) throw this.failure;
+    this.queue.shift();
+    this.tally.addSlot(slot, Atomics.load(this.flags, COUNTS + slot));
   }
 
-  /** The worker's tally once every piece sent is chunked (messages are handled in order). */
+  async free(buffer: Buffer): Promise<void> {
+    const slot = readSlot(this.hasher, buffer);
+    while (this.queue.includes(slot)) await this.drainOne();
+  }
+
+  /** The tally once every read sent is cut and tallied. */
   async result(): Promise<DedupTally> {
-    if (this.failure) throw this.failure;
-    const tally = await new Promise<DedupTally>((resolve, reject) => {
-      this.resultWaiter = { resolve, reject };
-      this.post({ op: 'result' });
-    });
-    this.resultWaiter = null;
-    return tally;
+    while (this.queue.length > 0) await this.drainOne();
+    return this.tally.tally.result();
   }
 
   async close(): Promise<void> {

@@ -1,26 +1,32 @@
 /**
- * The worker side of src/storage/cdc-thread.ts: content-defined chunking, chunk hashing and the
- * chunk tally of the simulation on the second core. Pieces arrive as transferred ArrayBuffers and
- * go back the same way once chunked (FastCdc copies the tail it holds back).
+ * The worker side of src/storage/cdc-thread.ts: the content-defined cut and the chunk digests of
+ * the simulation on the second core, over the main thread's shared WebAssembly memory. A read
+ * arrives as its address in a read buffer there; the worker cuts it in place (copying only the
+ * chunks that span two reads, to the slot's join region), writes the chunk records to the
+ * buffer's chunk slot, then stores their count and clears the buffer's flag.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { CdcTally, loadCompressor } from './blockdedup.js';
+import { CdcCutter } from './blockdedup.js';
+import { BlockHasher, type HasherRegions } from './blockhash.js';
+import { COUNTS } from './cdc-thread.js';
 import type { CdcParameters } from '../dataset/fastcdc.js';
 
-export type CdcMessage = { op: 'piece'; buffer: ArrayBuffer; length: number } | { op: 'end-file' } | { op: 'result' };
+export type CdcMessage = { op: 'piece'; at: number; length: number; slot: number; last: boolean };
 export interface CdcWorkerData {
-  compress: boolean;
   params: CdcParameters;
+  memory: WebAssembly.Memory;
+  regions: HasherRegions;
 }
 
 const port = parentPort;
 if (!port) throw new Error('cdc-worker runs as a worker thread');
 const data = workerData as CdcWorkerData;
-const side = new CdcTally(data.compress ? await loadCompressor() : null, data.params);
+const hasher = new BlockHasher(data.regions.dataBytes, data.regions.scratchBytes, data.regions.cdc, data.memory);
+const cutter = new CdcCutter(data.params, hasher);
 port.on('message', (message: CdcMessage) => {
-  if (message.op === 'piece') {
-    side.push(Buffer.from(message.buffer, 0, message.length));
-    port.postMessage({ op: 'free', buffer: message.buffer }, [message.buffer]);
-  } else if (message.op === 'end-file') side.endFile();
-  else port.postMessage({ op: 'result', tally: side.tally.result() });
+  const count = cutter.cutRead(hasher.memory.subarray(message.at, message.at + message.length), message.slot, message.last);
+  Atomics.store(hasher.flags, COUNTS + message.slot, count);
+  // Done with the read buffer: the main thread tallies the records, then may read into it again.
+  Atomics.store(hasher.flags, message.slot, 0);
+  Atomics.notify(hasher.flags, message.slot);
 });

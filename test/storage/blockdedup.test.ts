@@ -117,7 +117,7 @@ test('CDC on the worker thread gives exactly the inline result (random, text, a 
 });
 
 /** The plain definition, with sha256 of whole blocks and chunks and the JS cut-point loop: what the simulation must equal. */
-async function referenceSimulation(files: readonly Buffer[]): Promise<{ fixed: Record<string, number>[]; cdc: Record<string, number> }> {
+async function referenceSimulation(files: readonly Buffer[], params = DEFAULT_CDC): Promise<{ fixed: Record<string, number>[]; cdc: Record<string, number> }> {
   const lz4 = await import('lz4-napi');
   const tally = (packed: boolean) => {
     const seen = new Set<string>();
@@ -149,7 +149,7 @@ async function referenceSimulation(files: readonly Buffer[]): Promise<{ fixed: R
   });
   const cdcTally = tally(true);
   for (const file of files) {
-    const cdc = new FastCdc((chunk) => cdcTally.add(chunk), DEFAULT_CDC, 'js');
+    const cdc = new FastCdc((chunk) => cdcTally.add(chunk), params, 'js');
     cdc.push(file);
     cdc.finish();
   }
@@ -179,6 +179,27 @@ test('equal to the plain definition (sha256 of whole blocks, JS cut points): eve
       assert.deepEqual([compressedBytesMargin, allocatedBytesMargin], [0, 0]);
       assert.deepEqual(cdcCounts, expected.cdc, 'FastCDC chunks');
       assert.ok(algorithm && minSize && avgSize && maxSize && compressionSampleBytes && compressionRatio && storageRatio);
+    }
+  });
+});
+
+test('small CDC parameters (more chunks per read than one WebAssembly call reports, chunks carried across reads): equal to the plain definition', async () => {
+  await withTempDir(async (dir) => {
+    const params = { min: 64, avg: 256, max: 1024 };
+    const random = randomBytes(2 * MiB + 333);
+    // Mostly zero with a few random bytes: chunks run to max and cross the 1 MiB read boundaries.
+    const sparse = Buffer.alloc(MiB + 2048);
+    for (let at = 0; at < sparse.length; at += 50_000) sparse[at] = 1 + (at % 251);
+    const files = [random, sparse, random.subarray(0, MiB + 10)];
+    await Promise.all(files.map((data, i) => writeFile(join(dir, `f${i}.bin`), data)));
+    const expected = await referenceSimulation(files, params);
+    for (const threads of [true, false]) {
+      const { cdc } = await simulateBlockDedup(dir, { threads, cdc: params });
+      const { algorithm, minSize, avgSize, maxSize, compressionSampleBytes, compressionRatio, storageRatio, compressedBytesMargin, allocatedBytesMargin, ...counts } = cdc;
+      assert.ok(counts.pieces > 2 * 1024 * 4, `${counts.pieces} chunks`);
+      assert.deepEqual(counts, expected.cdc, `threads ${threads}`);
+      assert.deepEqual([minSize, avgSize, maxSize], [64, 256, 1024]);
+      assert.ok(algorithm && compressionSampleBytes && compressionRatio && storageRatio && compressedBytesMargin === 0 && allocatedBytesMargin === 0);
     }
   });
 });

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { compileBlockHash, renderBlockHashSource } from '../../scripts/build-wasm.js';
-import { BlockHasher, DIGEST_BYTES } from '../../src/storage/blockhash.js';
+import { BlockHasher, DIGEST_BYTES, sharedModuleBytes } from '../../src/storage/blockhash.js';
+import { BLOCKHASH_WASM_BASE64 } from '../../src/storage/blockhash-wasm.js';
 
 test('the committed WebAssembly is exactly what blockhash.wat compiles to (run npm run build:wasm after editing it)', async () => {
   const committed = await readFile(new URL('../../src/storage/blockhash-wasm.ts', import.meta.url), 'utf8');
@@ -87,4 +88,31 @@ test('a buffer from elsewhere is copied to the scratch region, never over the da
   assert.deepEqual(Buffer.from(hasher.hash(outside)), Buffer.from(hasher.hash(inside)));
   assert.deepEqual(hasher.data, before, 'the data region is untouched');
   assert.throws(() => hasher.hash(randomBytes(8193)), /8193 bytes to hash, scratch region holds 8192/);
+});
+
+test('the memory import is marked shared in exactly one byte; a second instance over the same memory sees the same data', () => {
+  const wasm = Buffer.from(BLOCKHASH_WASM_BASE64, 'base64');
+  const shared = sharedModuleBytes(wasm);
+  const differing = [...wasm.keys()].filter((at) => wasm[at] !== shared[at]);
+  assert.equal(differing.length, 1);
+  assert.deepEqual([wasm[differing[0] as number], shared[differing[0] as number]], [0x01, 0x03]);
+  const first = new BlockHasher(8192, 4096, { slots: 1, records: 8, joinBytes: 4096 });
+  const second = new BlockHasher(8192, 4096, { slots: 1, records: 8, joinBytes: 4096 }, first.sharedMemory);
+  randomBytes(8192).copy(first.data);
+  assert.deepEqual(Buffer.from(second.hash(second.data)), Buffer.from(first.hash(first.data)));
+  assert.throws(() => new BlockHasher(1 << 20, 4096, null, first.sharedMemory), /the shared memory holds/);
+});
+
+test('pieces (two blocks at a time where the size is a multiple of 16) gives each piece its own MurmurHash3 digest', () => {
+  const hasher = new BlockHasher(1 << 16);
+  randomBytes(40_000).copy(hasher.data);
+  for (const [length, size] of [[40_000, 4096], [4096 * 3, 4096], [4096 * 2 + 17, 4096], [1000, 48], [999, 100], [4096, 8192]] as const) {
+    const count = hasher.pieces(hasher.data.subarray(0, length), size, 0);
+    assert.equal(count, Math.ceil(length / size));
+    const digests = Buffer.from(hasher.memory.subarray(0, count * DIGEST_BYTES));
+    for (let index = 0; index < count; index++) {
+      const piece = hasher.data.subarray(index * size, Math.min(length, (index + 1) * size));
+      assert.deepEqual(digests.subarray(index * DIGEST_BYTES, (index + 1) * DIGEST_BYTES), Buffer.from(hasher.hash(piece)), `${length} bytes in ${size}-byte pieces, piece ${index}`);
+    }
+  }
 });
