@@ -13,22 +13,24 @@ interface WasmModule {
   output: string;
   constant: string;
   doc: string;
-  simd?: boolean;
+  /** wabt features beyond the MVP: SIMD, threads (a shared memory). */
+  features?: { simd?: boolean; threads?: boolean };
 }
 
 const source = (path: string): string => fileURLToPath(new URL(`../src/${path}`, import.meta.url));
 
 const MODULES = {
-  keystream: { wat: source('dataset/payloads/keystream.wat'), output: source('dataset/payloads/keystream-wasm.ts'), constant: 'KEYSTREAM_WASM_BASE64', doc: 'The keystream module (WebAssembly with SIMD), base64.', simd: true },
+  keystream: { wat: source('dataset/payloads/keystream.wat'), output: source('dataset/payloads/keystream-wasm.ts'), constant: 'KEYSTREAM_WASM_BASE64', doc: 'The keystream module (WebAssembly with SIMD), base64.', features: { simd: true } },
   gearcut: { wat: source('dataset/gearcut.wat'), output: source('dataset/gearcut-wasm.ts'), constant: 'GEARCUT_WASM_BASE64', doc: 'The FastCDC cut-point scanner (WebAssembly), base64.' },
-  blockhash: { wat: source('storage/blockhash.wat'), output: source('storage/blockhash-wasm.ts'), constant: 'BLOCKHASH_WASM_BASE64', doc: 'MurmurHash3_x64_128 of blocks and hash-tree nodes (WebAssembly), base64.' },
+  blockhash: { wat: source('storage/blockhash.wat'), output: source('storage/blockhash-wasm.ts'), constant: 'BLOCKHASH_WASM_BASE64', doc: 'MurmurHash3_x64_128 of blocks and hash-tree nodes and the FastCDC chunk scan, over a shared memory (WebAssembly), base64.', features: { threads: true } },
 } satisfies Record<string, WasmModule>;
 
-async function compile({ wat, simd }: WasmModule): Promise<Buffer> {
+async function compile({ wat, features }: WasmModule): Promise<Buffer> {
   const wabt = await wabtInit();
-  const module = wabt.parseWat(basename(wat), await readFile(wat, 'utf8'), simd ? { simd: true } : undefined);
+  const module = wabt.parseWat(basename(wat), await readFile(wat, 'utf8'), features);
   try {
-    module.validate();
+    // wabt's typings omit validate's features argument, which it takes (without it, threads fail).
+    (module as unknown as { validate(features?: WasmModule['features']): void }).validate(features);
     return Buffer.from(module.toBinary({}).buffer);
   } finally {
     module.destroy();

@@ -33,22 +33,6 @@ const PAGE_BYTES = 65536;
 
 let compiled: WebAssembly.Module | null = null;
 
-/**
- * scripts/build-wasm.ts compiles without wabt's threads feature, so blockhash.wat imports its
- * memory unshared; the one memory import's limits flag (0x01: has a maximum) becomes 0x03 (shared,
- * with a maximum) here, so that the main thread and the CDC worker share one memory.
- */
-export function sharedModuleBytes(wasm: Uint8Array): Uint8Array<ArrayBuffer> {
-  const pattern = [0x03, ...Buffer.from('env'), 0x06, ...Buffer.from('memory'), 0x02, 0x01];
-  const bytes = new Uint8Array(new ArrayBuffer(wasm.length));
-  bytes.set(wasm);
-  const found: number[] = [];
-  for (let at = 0; at + pattern.length <= bytes.length; at++) if (pattern.every((byte, index) => bytes[at + index] === byte)) found.push(at);
-  if (found.length !== 1) throw new Error(`expected one memory import in blockhash.wasm, found ${found.length}`);
-  bytes[(found[0] as number) + pattern.length - 1] = 0x03;
-  return bytes;
-}
-
 interface BlockHashExports {
   hash(at: number, length: number, seed: number, out: number): void;
   pieces(at: number, length: number, size: number, out: number): number;
@@ -133,7 +117,7 @@ export class BlockHasher {
     const pages = Math.ceil(needed / PAGE_BYTES);
     if (memory && memory.buffer.byteLength < needed) throw new RangeError(`the shared memory holds ${memory.buffer.byteLength} bytes, the layout needs ${needed}`);
     this.sharedMemory = memory ?? new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
-    compiled ??= new WebAssembly.Module(sharedModuleBytes(Buffer.from(BLOCKHASH_WASM_BASE64, 'base64')));
+    compiled ??= new WebAssembly.Module(Buffer.from(BLOCKHASH_WASM_BASE64, 'base64'));
     this.exports = new WebAssembly.Instance(compiled, { env: { memory: this.sharedMemory } }).exports as unknown as BlockHashExports;
     const buffer = this.sharedMemory.buffer;
     this.memory = Buffer.from(buffer);

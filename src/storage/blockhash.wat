@@ -10,11 +10,10 @@
 ;; the scanner and the hasher share one memory and the data is never copied between them.
 ;;
 ;; The memory is imported: the caller makes it (src/storage/blockhash.ts), shared between the
-;; main thread and the CDC worker (src/storage/cdc-thread.ts). scripts/build-wasm.ts compiles
-;; without wabt's threads feature, so the import is declared unshared here and blockhash.ts marks
-;; it shared in the binary at load (one flag byte of the import's limits; tested).
+;; main thread and the CDC worker (src/storage/cdc-thread.ts); scripts/build-wasm.ts compiles it
+;; with wabt's threads feature, which a shared memory needs.
 (module
-  (import "env" "memory" (memory 1 65536))
+  (import "env" "memory" (memory 1 65536 shared))
 
   (func $fmix64 (param $k i64) (result i64)
     (local.set $k (i64.xor (local.get $k) (i64.shr_u (local.get $k) (i64.const 33))))
