@@ -38,8 +38,8 @@ type DuckApi = typeof import('@duckdb/node-api');
  * `duckdb_je_`) reads from this environment variable when it starts. DuckDB's built-in default is
  * `dirty_decay_ms:1000,muzzy_decay_ms:1000`: a freed page stays resident for up to a second, and
  * jemalloc only purges when an allocation comes by (no background thread). A lab run allocates and
- * frees hundreds of MiB a second (row groups, checkpoints, read results), so the pages freed in the
- * last second were ≈ 30–60 MiB of the dedup-lab process's RSS. 0 gives a freed page back at once.
+ * frees hundreds of MiB a second (row groups, checkpoints, read results): through the tool at
+ * 256 MiB the peak was 246 MiB with that setting and 218 MiB with 0, which gives a freed page back at once.
  */
 export const DUCKDB_ALLOCATOR_ENV = 'DUCKDB_JE_MALLOC_CONF';
 export const DUCKDB_ALLOCATOR_CONF = 'dirty_decay_ms:0,muzzy_decay_ms:0';
@@ -53,9 +53,9 @@ async function loadDuckdb(): Promise<DuckApi> {
 /**
  * DuckDB's results and data chunks live in native memory that the JavaScript wrappers free only in
  * their finalizers, i.e. at V8's next collection — and V8 does not know about that memory (the
- * bindings do not report it), so nothing makes it collect. Reading 256 MiB file by file held
- * 200–350 MiB of dead results (standalone probe: 311–440 MiB peak RSS, 158–183 MiB with a
- * collection after each read). So after every `DUCKDB_COLLECT_EVERY_BYTES` of content passed
+ * bindings do not report it), so nothing makes it collect. Reading 256 MiB file by file twice
+ * (standalone probe) peaked at 311–440 MiB RSS, and at 158–183 MiB with a collection after each
+ * read; through the tool at 256 MiB, 240 MiB without and 218 MiB with these collections. So after every `DUCKDB_COLLECT_EVERY_BYTES` of content passed
  * through results, the adapter asks V8 for a minor (young-generation) collection, where the short-lived
  * wrappers are. It is queued with setImmediate: it runs on the main thread at the next turn of the
  * event loop, i.e. while the next query runs on DuckDB's worker thread, not inside the caller's
