@@ -115,7 +115,7 @@ export const DUCKDB_BLOB_ROW_GROUP_ROWS = 2048;
  * group (16 MiB) plus what an autocheckpoint pins (the 16 MiB `checkpoint_threshold` of committed
  * rows): at 16 MiB the per-file inserts' autocheckpoint failed ("failed to pin block"). 32 MiB
  * (48 MiB before) completes every stage at 1 GiB and takes ≈ 10 MiB less RSS; the used blocks
- * are the same (docs/systems-embedded.md).
+ * and file sizes are the same (docs/systems-embedded.md).
  */
 export const DUCKDB_MEMORY_LIMIT = '32MiB';
 

@@ -14,7 +14,7 @@
  *   tool's process. Its blob layout (8 KiB chunk rows, 2048-row row groups, memory_limit=32MiB)
  *   bounds its buffer pool — the whole-file layout peaked at 5080 MiB at 1 GiB — and the adapter
  *   bounds what lies outside it (jemalloc purging at once, dead read results collected every 8 MiB):
- *   210–218 MiB at 256 MiB and 200 MiB at 1 GiB (298–318 / 323–358 MiB before), so the SPEC's limit
+ *   210–218 MiB at 256 MiB and 200–205 MiB at 1 GiB (298–318 / 323–358 MiB before), so the SPEC's limit
  *   is asserted.
  */
 import { it } from 'node:test';
