@@ -6,7 +6,7 @@
  * recreates the file so the empty baseline is truly empty (DuckDB never shrinks a file).
  * Blob storage model (bounded memory, docs/systems-embedded.md): a file is stored as rows of at
  * most 8 KiB (`seq` 0, 1, …; each row repeats the file's id, name, sha256 and size), in row groups
- * of 2048 rows, under a 48 MiB `memory_limit`. Bulk: the appender (it joins the open transaction),
+ * of 2048 rows, under a 32 MiB `memory_limit`. Bulk: the appender (it joins the open transaction),
  * inside one transaction, flushed every 8 MiB. Per-file insert: the file's rows in one transaction.
  * Compaction and maintenance: `CHECKPOINT`, `VACUUM`, `CHECKPOINT` — DuckDB's VACUUM
  * does not give deleted space back (see docs/systems-embedded.md; the tests pin that behaviour).
@@ -15,7 +15,9 @@
  */
 import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DuckDBAppender, DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import type { DuckDBAppender, DuckDBBlobVector, DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { ColumnType } from '../dataset/records.js';
 import type { CellContext, LabFile, LabFileRef, NotApplicable, Probe, SystemAdapter, SystemDefinition, WriteOutcome } from './types.js';
 import { assertLabName, MODES } from './types.js';
@@ -26,10 +28,71 @@ import { labFilesProbe, logFilesProbe } from './shared/lab-files.js';
 import { fileIdColumn, labTableName } from './shared/layout.js';
 import { groupByObject, labTableOf, labTablesOf } from './shared/placement.js';
 import { checkRowWidth, DUCKDB_NATIVE_TYPES, nativeColumnsDdl } from './shared/native.js';
-import { assertDeleted, notApplicable, requireNative, sqlTransaction, throwIfAborted, transactionalBulk, type RunInTransaction } from './shared/stages.js';
+import { assertDeleted, notApplicable, releaseContent, requireNative, sqlTransaction, throwIfAborted, transactionalBulk, type RunInTransaction } from './shared/stages.js';
 import { nativeReadSql, rowsInColumnOrder, type ReadbackExpression } from './shared/native-readback.js';
 
 type DuckApi = typeof import('@duckdb/node-api');
+
+/**
+ * The allocator settings DuckDB's own jemalloc (linked into libduckdb, symbols prefixed
+ * `duckdb_je_`) reads from this environment variable when it starts. DuckDB's built-in default is
+ * `dirty_decay_ms:1000,muzzy_decay_ms:1000`: a freed page stays resident for up to a second, and
+ * jemalloc only purges when an allocation comes by (no background thread). A lab run allocates and
+ * frees hundreds of MiB a second (row groups, checkpoints, read results): through the tool at
+ * 256 MiB the peak was 246 MiB with that setting and 218 MiB with 0, which gives a freed page back at once.
+ */
+export const DUCKDB_ALLOCATOR_ENV = 'DUCKDB_JE_MALLOC_CONF';
+export const DUCKDB_ALLOCATOR_CONF = 'dirty_decay_ms:0,muzzy_decay_ms:0';
+
+/** Loads @duckdb/node-api with the allocator configured first (a value the user set is kept). */
+async function loadDuckdb(): Promise<DuckApi> {
+  process.env[DUCKDB_ALLOCATOR_ENV] ??= DUCKDB_ALLOCATOR_CONF;
+  return import('@duckdb/node-api');
+}
+
+/**
+ * DuckDB's results and data chunks live in native memory that the JavaScript wrappers free only in
+ * their finalizers, i.e. at V8's next collection — and V8 does not know about that memory (the
+ * bindings do not report it), so nothing makes it collect. Reading 256 MiB file by file twice
+ * (standalone probe) peaked at 311–440 MiB RSS, and at 158–183 MiB with a collection after each
+ * read; through the tool at 256 MiB, 240 MiB without and 218 MiB with these collections. So after every `DUCKDB_COLLECT_EVERY_BYTES` of content passed
+ * through results, the adapter asks V8 for a minor (young-generation) collection, where the short-lived
+ * wrappers are. It is queued with setImmediate: it runs on the main thread at the next turn of the
+ * event loop, i.e. while the next query runs on DuckDB's worker thread, not inside the caller's
+ * own timing of the read that triggered it.
+ */
+export const DUCKDB_COLLECT_EVERY_BYTES = 8 * 1024 * 1024;
+
+let nativeBytesSinceCollect = 0;
+let collectQueued = false;
+let collector: ((options: { type: 'minor' }) => void) | null | undefined;
+
+/** V8's `gc` (global when Node runs with --expose-gc, else exposed to a fresh context), or null. */
+export function nativeResultCollector(): ((options: { type: 'minor' }) => void) | null {
+  if (collector !== undefined) return collector;
+  const global = (globalThis as { gc?: unknown }).gc;
+  if (typeof global === 'function') return (collector = global as (options: { type: 'minor' }) => void);
+  try {
+    setFlagsFromString('--expose-gc');
+    const exposed: unknown = runInNewContext('gc');
+    collector = typeof exposed === 'function' ? (exposed as (options: { type: 'minor' }) => void) : null;
+  } catch {
+    collector = null; // a Node line that refuses late flags: results wait for V8's own collections
+  }
+  return collector;
+}
+
+/** Count `bytes` of DuckDB result memory handed to JavaScript; queue a collection past the bound. */
+export function noteNativeResultBytes(bytes: number): void {
+  nativeBytesSinceCollect += bytes;
+  if (nativeBytesSinceCollect < DUCKDB_COLLECT_EVERY_BYTES || collectQueued) return;
+  collectQueued = true;
+  setImmediate(() => {
+    collectQueued = false;
+    nativeBytesSinceCollect = 0;
+    nativeResultCollector()?.({ type: 'minor' });
+  }).unref();
+}
 
 export const DUCKDB_VARIANTS = ['default'] as const;
 
@@ -50,9 +113,11 @@ export const DUCKDB_BLOB_ROW_GROUP_ROWS = 2048;
 /**
  * DuckDB's buffer-pool limit; beyond it DuckDB spills to `<lab>.duckdb.tmp/`. It must hold a row
  * group (16 MiB) plus what an autocheckpoint pins (the 16 MiB `checkpoint_threshold` of committed
- * rows): at 16 MiB the per-file inserts' autocheckpoint failed ("failed to pin block").
+ * rows): at 16 MiB the per-file inserts' autocheckpoint failed ("failed to pin block"). 32 MiB
+ * (48 MiB before) completes every stage at 1 GiB and takes ≈ 10 MiB less RSS; the used blocks
+ * and file sizes are the same (docs/systems-embedded.md).
  */
-export const DUCKDB_MEMORY_LIMIT = '48MiB';
+export const DUCKDB_MEMORY_LIMIT = '32MiB';
 
 /** A lab database file attached to an in-memory instance (one per file per process, shared). */
 export interface DuckdbLabDatabase {
@@ -107,7 +172,7 @@ export async function openDuckdbLab(path: string, rowGroupRows: number | null): 
 }
 
 async function createLabInstance(path: string, rowGroupRows: number | null): Promise<DuckDBInstance> {
-  const api = await import('@duckdb/node-api');
+  const api = await loadDuckdb();
   const instance = await api.DuckDBInstance.create(':memory:', { memory_limit: DUCKDB_MEMORY_LIMIT, temp_directory: `${path}.tmp` });
   try {
     const connection = await instance.connect();
@@ -173,7 +238,7 @@ class DuckdbAdapter implements SystemAdapter {
   }
 
   async connect(): Promise<void> {
-    if (!this.api) this.api = await import('@duckdb/node-api');
+    if (!this.api) this.api = await loadDuckdb();
     mkdirSync(this.options.dataDir, { recursive: true });
     if (!this.connection && existsSync(this.dbPath)) await this.open();
   }
@@ -237,6 +302,8 @@ class DuckdbAdapter implements SystemAdapter {
       let appender = appenders.get(table);
       if (!appender) appenders.set(table, (appender = await connection.createAppender(table)));
       pendingBytes += await appendFile(appender, file);
+      // The appender copied the bytes into DuckDB's chunk: the file's buffer is free now.
+      releaseContent(file);
       if (pendingBytes >= APPENDER_FLUSH_BYTES) {
         for (const open of appenders.values()) open.flushSync();
         pendingBytes = 0;
@@ -415,18 +482,34 @@ class DuckdbAdapter implements SystemAdapter {
     return notApplicable('duckdb has one maintenance level: VACUUM + CHECKPOINT (no rewriting VACUUM FULL; a rewrite means copying the database)');
   }
 
+  /** readOne copies the chunks into a buffer of its own: the read stage may free it after the check. */
+  readonly readOneOwned = true;
+
   async readOne(file: LabFileRef, cell: CellContext): Promise<Buffer> {
     const sql = `SELECT seq, size, content FROM ${quoteIdent(labTableOf(cell, file.id))} WHERE id = $1 ORDER BY seq`;
-    const rows = (await this.requireConnection().runAndReadAll(sql, [file.id])).getRowObjects();
-    if (rows.length === 0) throw new Error(`file ${file.id} is not stored in duckdb ${this.dbPath}`);
-    // The runner checks the sha256; a lost or repeated chunk is named here, where it is visible.
-    const chunks = rows.map((row, index) => {
-      if (row.seq !== index) throw new Error(`file ${file.id} in duckdb ${this.dbPath}: chunk ${index} is missing (found seq ${String(row.seq)})`);
-      const bytes = (row.content as { bytes: Uint8Array }).bytes;
-      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    });
-    const content = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-    if (content.length !== rows[0]!.size) throw new Error(`file ${file.id} in duckdb ${this.dbPath}: ${content.length} bytes stored, ${String(rows[0]!.size)} expected`);
+    const result = await this.requireConnection().run(sql, [file.id]);
+    // Straight from the vectors into one buffer of the stored size: one copy of each chunk (the
+    // row objects copied every chunk twice, then Buffer.concat a third time).
+    let content: Buffer | null = null;
+    let stored = 0;
+    let seq = 0;
+    for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
+      const seqs = chunk.getColumnVector(0);
+      const sizes = chunk.getColumnVector(1);
+      const blobs = chunk.getColumnVector(2) as DuckDBBlobVector;
+      for (let row = 0; row < chunk.rowCount; row += 1, seq += 1) {
+        // The runner checks the sha256; a lost or repeated chunk is named here, where it is visible.
+        const found = seqs.getItem(row);
+        if (found !== seq) throw new Error(`file ${file.id} in duckdb ${this.dbPath}: chunk ${seq} is missing (found seq ${String(found)})`);
+        content ??= Buffer.allocUnsafeSlow(Number(sizes.getItem(row)));
+        const bytes = blobs.getItemBytes(row) ?? new Uint8Array(0);
+        if (stored + bytes.length <= content.length) content.set(bytes, stored);
+        stored += bytes.length;
+      }
+    }
+    if (content === null) throw new Error(`file ${file.id} is not stored in duckdb ${this.dbPath}`);
+    noteNativeResultBytes(stored);
+    if (stored !== content.length) throw new Error(`file ${file.id} in duckdb ${this.dbPath}: ${stored} bytes stored, ${content.length} expected`);
     return content;
   }
 

@@ -1,11 +1,13 @@
 /** duckdb adapter: the shared contract suite plus DuckDB-specific behaviour, on real DuckDB files. */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
-import { blobChunks, definition, DUCKDB_BLOB_CHUNK_BYTES, duckdbUsedBytes, openDuckdbLab } from '../../src/systems/duckdb.js';
+import { blobChunks, definition, DUCKDB_ALLOCATOR_CONF, DUCKDB_ALLOCATOR_ENV, DUCKDB_BLOB_CHUNK_BYTES, duckdbUsedBytes, nativeResultCollector, openDuckdbLab } from '../../src/systems/duckdb.js';
 import type { SystemAdapter } from '../../src/systems/types.js';
 import { runContractSuite } from './contract.js';
 import { dirListing, iterate, makeCell, makeLabFiles } from './fixtures.js';
@@ -117,6 +119,45 @@ describe('duckdb specifics', () => {
     const readOne = adapter.readOne?.bind(adapter);
     assert.ok(readOne, 'duckdb reads files back');
     for (const file of [files[0]!, files[59]!]) assert.equal(createHash('sha256').update(await readOne(file, cell)).digest('hex'), file.sha256);
+  });
+
+  it('readOne returns a buffer of its own (the read stage frees it) and names a lost chunk or a wrong length', async () => {
+    assert.equal(adapter.readOneOwned, true);
+    const own = await adapter.readOne!(files[50]!, cell);
+    assert.ok(own.byteOffset === 0 && own.byteLength === own.buffer.byteLength && own.byteLength === 32_768, 'the whole ArrayBuffer is the file');
+    // Tamper through the shared handle (the adapter keeps the file open): files 50–52 stay counted below.
+    const path = join(dir, 'dedup_specific.duckdb');
+    await withDuck(path, (run) => run(`DELETE FROM blobs WHERE id = ${files[50]!.id} AND seq = 2`));
+    await assert.rejects(adapter.readOne!(files[50]!, cell), /chunk 2 is missing \(found seq 3\)/);
+    await withDuck(path, (run) => run(`UPDATE blobs SET size = size + 1 WHERE id = ${files[51]!.id}`));
+    await assert.rejects(adapter.readOne!(files[51]!, cell), /32768 bytes stored, 32769 expected/);
+    await withDuck(path, (run) => run(`UPDATE blobs SET size = size - 1 WHERE id = ${files[52]!.id}`));
+    await assert.rejects(adapter.readOne!(files[52]!, cell), /32768 bytes stored, 32767 expected/);
+  });
+
+  it('V8 collections for dead DuckDB results are available on this Node line', () => {
+    // Without it the read stage keeps every dead result until V8 collects for its own reasons.
+    assert.equal(typeof nativeResultCollector(), 'function');
+  });
+
+  it("DuckDB's jemalloc reads its settings from the variable the adapter sets; a value set by the user is kept", () => {
+    const script = (conf: string | null) => {
+      const env: NodeJS.ProcessEnv = { ...process.env };
+      delete env[DUCKDB_ALLOCATOR_ENV];
+      if (conf !== null) env[DUCKDB_ALLOCATOR_ENV] = conf;
+      const source = `const { definition } = await import(${JSON.stringify(fileURLToPath(new URL('../../src/systems/duckdb.ts', import.meta.url)))});
+        const adapter = definition.create('duckdb', definition.parseOptions({ dataDir: ${JSON.stringify(dir)} }), 'dedup_alloc');
+        await adapter.connect(); await adapter.version();
+        process.stdout.write(String(process.env.${DUCKDB_ALLOCATOR_ENV}));`;
+      const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', source], { env, encoding: 'utf8' });
+      assert.equal(child.status, 0, child.stderr);
+      return child;
+    };
+    assert.equal(script(null).stdout, DUCKDB_ALLOCATOR_CONF);
+    // confirm_conf makes jemalloc print each source it read: the env variable is one, with the user's value.
+    const user = script('confirm_conf:true');
+    assert.equal(user.stdout, 'confirm_conf:true');
+    assert.match(user.stderr, /environment variable MALLOC_CONF\): "confirm_conf:true"/);
   });
 
   it('observed: deletes + CHECKPOINT/VACUUM do not give DuckDB blocks back', async () => {
