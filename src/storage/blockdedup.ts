@@ -20,8 +20,7 @@
  */
 import { open, readdir, lstat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { minorCollector } from '../core/gc.js';
 import { DEFAULT_CDC, type CdcParameters } from '../dataset/fastcdc.js';
 import { storedBlockBytes, SECTOR_BYTES } from './allocation.js';
 import { FingerprintSet } from './fingerprints.js';
@@ -259,20 +258,6 @@ function zeroDigests(hasher: BlockHasher): Uint32Array[] {
  * scavenge of a young generation this small costs well under a millisecond.
  */
 const COLLECT_EVERY_BYTES = 4 << 20;
-
-/**
- * V8's minor (young-generation) collection, or null when it cannot be had. `--expose-gc` set at
- * run time makes `gc` available in contexts created afterwards (a fresh vm context here).
- */
-function minorCollector(): (() => void) | null {
-  try {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as ((options: { type: 'minor' }) => void) | undefined;
-    return typeof gc === 'function' ? () => gc({ type: 'minor' }) : null;
-  } catch {
-    return null;
-  }
-}
 
 /**
  * Each call returns a new Buffer of LZ4 output, freed only when a scavenge has found its wrapper

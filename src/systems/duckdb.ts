@@ -15,9 +15,8 @@
  */
 import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import type { DuckDBAppender, DuckDBBlobVector, DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { minorCollector } from '../core/gc.js';
 import type { ColumnType } from '../dataset/records.js';
 import type { CellContext, LabFile, LabFileRef, NotApplicable, Probe, SystemAdapter, SystemDefinition, WriteOutcome } from './types.js';
 import { assertLabName, MODES } from './types.js';
@@ -65,23 +64,6 @@ export const DUCKDB_COLLECT_EVERY_BYTES = 8 * 1024 * 1024;
 
 let nativeBytesSinceCollect = 0;
 let collectQueued = false;
-let collector: ((options: { type: 'minor' }) => void) | null | undefined;
-
-/** V8's `gc` (global when Node runs with --expose-gc, else exposed to a fresh context), or null. */
-export function nativeResultCollector(): ((options: { type: 'minor' }) => void) | null {
-  if (collector !== undefined) return collector;
-  const global = (globalThis as { gc?: unknown }).gc;
-  if (typeof global === 'function') return (collector = global as (options: { type: 'minor' }) => void);
-  try {
-    setFlagsFromString('--expose-gc');
-    const exposed: unknown = runInNewContext('gc');
-    collector = typeof exposed === 'function' ? (exposed as (options: { type: 'minor' }) => void) : null;
-  } catch {
-    collector = null; // a Node line that refuses late flags: results wait for V8's own collections
-  }
-  return collector;
-}
-
 /** Count `bytes` of DuckDB result memory handed to JavaScript; queue a collection past the bound. */
 export function noteNativeResultBytes(bytes: number): void {
   nativeBytesSinceCollect += bytes;
@@ -90,7 +72,7 @@ export function noteNativeResultBytes(bytes: number): void {
   setImmediate(() => {
     collectQueued = false;
     nativeBytesSinceCollect = 0;
-    nativeResultCollector()?.({ type: 'minor' });
+    minorCollector()?.();
   }).unref();
 }
 

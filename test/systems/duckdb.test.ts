@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
-import { blobChunks, definition, DUCKDB_ALLOCATOR_CONF, DUCKDB_ALLOCATOR_ENV, DUCKDB_BLOB_CHUNK_BYTES, duckdbUsedBytes, nativeResultCollector, openDuckdbLab } from '../../src/systems/duckdb.js';
+import { minorCollector } from '../../src/core/gc.js';
+import { blobChunks, definition, DUCKDB_ALLOCATOR_CONF, DUCKDB_ALLOCATOR_ENV, DUCKDB_BLOB_CHUNK_BYTES, duckdbUsedBytes, openDuckdbLab } from '../../src/systems/duckdb.js';
 import type { SystemAdapter } from '../../src/systems/types.js';
 import { runContractSuite } from './contract.js';
 import { dirListing, iterate, makeCell, makeLabFiles } from './fixtures.js';
@@ -137,7 +138,7 @@ describe('duckdb specifics', () => {
 
   it('V8 collections for dead DuckDB results are available on this Node line', () => {
     // Without it the read stage keeps every dead result until V8 collects for its own reasons.
-    assert.equal(typeof nativeResultCollector(), 'function');
+    assert.equal(typeof minorCollector(), 'function');
   });
 
   it("DuckDB's jemalloc reads its settings from the variable the adapter sets; a value set by the user is kept", () => {
