@@ -2,8 +2,9 @@
  * The PGlite host: a child process that owns one PGlite (WASM PostgreSQL) instance for one data
  * dir and answers the `pglite` adapter's requests over Node's IPC channel.
  *
- * Why a separate process: PGlite's WASM heap and compiled module take 400–950 MiB RSS, far above
- * SPEC §10's 256 MiB for the dedup-lab process. Here it is the "database engine" beside the tool,
+ * Why a separate process: PGlite's WASM heap and compiled module took 400–950 MiB RSS (now
+ * 180–193 MiB with the settings below), which the dedup-lab process cannot add to its own within
+ * SPEC §10's 256 MiB. Here it is the "database engine" beside the tool,
  * like a server, and the tool's own RSS stays small. Started by `src/systems/pglite.ts` with
  * `child_process.fork(…, { serialization: 'advanced' })`, so Uint8Array values (bytea, COPY
  * payloads) cross without base64.

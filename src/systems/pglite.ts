@@ -10,7 +10,8 @@
  * built without it ("compression method lz4 not supported").
  *
  * PGlite runs in a child process (`pglite-host.ts`), not in the dedup-lab process: its WASM
- * PostgreSQL alone takes 400–950 MiB RSS, and SPEC §10 allows the tool 256 MiB. The host is the
+ * PostgreSQL alone took 400–950 MiB RSS (180–193 MiB now, in its own process), and SPEC §10
+ * allows the tool 256 MiB. The host is the
  * database engine beside the tool, like a server; a crashed host is a lost connection (every
  * pending and later call rejects; `connect()` after `close()` starts a fresh host).
  *
