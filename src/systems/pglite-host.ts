@@ -2,8 +2,9 @@
  * The PGlite host: a child process that owns one PGlite (WASM PostgreSQL) instance for one data
  * dir and answers the `pglite` adapter's requests over Node's IPC channel.
  *
- * Why a separate process: PGlite's WASM heap and compiled module take 400–950 MiB RSS, far above
- * SPEC §10's 256 MiB for the dedup-lab process. Here it is the "database engine" beside the tool,
+ * Why a separate process: PGlite's WASM heap and compiled module took 400–950 MiB RSS (now
+ * 180–193 MiB with the settings below), which the dedup-lab process cannot add to its own within
+ * SPEC §10's 256 MiB. Here it is the "database engine" beside the tool,
  * like a server, and the tool's own RSS stays small. Started by `src/systems/pglite.ts` with
  * `child_process.fork(…, { serialization: 'advanced' })`, so Uint8Array values (bytea, COPY
  * payloads) cross without base64.
@@ -20,7 +21,7 @@
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { PGlite, Transaction } from '@electric-sql/pglite';
+import type { PGlite, QueryOptions, Transaction } from '@electric-sql/pglite';
 import { dedupLabCacheRoot } from '../config/cache.js';
 
 export type HostRequest =
@@ -72,6 +73,47 @@ function toHostError(error: unknown): HostError {
   };
 }
 
+/** PostgreSQL's type oid of `bytea` (pg_type.oid, fixed since PostgreSQL 7). */
+const BYTEA_OID = 17;
+
+/**
+ * `bytea` parameters go to PostgreSQL in the wire protocol's **binary** format, the bytes as they
+ * are. PGlite 0.5.17's own bytea serializer builds the text (hex) form in JavaScript —
+ * `'\\x' + Array.from(bytes).map((b) => b.toString(16).padStart(2, '0')).join('')` — which for
+ * one 512 KiB file is an array of 524 288 numbers, another of as many two-character strings and a
+ * 1 MiB string: ≈ 20–30 MiB of V8 heap garbage per INSERT, and twice the bytes for PostgreSQL to
+ * parse. pg-protocol's Bind writer sends any ArrayBuffer view as a binary parameter (format 1), and
+ * PostgreSQL's `bytearecv` takes the bytes unchanged, so the stored value is the same.
+ * Measured (standalone PGlite, 100 INSERTs of 512 KiB random bytea, --liftoff-only, load ≈ 14):
+ * peak RSS 615 → 293 MiB, V8 heap total 240 → 22 MiB, 24.8 s → 2.6 s. Anything that is not a
+ * Uint8Array goes to PGlite's own serializer (which refuses it, as before).
+ */
+function byteaParameter(value: unknown): string {
+  // The Serializer type says string; pg-protocol's Bind writes an ArrayBuffer view as binary.
+  if (value instanceof Uint8Array) return value as unknown as string;
+  return defaultByteaSerializer(value);
+}
+
+/**
+ * `bytea` results arrive as PostgreSQL's hex text (`\x…`; PGlite's Bind asks for text results).
+ * PGlite's parser decodes it with one `parseInt(substring)` per byte; Buffer's native hex decoder
+ * gives the same bytes (a plain Uint8Array, like PGlite's) without a string per byte: the read of
+ * 100 files of 512 KiB took 17.1 s → 2.7 s in the same measurement.
+ */
+function byteaResult(text: string): Uint8Array {
+  if (!text.startsWith('\\x')) throw new Error(`bytea result is not in hex format (bytea_output): ${text.slice(0, 20)}`);
+  const bytes = Buffer.from(text.slice(2), 'hex');
+  if (bytes.length * 2 !== text.length - 2) throw new Error('bytea result is not valid hex');
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+}
+
+let defaultByteaSerializer: (value: unknown) => string = () => {
+  throw new Error('PGlite host: bytea serializer used before PGlite was loaded');
+};
+
+/** Per-query options of every statement the host runs: the two bytea paths above (top-level values only; arrays keep PGlite's own). */
+const QUERY_OPTIONS: QueryOptions = { serializers: { [BYTEA_OID]: byteaParameter }, parsers: { [BYTEA_OID]: byteaResult } };
+
 function plain(result: { rows: unknown[]; affectedRows?: number }): HostQueryResult {
   return { rows: result.rows as Record<string, unknown>[], affectedRows: result.affectedRows ?? 0 };
 }
@@ -86,11 +128,11 @@ class Host {
     switch (request.op) {
       case 'query': {
         // A Blob cannot cross the IPC channel; the COPY payload arrives as parts and becomes one here.
-        const options = request.blobParts ? { blob: new Blob(request.blobParts as BlobPart[]) } : undefined;
+        const options = request.blobParts ? { ...QUERY_OPTIONS, blob: new Blob(request.blobParts as BlobPart[]) } : QUERY_OPTIONS;
         return this.inTransactionOrNot(request.txId, async (target) => plain(await target.query(request.sql, request.params, options)));
       }
       case 'exec':
-        return this.inTransactionOrNot(request.txId, async (target) => (await target.exec(request.sql)).map(plain));
+        return this.inTransactionOrNot(request.txId, async (target) => (await target.exec(request.sql, QUERY_OPTIONS)).map(plain));
       case 'begin':
         await this.begin(request.txId);
         return undefined;
@@ -216,6 +258,34 @@ function noTemplate(error: unknown): void {
   process.stderr.write(`pglite template not used (${error instanceof Error ? error.message : String(error)}); running initdb\n`);
 }
 
+/**
+ * `shared_buffers` of the host's PostgreSQL (PGlite's default is PostgreSQL's 128MB). The buffer
+ * pool lives in the WASM linear memory, and 128MB made it grow from 128 to 189 MiB; 16MB keeps it
+ * at its initial 128 MiB and took 115–140 MiB off the host's RSS. Every write still reaches the
+ * data files at CHECKPOINT (settle() runs one before each probe), so what the probes see is the
+ * same; only how much PostgreSQL caches between checkpoints changes. docs/systems-embedded.md,
+ * "PGlite host process".
+ */
+export const PGLITE_SHARED_BUFFERS = '16MB';
+
+/** PGlite's own start parameters, then the settings above (a later `-c` wins). */
+export function pgliteStartParams(defaults: readonly string[]): string[] {
+  return [...defaults, '-c', `shared_buffers=${PGLITE_SHARED_BUFFERS}`];
+}
+
+/**
+ * A young-generation GC after every answered request (`--expose-gc` is among the host's flags).
+ * Each request leaves its bytes behind in ArrayBuffers that only a GC frees: the IPC message
+ * buffer, the Bind message PGlite builds (pg-protocol copies a binary parameter three times), the
+ * COPY batch (Blob and its ArrayBuffer), the decoded bytea results and the serialized answer.
+ * The host's JavaScript heap is small, so V8 collected them late — 50–130 MiB of dead
+ * ArrayBuffers were seen between two GCs. A scavenge of a 1–2 MiB young generation takes well
+ * under a millisecond; the old generation is left to V8.
+ */
+function freeRequestBuffers(): void {
+  (globalThis as { gc?: (options: { type: 'minor'; execution: 'sync' }) => void }).gc?.({ type: 'minor', execution: 'sync' });
+}
+
 async function main(dataDir: string): Promise<void> {
   const send = (message: HostResponse | HostHello, then?: () => void): void => {
     // The parent may be gone already; then there is nobody to answer.
@@ -229,9 +299,10 @@ async function main(dataDir: string): Promise<void> {
     void (host?.close() ?? Promise.resolve()).finally(() => process.exit());
   });
   try {
-    const { PGlite } = await import('@electric-sql/pglite');
+    const { PGlite, types } = await import('@electric-sql/pglite');
+    defaultByteaSerializer = types.serializers[BYTEA_OID]!;
     await seedFromTemplate(PGlite, dataDir);
-    const db = new PGlite(dataDir);
+    const db = new PGlite(dataDir, { startParams: pgliteStartParams(PGlite.defaultStartParams) });
     await db.waitReady;
     host = new Host(db);
   } catch (error) {
@@ -246,8 +317,12 @@ async function main(dataDir: string): Promise<void> {
         const response: HostResponse = result === undefined ? { id: request.id, ok: true } : { id: request.id, ok: true, result };
         // After `close` the answer goes out first, then the channel closes and the process ends.
         send(response, request.op === 'close' ? () => process.disconnect() : undefined);
+        freeRequestBuffers();
       },
-      (error: unknown) => send({ id: request.id, ok: false, error: toHostError(error) }),
+      (error: unknown) => {
+        send({ id: request.id, ok: false, error: toHostError(error) });
+        freeRequestBuffers();
+      },
     );
   });
   send({ hello: 'ready' });

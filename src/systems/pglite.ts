@@ -4,13 +4,14 @@
  * Lab namespace: schema `<lab>` in the data dir (default `.dedup-lab/pglite`). Layout, variants,
  * size probe and deletes come from the PostgreSQL dialect in shared/pgCommon.ts (the `postgresql`
  * adapter uses the same). Bulk (blob): binary COPY from PGlite's `/dev/blob` device in batches of
- * at most 8 MiB, all inside one transaction. Bulk (native): batched multi-row INSERT.
+ * at most 2 MiB (PGLITE_MAX_BATCH_BYTES), all inside one transaction. Bulk (native): batched multi-row INSERT.
  * Compaction and maintenance: `VACUUM FULL` + `CHECKPOINT`. Settle: `CHECKPOINT`.
  * Variants: default (pglz), uncompressed (STORAGE EXTERNAL), hash-index — no lz4: PGlite is
  * built without it ("compression method lz4 not supported").
  *
  * PGlite runs in a child process (`pglite-host.ts`), not in the dedup-lab process: its WASM
- * PostgreSQL alone takes 400–950 MiB RSS, and SPEC §10 allows the tool 256 MiB. The host is the
+ * PostgreSQL alone took 400–950 MiB RSS (180–193 MiB now, in its own process), and SPEC §10
+ * allows the tool 256 MiB. The host is the
  * database engine beside the tool, like a server; a crashed host is a lost connection (every
  * pending and later call rejects; `connect()` after `close()` starts a fresh host).
  *
@@ -29,7 +30,6 @@ import { parseEmbeddedOptions, type EmbeddedOptions } from './shared/options.js'
 import {
   PG_COPY_BINARY_HEADER,
   PG_COPY_BINARY_TRAILER,
-  PG_MAX_BATCH_BYTES,
   PG_MAX_PARAMETERS,
   assertLabSchema,
   pgBlobParams,
@@ -101,9 +101,28 @@ export interface PgliteClient extends PgliteQueryable {
  * V8 flags of the host. `--liftoff-only`: V8 tiers hot WASM functions up with TurboFan, and
  * compiling PostgreSQL's big functions took 300–550 MiB of compiler memory in the first busy
  * statements (host peak, 256 MiB binary COPY: 786 → 253 MiB; 200 INSERTs of 512 KiB: 910 → 628
- * MiB; not slower on 2 cores). docs/systems-embedded.md, "PGlite host process".
+ * MiB; not slower on 2 cores). `--expose-gc`: the host runs a young-generation GC after each
+ * request (pglite-host.ts, freeRequestBuffers). docs/systems-embedded.md, "PGlite host process".
  */
-export const PGLITE_HOST_V8_FLAGS = ['--liftoff-only'];
+export const PGLITE_HOST_V8_FLAGS = ['--liftoff-only', '--expose-gc'];
+
+/**
+ * Environment additions of the host. glibc's malloc raises its mmap threshold each time a large
+ * block is freed (up to 32 MiB), so the host's many short-lived 64 KiB–8 MiB buffers (IPC reads,
+ * Bind messages, COPY batches) ended up in the brk heap, which glibc rarely gives back: `[heap]`
+ * grew to 89–116 MiB in a `--total-size 256MiB` run. A fixed threshold of 64 KiB keeps such
+ * blocks in their own mappings, returned to the system when freed. Other C libraries ignore the
+ * variable. A value the user set is kept.
+ */
+export const PGLITE_HOST_ENV = { MALLOC_MMAP_THRESHOLD_: '65536' };
+
+/**
+ * Bytes per binary COPY batch in the pglite bulk path (and per native multi-row INSERT). Each batch
+ * crosses to the host and lives there several times at once (IPC buffer, Blob, ArrayBuffer for
+ * `/dev/blob`), so PostgreSQL's 8 MiB (PG_MAX_BATCH_BYTES) cost the host ≈ 30 MiB per batch;
+ * 2 MiB batches cost a quarter. All batches run in the one transaction of the stage, as before.
+ */
+export const PGLITE_MAX_BATCH_BYTES = 2 * 1024 * 1024;
 
 /** The host module beside this file: `.ts` run through tsx from source, `.js` once built. */
 function hostEntry(): { file: string; execArgv: string[] } {
@@ -172,6 +191,7 @@ class HostClient implements PgliteClient {
     const entry = hostEntry();
     const child = fork(entry.file, [HOST_FLAG, dataDir], {
       execArgv: entry.execArgv,
+      env: { ...PGLITE_HOST_ENV, ...process.env },
       serialization: 'advanced',
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
@@ -379,7 +399,7 @@ class BatchWriter {
     if (this.cell.mode === 'blob') {
       for (const part of pgCopyBinaryBlobRow(file)) this.push(part.length, part);
       this.rows++;
-      if (this.bytes >= PG_MAX_BATCH_BYTES) await this.flush();
+      if (this.bytes >= PGLITE_MAX_BATCH_BYTES) await this.flush();
       return;
     }
     const { table, parse } = requireNative(this.cell);
@@ -390,7 +410,7 @@ class BatchWriter {
       this.params.push(...values);
       this.bytes += values.reduce<number>((sum, value) => sum + (value === null ? 0 : Buffer.isBuffer(value) ? value.length : String(value).length), 0);
       this.rows++;
-      if (this.bytes >= PG_MAX_BATCH_BYTES || (this.rows + 1) * perRow > PG_MAX_PARAMETERS) await this.flush();
+      if (this.bytes >= PGLITE_MAX_BATCH_BYTES || (this.rows + 1) * perRow > PG_MAX_PARAMETERS) await this.flush();
     }
   }
 
@@ -492,7 +512,7 @@ class PgliteAdapter implements SystemAdapter {
     // Bounded memory over K writers too: all flush once their pending bytes reach one batch.
     const add = async (file: LabFile) => {
       await writerOf(file).add(file);
-      if ([...writers.values()].reduce((sum, writer) => sum + writer.pendingBytes, 0) >= PG_MAX_BATCH_BYTES) await flushAll();
+      if ([...writers.values()].reduce((sum, writer) => sum + writer.pendingBytes, 0) >= PGLITE_MAX_BATCH_BYTES) await flushAll();
     };
     return transactionalBulk(files, cell, inTransaction, add, flushAll);
   }
