@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, ListBucketsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { assertBucketName, bucketPrefixFor, definition } from '../../src/systems/minio.js';
+import { assertBucketName, bucketPrefixFor, definition, gatherBody } from '../../src/systems/minio.js';
 import { bucketUsageBytes, parsePrometheusText } from '../../src/systems/minio-metrics.js';
 import type { SystemAdapter } from '../../src/systems/types.js';
 import { runContractSuite } from './contract.js';
@@ -78,6 +78,33 @@ describe('s3 names and MinIO metrics (pure)', () => {
   });
 });
 
+describe('s3 body gathering (pure)', () => {
+  async function* chunksOf(...chunks: Uint8Array[]): AsyncIterable<Uint8Array> {
+    yield* chunks;
+  }
+
+  test('gathers exactly Content-Length bytes into a buffer of its own and frees each copied chunk', async () => {
+    const first = Buffer.alloc(70_000, 1); // above Node's pool size: its own ArrayBuffer
+    const second = Buffer.alloc(30_000, 2);
+    const pooled = Buffer.from('pooled'); // a slice of Node's shared pool: never freed
+    const body = await gatherBody(chunksOf(first, second, pooled), 100_006, 'test');
+    assert.equal(body.length, 100_006);
+    assert.equal(body.byteOffset, 0);
+    assert.equal(body.buffer.byteLength, 100_006, 'spans its own ArrayBuffer (the read stage may free it)');
+    assert.deepEqual([body[0], body[69_999], body[70_000], body[99_999]], [1, 1, 2, 2]);
+    assert.equal(body.subarray(100_000).toString(), 'pooled');
+    assert.equal(first.length, 0, 'a copied chunk with an ArrayBuffer of its own is freed');
+    assert.equal(second.length, 0);
+    assert.equal(pooled.toString(), 'pooled', 'a chunk sharing its ArrayBuffer is left alone');
+  });
+
+  test('a body shorter or longer than its Content-Length is an error, not a result', async () => {
+    await assert.rejects(gatherBody(chunksOf(Buffer.alloc(10)), 11, 'short'), /body has 10 bytes, Content-Length 11/);
+    await assert.rejects(gatherBody(chunksOf(Buffer.alloc(10), Buffer.alloc(2)), 11, 'long'), /longer than its Content-Length 11/);
+    assert.deepEqual([...(await gatherBody(chunksOf(Buffer.from([1, 2]), Buffer.from([3])), undefined, 'no length'))], [1, 2, 3]);
+  });
+});
+
 describe('s3 specifics', () => {
   let adapter: SystemAdapter;
   before(async () => {
@@ -109,5 +136,16 @@ describe('s3 specifics', () => {
     } finally {
       client.destroy();
     }
+  });
+
+  test('readOne returns a multi-chunk object byte for byte, in a buffer of its own', async () => {
+    const cell = makeCell({ variant: 'by-id', mode: 'blob' });
+    await adapter.resetLab(cell);
+    const [file] = makeLabFiles({ count: 1, size: 3 * 1024 * 1024 + 17, seed: 's3-read-chunks' });
+    await adapter.insertOne(file!, cell);
+    const bytes = await adapter.readOne!(file!, cell);
+    assert.equal(bytes.length, file!.size);
+    assert.equal(sha256(bytes), file!.sha256);
+    assert.equal(bytes.buffer.byteLength, file!.size, 'own ArrayBuffer: readOneOwned lets the read stage free it');
   });
 });
