@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, ListBucketsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { assertBucketName, bucketPrefixFor, definition, gatherBody } from '../../src/systems/minio.js';
+import { assertBucketName, bucketPrefixFor, definition, gatherBody, parseListingPage } from '../../src/systems/minio.js';
 import { bucketUsageBytes, parsePrometheusText } from '../../src/systems/minio-metrics.js';
 import type { SystemAdapter } from '../../src/systems/types.js';
 import { runContractSuite } from './contract.js';
@@ -105,6 +105,26 @@ describe('s3 body gathering (pure)', () => {
   });
 });
 
+describe('s3 listing pages folded to counts (pure)', () => {
+  const head = '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name>';
+  const object = (key: string, size: number) => `<Contents><Key>${key}</Key><ETag>"e"</ETag><Size>${size}</Size><StorageClass>STANDARD</StorageClass></Contents>`;
+
+  test('counts objects and sums sizes; a truncated page gives its unescaped continuation token', () => {
+    const xml = `${head}<KeyCount>2</KeyCount><IsTruncated>true</IsTruncated><NextContinuationToken>a&amp;b&#x2F;c</NextContinuationToken>${object('f/1', 5)}${object('f/2', 7)}</ListBucketResult>`;
+    assert.deepEqual(parseListingPage(xml), { objects: 2, bytes: 12, truncated: true, nextToken: 'a&b/c' });
+    assert.deepEqual(parseListingPage(`${head}<IsTruncated>false</IsTruncated></ListBucketResult>`), { objects: 0, bytes: 0, truncated: false, nextToken: undefined });
+    assert.deepEqual(parseListingPage(`${head}${object('r/a&amp;b/1', 0)}${object('f/2', 7)}</ListBucketResult>`, true).entries, [{ key: 'r/a&b/1', size: 0 }, { key: 'f/2', size: 7 }]);
+  });
+
+  test('a page it cannot account for is an error, never a smaller number', () => {
+    assert.throws(() => parseListingPage(`${head}<KeyCount>3</KeyCount>${object('f/1', 5)}</ListBucketResult>`), /KeyCount 3 but 1 objects/);
+    assert.throws(() => parseListingPage(`${head}<Contents><Key>f/1</Key></Contents></ListBucketResult>`), /without a valid <Size>/);
+    assert.throws(() => parseListingPage(`${head}<IsTruncated>true</IsTruncated>${object('f/1', 5)}</ListBucketResult>`), /without a NextContinuationToken/);
+    assert.throws(() => parseListingPage('<Error><Code>NoSuchBucket</Code></Error>'), /not a ListBucketResult/);
+    assert.throws(() => parseListingPage(`${head}<Contents><Size>1</Size></Contents></ListBucketResult>`, true), /without a <Key>/);
+  });
+});
+
 describe('s3 specifics', () => {
   let adapter: SystemAdapter;
   before(async () => {
@@ -136,6 +156,20 @@ describe('s3 specifics', () => {
     } finally {
       client.destroy();
     }
+  });
+
+  test('countStored, the internal probe and the trace sample follow the listing across pages (> 1000 objects)', async () => {
+    const cell = makeCell({ variant: 'by-id', mode: 'blob' });
+    await adapter.resetLab(cell);
+    const files = makeLabFiles({ count: 1001, size: 10, seed: 's3-pages' });
+    const outcome = await adapter.bulkInsert(iterate(files), cell);
+    assert.equal(outcome.acknowledged.length, 1001);
+    assert.equal(await adapter.countStored(cell), 1001);
+    assert.equal((await adapter.probes(cell)[0]!.read()).bytes, 10_010);
+    assert.deepEqual(await adapter.sampleMetrics(), { bucketObjectsAtLeast: 1000 });
+    await adapter.deleteOne(files[0]!, cell);
+    assert.equal(await adapter.countStored(cell), 1000);
+    assert.deepEqual(await adapter.sampleMetrics(), { bucketBytes: 10_000, bucketObjects: 1000 });
   });
 
   test('readOne returns a multi-chunk object byte for byte, in a buffer of its own', async () => {
