@@ -184,9 +184,9 @@ function elementText(xml: string, name: string, from = 0, to = xml.length): stri
 /**
  * One ListObjectsV2 answer (no delimiter) folded to counts while scanning its XML: every
  * `<Contents>` is one object with its `<Size>`; `<KeyCount>`, when sent, must agree. The SDK's
- * parse of the same page builds a tree and an output object per key (≈ 4 MiB of heap for a
- * 1000-key page, ≈ 250 KB of XML): listing 2039 objects a few times between two stages grew the
- * tool's heap from 93 to 157 MiB (measured 2026-12-03, --total-size 1GiB).
+ * parse of the same page (≈ 250 KB of XML for 1000 keys) builds a tree and an output object per
+ * key: listing 2039 objects a few times between two stages grew the tool's heap from 93 to
+ * 157 MiB (measured 2026-12-03, --total-size 1GiB; 108–110 MiB with this fold).
  */
 export function parseListingPage(xml: string, withEntries = false): ListingPage {
   if (!/<ListBucketResult[\s>]/.test(xml)) throw new Error(`s3 listing: not a ListBucketResult: ${xml.slice(0, 200)}`);
