@@ -20,10 +20,12 @@
  * Every delete is verified: HeadObject before (a missing object is an error — S3 DeleteObject
  * answers 204 for anything) and after (the object must be gone).
  *
- * Probes: `internal` = Σ sizes of ListObjectsV2 over the cell bucket (paginated); `fs` (runner) =
+ * Probes: `internal` = Σ sizes of ListObjectsV2 over the cell bucket (paginated, each page folded
+ * to counts from its XML: parseListingPage); `fs` (runner) =
  * the server's data directory (`dataDir`); `minio_metrics` = MinIO's Prometheus bucket-usage metric
  * when `metricsUrl` is set (lagging; see minio-metrics.ts).
  */
+import { Readable } from 'node:stream';
 import { z } from 'zod';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { registerSecret } from '../config/secrets.js';
@@ -34,7 +36,7 @@ import { entriesOf, labFilesProbe } from './shared/lab-files.js';
 import { errorMessage } from '../core/errors.js';
 import { readMinioBucketUsage } from './minio-metrics.js';
 import { parseSystemOptions } from './shared/options.js';
-import { notApplicable, throwIfAborted } from './shared/stages.js';
+import { disposable, notApplicable, releaseContent, throwIfAborted } from './shared/stages.js';
 import { collectionAwaitsVacuum, SEAWEEDFS_DEFAULT_GARBAGE_THRESHOLD, SEAWEEDFS_FILER_DELETION, SEAWEEDFS_DEFAULT_VACUUM_INTERVAL_S, seaweedDataNodes, seaweedVacuumDeferral, seaweedVolumes, type SeaweedVolume } from './shared/deferrals.js';
 import {
   assertLabName,
@@ -123,6 +125,100 @@ export async function seaweedfsVolumeStatus(masterUrl: string): Promise<SeaweedV
   const answers = await Promise.all(nodes.map((node) => getJson(new URL('/status', `${protocol}//${node}`))));
   return answers.flatMap((answer) => seaweedVolumes(answer));
 }
+
+/**
+ * A response body gathered into one buffer of its own (Content-Length bytes, not from Node's shared
+ * pool, so the read stage can free it after the sha256 check), each socket chunk freed as soon as
+ * it is copied. The SDK's `transformToByteArray` keeps every chunk until V8's next collection of
+ * external memory, which comes only after ≈ 64 MiB more: at 1 GiB the read stage held up to 68 MiB
+ * of dead chunks (measured 2026-12-03). A chunk that shares its ArrayBuffer is left to the GC.
+ */
+export async function gatherBody(body: AsyncIterable<Uint8Array>, contentLength: number | undefined, what: string): Promise<Buffer> {
+  if (contentLength === undefined) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of body) chunks.push(Buffer.from(chunk));
+    return Buffer.concat(chunks);
+  }
+  const out = Buffer.allocUnsafeSlow(contentLength);
+  let at = 0;
+  for await (const chunk of body) {
+    if (at + chunk.byteLength > contentLength) throw new Error(`s3: ${what}: body longer than its Content-Length ${contentLength}`);
+    out.set(chunk, at);
+    at += chunk.byteLength;
+    // The stream handed the chunk over and holds no reference to it any more: ours to free.
+    releaseContent({ content: disposable(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)) });
+  }
+  if (at !== contentLength) throw new Error(`s3: ${what}: body has ${at} bytes, Content-Length ${contentLength}`);
+  return out;
+}
+
+/** What a size probe needs from one ListObjectsV2 page: its object count and their bytes. */
+export interface ListingPage {
+  objects: number;
+  bytes: number;
+  truncated: boolean;
+  nextToken: string | undefined;
+  /** Each object's key and size, when asked for (deletes need the keys; the probes only the sums). */
+  entries?: { key: string; size: number }[];
+}
+
+const XML_ENTITIES: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
+
+function unescapeXml(text: string): string {
+  return text.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-z]+);/g, (whole, name: string) => {
+    if (name.startsWith('#x')) return String.fromCodePoint(Number.parseInt(name.slice(2), 16));
+    if (name.startsWith('#')) return String.fromCodePoint(Number(name.slice(1)));
+    return XML_ENTITIES[name] ?? whole;
+  });
+}
+
+function elementText(xml: string, name: string, from = 0, to = xml.length): string | undefined {
+  const open = xml.indexOf(`<${name}>`, from);
+  if (open < 0 || open >= to) return undefined;
+  const start = open + name.length + 2;
+  const close = xml.indexOf(`</${name}>`, start);
+  if (close < 0 || close > to) throw new Error(`s3 listing: <${name}> is not closed`);
+  return xml.slice(start, close);
+}
+
+/**
+ * One ListObjectsV2 answer (no delimiter) folded to counts while scanning its XML: every
+ * `<Contents>` is one object with its `<Size>`; `<KeyCount>`, when sent, must agree. The SDK's
+ * parse of the same page (≈ 250 KB of XML for 1000 keys) builds a tree and an output object per
+ * key: listing 2039 objects a few times between two stages grew the tool's heap from 93 to
+ * 157 MiB (measured 2026-12-03, --total-size 1GiB; 108–110 MiB with this fold).
+ */
+export function parseListingPage(xml: string, withEntries = false): ListingPage {
+  if (!/<ListBucketResult[\s>]/.test(xml)) throw new Error(`s3 listing: not a ListBucketResult: ${xml.slice(0, 200)}`);
+  let objects = 0;
+  let bytes = 0;
+  const entries: { key: string; size: number }[] = [];
+  for (let at = xml.indexOf('<Contents>'); at >= 0; at = xml.indexOf('<Contents>', at)) {
+    const end = xml.indexOf('</Contents>', at);
+    if (end < 0) throw new Error('s3 listing: <Contents> is not closed');
+    const size = elementText(xml, 'Size', at, end);
+    if (size === undefined || !/^[0-9]+$/.test(size.trim())) throw new Error(`s3 listing: an object without a valid <Size> (${JSON.stringify(size)})`);
+    objects += 1;
+    bytes += Number(size.trim());
+    if (withEntries) {
+      const key = elementText(xml, 'Key', at, end);
+      if (key === undefined) throw new Error('s3 listing: an object without a <Key>');
+      entries.push({ key: unescapeXml(key), size: Number(size.trim()) });
+    }
+    at = end;
+  }
+  const keyCount = elementText(xml, 'KeyCount');
+  if (keyCount !== undefined && Number(keyCount.trim()) !== objects) throw new Error(`s3 listing: KeyCount ${keyCount} but ${objects} objects listed`);
+  const truncated = elementText(xml, 'IsTruncated')?.trim() === 'true';
+  const token = elementText(xml, 'NextContinuationToken');
+  if (truncated && !token) throw new Error('s3 listing: truncated without a NextContinuationToken');
+  const page: ListingPage = { objects, bytes, truncated, nextToken: token === undefined ? undefined : unescapeXml(token) };
+  if (withEntries) page.entries = entries;
+  return page;
+}
+
+/** What the SDK's deserializer gets instead of a page already folded (it still checks the status and builds errors). */
+const EMPTY_LISTING = '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"></ListBucketResult>';
 
 class S3Adapter implements SystemAdapter {
   readonly id = 'minio';
@@ -217,13 +313,53 @@ class S3Adapter implements SystemAdapter {
     const out: { key: string; size: number }[] = [];
     let token: string | undefined;
     do {
-      const page = await this.s3.send(
-        new this.api.ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: 1000 }),
-      );
-      for (const object of page.Contents ?? []) out.push({ key: object.Key ?? '', size: object.Size ?? 0 });
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      const page = await this.listingPage(bucket, prefix, token, true);
+      out.push(...(page.entries ?? []));
+      token = page.truncated ? page.nextToken : undefined;
     } while (token);
     return out;
+  }
+
+  /**
+   * One ListObjectsV2 page folded to counts (parseListingPage) from the raw answer: a middleware
+   * inside the SDK's deserializer takes a 2xx body, and hands the deserializer an empty listing
+   * (errors keep their body, so NoSuchBucket and the retries stay the SDK's).
+   */
+  async listingPage(bucket: string, prefix: string, token: string | undefined, withEntries = false, maxKeys = 1000): Promise<ListingPage> {
+    const command = new this.api.ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: maxKeys });
+    let page: ListingPage | null = null;
+    type Raw = { response: { statusCode?: number; headers?: Record<string, string>; body?: unknown } };
+    const fold = (next: (args: unknown) => Promise<Raw>) => async (args: unknown): Promise<Raw> => {
+      const result = await next(args);
+      const { response } = result;
+      const status = response.statusCode ?? 0;
+      if (status >= 200 && status < 300 && response.body) {
+        const length = Number(response.headers?.['content-length']);
+        const body = await gatherBody(response.body as AsyncIterable<Uint8Array>, Number.isSafeInteger(length) ? length : undefined, `ListObjectsV2 of ${bucket}`);
+        page = parseListingPage(body.toString('utf8'), withEntries);
+        releaseContent({ content: disposable(body) });
+        response.body = Readable.from([Buffer.from(EMPTY_LISTING)]);
+      }
+      return result;
+    };
+    command.middlewareStack.addRelativeTo(fold as never, { relation: 'after', toMiddleware: 'deserializerMiddleware', name: 'dedupLabListingFold' });
+    await this.s3.send(command);
+    if (!page) throw new Error(`s3: ListObjectsV2 of ${bucket} answered without a listing body`);
+    return page;
+  }
+
+  /** Objects and bytes under a prefix, page by page, nothing collected. */
+  async listingSums(bucket: string, prefix = ''): Promise<{ objects: number; bytes: number }> {
+    let objects = 0;
+    let bytes = 0;
+    let token: string | undefined;
+    do {
+      const page = await this.listingPage(bucket, prefix, token);
+      objects += page.objects;
+      bytes += page.bytes;
+      token = page.truncated ? page.nextToken : undefined;
+    } while (token);
+    return { objects, bytes };
   }
 
   private async emptyAndDeleteBucket(bucket: string): Promise<void> {
@@ -390,7 +526,7 @@ class S3Adapter implements SystemAdapter {
     }
   }
 
-  /** The body arrives as a fresh array of its own (the SDK's stream collector), referenced by nothing else. */
+  /** The body is gathered into a buffer of its own (gatherBody), referenced by nothing else. */
   readonly readOneOwned = true;
 
   async readOne(file: LabFileRef, cell: CellContext): Promise<Buffer> {
@@ -399,9 +535,7 @@ class S3Adapter implements SystemAdapter {
     if (!byId && !(await this.exists(bucket, `r/${file.sha256}/${file.id}`))) throw new Error(`s3: file ${file.id} is not stored`);
     const answer = await this.s3.send(new this.api.GetObjectCommand({ Bucket: bucket, Key: byId ? `f/${file.id}` : `c/${file.sha256}` }));
     if (!answer.Body) throw new Error(`s3: GetObject of file ${file.id} returned no body`);
-    // The SDK gathers the body into one new array: wrapped as it is, not copied once more.
-    const bytes = await answer.Body.transformToByteArray();
-    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    return gatherBody(answer.Body as unknown as AsyncIterable<Uint8Array>, answer.ContentLength, `GetObject of file ${file.id}`);
   }
 
   async dropCaches(_cell: CellContext): Promise<string> {
@@ -412,7 +546,7 @@ class S3Adapter implements SystemAdapter {
     const prefix = asVariant(cell.variant) === 'by-id' ? 'f/' : 'r/';
     try {
       let stored = 0;
-      for (const bucket of this.bucketsOf(cell)) stored += (await this.listObjects(bucket, prefix)).length;
+      for (const bucket of this.bucketsOf(cell)) stored += (await this.listingSums(bucket, prefix)).objects;
       return stored;
     } catch (error) {
       if (isNotFound(error)) return 0; // no bucket: nothing stored
@@ -426,7 +560,7 @@ class S3Adapter implements SystemAdapter {
   }
 
   async bucketBytes(bucket: string): Promise<number> {
-    return (await this.listObjects(bucket)).reduce((sum, object) => sum + object.size, 0);
+    return (await this.listingSums(bucket)).bytes;
   }
 
   probes(cell: CellContext): Probe[] {
@@ -461,10 +595,9 @@ class S3Adapter implements SystemAdapter {
   async sampleMetrics(): Promise<Record<string, number>> {
     if (!this.client || !this.currentBucket) return {};
     // One listing page only (cheap); reported only when the page covers the whole bucket.
-    const page = await this.s3.send(new this.api.ListObjectsV2Command({ Bucket: this.currentBucket, MaxKeys: 1000 }));
-    if (page.IsTruncated) return { bucketObjectsAtLeast: page.KeyCount ?? 0 };
-    const bytes = (page.Contents ?? []).reduce((sum, object) => sum + (object.Size ?? 0), 0);
-    return { bucketBytes: bytes, bucketObjects: page.KeyCount ?? 0 };
+    const page = await this.listingPage(this.currentBucket, '', undefined);
+    if (page.truncated) return { bucketObjectsAtLeast: page.objects };
+    return { bucketBytes: page.bytes, bucketObjects: page.objects };
   }
 }
 
