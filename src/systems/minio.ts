@@ -594,8 +594,13 @@ class S3Adapter implements SystemAdapter {
 
   async sampleMetrics(): Promise<Record<string, number>> {
     if (!this.client || !this.currentBucket) return {};
-    // One listing page only (cheap); reported only when the page covers the whole bucket.
-    const page = await this.listingPage(this.currentBucket, '', undefined);
+    // One listing page only (cheap); reported only when the page covers the whole bucket. The
+    // sampler runs beside the stages, so it can land between a drop and the re-create: no bucket
+    // holds nothing (not a failed sample).
+    const page = await this.listingPage(this.currentBucket, '', undefined).catch((error: unknown) => {
+      if (isNotFound(error)) return { truncated: false, objects: 0, bytes: 0 };
+      throw error;
+    });
     if (page.truncated) return { bucketObjectsAtLeast: page.objects };
     return { bucketBytes: page.bytes, bucketObjects: page.objects };
   }

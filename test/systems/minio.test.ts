@@ -1,7 +1,7 @@
 /** minio/s3 adapter against the real S3 server of scripts/services.sh (SeaweedFS; env DEDUP_LAB_S3_*). */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { CreateBucketCommand, GetObjectCommand, ListBucketsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteBucketCommand, GetObjectCommand, ListBucketsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { assertBucketName, bucketPrefixFor, definition, gatherBody, parseListingPage } from '../../src/systems/minio.js';
 import { bucketUsageBytes, parsePrometheusText } from '../../src/systems/minio-metrics.js';
 import type { SystemAdapter } from '../../src/systems/types.js';
@@ -170,6 +170,19 @@ describe('s3 specifics', () => {
     await adapter.deleteOne(files[0]!, cell);
     assert.equal(await adapter.countStored(cell), 1000);
     assert.deepEqual(await adapter.sampleMetrics(), { bucketBytes: 10_000, bucketObjects: 1000 });
+  });
+
+  test('the trace sample of a bucket that does not exist (between a drop and the re-create) is an empty bucket, not a failure', async () => {
+    const cell = makeCell({ variant: 'by-id', mode: 'blob' });
+    await adapter.resetLab(cell);
+    const client = rawClient();
+    try {
+      await client.send(new DeleteBucketCommand({ Bucket: `${bucketPrefixFor(`${LAB}_x`)}${cell.objectTag}` }));
+    } finally {
+      client.destroy();
+    }
+    assert.deepEqual(await adapter.sampleMetrics(), { bucketBytes: 0, bucketObjects: 0 });
+    await adapter.resetLab(cell);
   });
 
   test('readOne returns a multi-chunk object byte for byte, in a buffer of its own', async () => {
