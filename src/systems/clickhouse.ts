@@ -44,7 +44,7 @@ import { BLOB_TABLE, fileIdColumn, labTableName } from './shared/layout.js';
 import { checkRowWidth, FILE_ID_COLUMN, nativeTableName, type NativeTypeMap } from './shared/native.js';
 import { parseSystemOptions } from './shared/options.js';
 import { nativeReadSql, type ReadbackExpression } from './shared/native-readback.js';
-import { batchFiles, consecutiveStreams, DeleteDidNothingError, disposable, releaseContent, requireNative, throwIfAborted } from './shared/stages.js';
+import { batchFiles, consecutiveStreams, DeleteDidNothingError, releaseOwned, requireNative, throwIfAborted } from './shared/stages.js';
 import { checkVariant, numberOf } from './postgresql.js';
 import { SYSTEM_LAYER, sizeProbe, timingsOf } from './shared/probes.js';
 import { labFilesProbe } from './shared/lab-files.js';
@@ -782,7 +782,7 @@ class ClickhouseAdapter implements SystemAdapter {
       reader.push(chunk as Buffer);
       // Node's HTTP parser hands each body chunk over as a copy in an ArrayBuffer of its own: once
       // copied into the content nothing references it, so it is freed now, not at the next GC.
-      releaseContent({ content: disposable(chunk as Buffer) });
+      releaseOwned(chunk as Buffer);
     }
     const content = reader.finish();
     if (!content) throw this.notStored(file);

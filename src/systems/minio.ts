@@ -36,7 +36,7 @@ import { entriesOf, labFilesProbe } from './shared/lab-files.js';
 import { errorMessage } from '../core/errors.js';
 import { readMinioBucketUsage } from './minio-metrics.js';
 import { parseSystemOptions } from './shared/options.js';
-import { disposable, notApplicable, releaseContent, throwIfAborted } from './shared/stages.js';
+import { notApplicable, releaseOwned, throwIfAborted } from './shared/stages.js';
 import { collectionAwaitsVacuum, SEAWEEDFS_DEFAULT_GARBAGE_THRESHOLD, SEAWEEDFS_FILER_DELETION, SEAWEEDFS_DEFAULT_VACUUM_INTERVAL_S, seaweedDataNodes, seaweedVacuumDeferral, seaweedVolumes, type SeaweedVolume } from './shared/deferrals.js';
 import {
   assertLabName,
@@ -146,7 +146,7 @@ export async function gatherBody(body: AsyncIterable<Uint8Array>, contentLength:
     out.set(chunk, at);
     at += chunk.byteLength;
     // The stream handed the chunk over and holds no reference to it any more: ours to free.
-    releaseContent({ content: disposable(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)) });
+    releaseOwned(chunk);
   }
   if (at !== contentLength) throw new Error(`s3: ${what}: body has ${at} bytes, Content-Length ${contentLength}`);
   return out;
@@ -337,7 +337,7 @@ class S3Adapter implements SystemAdapter {
         const length = Number(response.headers?.['content-length']);
         const body = await gatherBody(response.body as AsyncIterable<Uint8Array>, Number.isSafeInteger(length) ? length : undefined, `ListObjectsV2 of ${bucket}`);
         page = parseListingPage(body.toString('utf8'), withEntries);
-        releaseContent({ content: disposable(body) });
+        releaseOwned(body);
         response.body = Readable.from([Buffer.from(EMPTY_LISTING)]);
       }
       return result;

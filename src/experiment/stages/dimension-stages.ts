@@ -11,7 +11,7 @@ import type { CellContext, LabFile, LabFileRef, NotApplicable, SystemAdapter, Wr
 import type { StageOutcome } from '../cell.js';
 import type { StageRecord } from '../record.js';
 import { recordsDigest } from '../../systems/shared/native-readback.js';
-import { disposable, releaseContent, requireNative } from '../../systems/shared/stages.js';
+import { releaseOwned, requireNative } from '../../systems/shared/stages.js';
 import { filesToDelete, scopeConflict, type CellDimensions, type DeleteMethod } from '../dimensions.js';
 
 type Failure = { kind: string; message: string } | null;
@@ -180,7 +180,7 @@ function blobCheck(kit: StageKit): (ids: readonly number[]) => AsyncIterable<Fil
       const file = refOf(kit.entries, id);
       const { result: bytes, durationMs: ms } = await timed(() => kit.adapter.readOne!(file, kit.context));
       const matches = sha256Hex(bytes) === file.sha256;
-      if (kit.adapter.readOneOwned) releaseContent({ content: disposable(bytes) });
+      if (kit.adapter.readOneOwned) releaseOwned(bytes);
       yield { id, ms, matches };
     }
   };

@@ -170,11 +170,23 @@ type DetachableArrayBuffer = ArrayBuffer & { readonly detached: boolean; transfe
  * released `content` reads as empty.
  */
 export function releaseContent(file: { content: Buffer }): void {
-  const { content } = file;
-  if (!(content.buffer instanceof ArrayBuffer) || !disposableBuffers.has(content.buffer)) return;
-  const arrayBuffer = content.buffer as DetachableArrayBuffer;
+  if (disposableBuffers.has(file.content.buffer)) detachWhole(file.content);
+}
+
+/**
+ * Free `bytes` now, for a caller that owns them and knows nothing else references them: a socket
+ * chunk already copied out, a read file whose sha256 was checked. Same rules as releaseContent
+ * otherwise (only a view of its whole ArrayBuffer; a non-detachable one is left to the GC).
+ */
+export function releaseOwned(bytes: Uint8Array): void {
+  detachWhole(bytes);
+}
+
+function detachWhole(bytes: Uint8Array): void {
+  if (!(bytes.buffer instanceof ArrayBuffer)) return;
+  const arrayBuffer = bytes.buffer as DetachableArrayBuffer;
   if (arrayBuffer.detached) return;
-  if (content.byteOffset !== 0 || content.byteLength !== arrayBuffer.byteLength) return;
+  if (bytes.byteOffset !== 0 || bytes.byteLength !== arrayBuffer.byteLength) return;
   try {
     arrayBuffer.transfer(0);
   } catch {
