@@ -23,6 +23,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PGlite, QueryOptions, Transaction } from '@electric-sql/pglite';
 import { dedupLabCacheRoot } from '../config/cache.js';
+import { minorCollector } from '../core/gc.js';
 
 export type HostRequest =
   | { id: number; op: 'query'; sql: string; params?: unknown[]; txId?: number; blobParts?: Uint8Array[] }
@@ -274,7 +275,7 @@ export function pgliteStartParams(defaults: readonly string[]): string[] {
 }
 
 /**
- * A young-generation GC after every answered request (`--expose-gc` is among the host's flags).
+ * A young-generation GC (src/core/gc.ts) after every answered request.
  * Each request leaves its bytes behind in ArrayBuffers that only a GC frees: the IPC message
  * buffer, the Bind message PGlite builds (pg-protocol copies a binary parameter three times), the
  * COPY batch (Blob and its ArrayBuffer), the decoded bytea results and the serialized answer.
@@ -283,7 +284,7 @@ export function pgliteStartParams(defaults: readonly string[]): string[] {
  * under a millisecond; the old generation is left to V8.
  */
 function freeRequestBuffers(): void {
-  (globalThis as { gc?: (options: { type: 'minor'; execution: 'sync' }) => void }).gc?.({ type: 'minor', execution: 'sync' });
+  minorCollector()?.();
 }
 
 async function main(dataDir: string): Promise<void> {
