@@ -32,10 +32,14 @@
 
   ;; MurmurHash3_x64_128(memory[p, p+len), seed) -> 16 bytes at out.
   (func $mm3 (param $p i32) (param $len i32) (param $seed i64) (param $out i32)
-    (local $h1 i64) (local $h2 i64) (local $k1 i64) (local $k2 i64) (local $end i32) (local $i i32)
-    (local.set $h1 (local.get $seed))
-    (local.set $h2 (local.get $seed))
+    (call $mm3from (local.get $p) (local.get $len) (local.get $seed) (local.get $seed) (i32.const 0) (local.get $out)))
+
+  ;; MurmurHash3_x64_128 of memory[p, p+len) continued from the state (h1, h2) after its first
+  ;; `done` bytes (a multiple of 16): the rest of the body, the tail and the finalization.
+  (func $mm3from (param $p i32) (param $len i32) (param $h1 i64) (param $h2 i64) (param $done i32) (param $out i32)
+    (local $k1 i64) (local $k2 i64) (local $end i32) (local $i i32)
     (local.set $end (i32.add (local.get $p) (i32.and (local.get $len) (i32.const -16))))
+    (local.set $p (i32.add (local.get $p) (local.get $done)))
     (block $body_done
       (loop $body
         (br_if $body_done (i32.ge_u (local.get $p) (local.get $end)))
@@ -80,47 +84,32 @@
     (i64.store (local.get $out) (local.get $h1))
     (i64.store offset=8 (local.get $out) (local.get $h2)))
 
-  ;; Two digests at once, seed 0, of memory[a, a+len) and memory[b, b+len) with len a multiple of
-  ;; 16 (no tail): the same steps as $mm3, the two inputs' dependency chains interleaved so the CPU
-  ;; overlaps them (one input's multiply latency hides behind the other's).
-  (func $mm3x2 (param $a i32) (param $b i32) (param $len i32) (param $outa i32) (param $outb i32)
-    (local $h1a i64) (local $h2a i64) (local $h1b i64) (local $h2b i64) (local $end i32) (local $n i64)
-    (local.set $end (i32.add (local.get $a) (local.get $len)))
+  ;; Two digests at once, seed 0, of memory[a, a+lena) and memory[b, b+lenb): the 16-byte
+  ;; blocks both have (the shorter one's) with the two inputs' dependency chains interleaved, so the
+  ;; CPU overlaps them (one input's multiply latency hides behind the other's); then each one's
+  ;; rest, tail and finalization on its own ($mm3from). The same digests as two $mm3 calls.
+  (func $mm3pair (param $a i32) (param $lena i32) (param $b i32) (param $lenb i32) (param $outa i32) (param $outb i32)
+    (local $h1a i64) (local $h2a i64) (local $h1b i64) (local $h2b i64) (local $pa i32) (local $pb i32) (local $end i32) (local $both i32)
+    (local.set $both (i32.and (select (local.get $lena) (local.get $lenb) (i32.lt_u (local.get $lena) (local.get $lenb))) (i32.const -16)))
+    (local.set $pa (local.get $a))
+    (local.set $pb (local.get $b))
+    (local.set $end (i32.add (local.get $a) (local.get $both)))
     (block $body_done
       (loop $body
-        (br_if $body_done (i32.ge_u (local.get $a) (local.get $end)))
-        (local.set $h1a (i64.xor (local.get $h1a) (call $mixK1 (i64.load (local.get $a)))))
-        (local.set $h1b (i64.xor (local.get $h1b) (call $mixK1 (i64.load (local.get $b)))))
+        (br_if $body_done (i32.ge_u (local.get $pa) (local.get $end)))
+        (local.set $h1a (i64.xor (local.get $h1a) (i64.mul (i64.rotl (i64.mul (i64.load (local.get $pa)) (i64.const 0x87c37b91114253d5)) (i64.const 31)) (i64.const 0x4cf5ad432745937f))))
+        (local.set $h1b (i64.xor (local.get $h1b) (i64.mul (i64.rotl (i64.mul (i64.load (local.get $pb)) (i64.const 0x87c37b91114253d5)) (i64.const 31)) (i64.const 0x4cf5ad432745937f))))
         (local.set $h1a (i64.add (i64.mul (i64.add (i64.rotl (local.get $h1a) (i64.const 27)) (local.get $h2a)) (i64.const 5)) (i64.const 0x52dce729)))
         (local.set $h1b (i64.add (i64.mul (i64.add (i64.rotl (local.get $h1b) (i64.const 27)) (local.get $h2b)) (i64.const 5)) (i64.const 0x52dce729)))
-        (local.set $h2a (i64.xor (local.get $h2a) (call $mixK2 (i64.load offset=8 (local.get $a)))))
-        (local.set $h2b (i64.xor (local.get $h2b) (call $mixK2 (i64.load offset=8 (local.get $b)))))
+        (local.set $h2a (i64.xor (local.get $h2a) (i64.mul (i64.rotl (i64.mul (i64.load offset=8 (local.get $pa)) (i64.const 0x4cf5ad432745937f)) (i64.const 33)) (i64.const 0x87c37b91114253d5))))
+        (local.set $h2b (i64.xor (local.get $h2b) (i64.mul (i64.rotl (i64.mul (i64.load offset=8 (local.get $pb)) (i64.const 0x4cf5ad432745937f)) (i64.const 33)) (i64.const 0x87c37b91114253d5))))
         (local.set $h2a (i64.add (i64.mul (i64.add (i64.rotl (local.get $h2a) (i64.const 31)) (local.get $h1a)) (i64.const 5)) (i64.const 0x38495ab5)))
         (local.set $h2b (i64.add (i64.mul (i64.add (i64.rotl (local.get $h2b) (i64.const 31)) (local.get $h1b)) (i64.const 5)) (i64.const 0x38495ab5)))
-        (local.set $a (i32.add (local.get $a) (i32.const 16)))
-        (local.set $b (i32.add (local.get $b) (i32.const 16)))
+        (local.set $pa (i32.add (local.get $pa) (i32.const 16)))
+        (local.set $pb (i32.add (local.get $pb) (i32.const 16)))
         (br $body)))
-    (local.set $n (i64.extend_i32_u (local.get $len)))
-    (local.set $h1a (i64.xor (local.get $h1a) (local.get $n)))
-    (local.set $h2a (i64.xor (local.get $h2a) (local.get $n)))
-    (local.set $h1b (i64.xor (local.get $h1b) (local.get $n)))
-    (local.set $h2b (i64.xor (local.get $h2b) (local.get $n)))
-    (local.set $h1a (i64.add (local.get $h1a) (local.get $h2a)))
-    (local.set $h1b (i64.add (local.get $h1b) (local.get $h2b)))
-    (local.set $h2a (i64.add (local.get $h2a) (local.get $h1a)))
-    (local.set $h2b (i64.add (local.get $h2b) (local.get $h1b)))
-    (local.set $h1a (call $fmix64 (local.get $h1a)))
-    (local.set $h1b (call $fmix64 (local.get $h1b)))
-    (local.set $h2a (call $fmix64 (local.get $h2a)))
-    (local.set $h2b (call $fmix64 (local.get $h2b)))
-    (local.set $h1a (i64.add (local.get $h1a) (local.get $h2a)))
-    (local.set $h1b (i64.add (local.get $h1b) (local.get $h2b)))
-    (local.set $h2a (i64.add (local.get $h2a) (local.get $h1a)))
-    (local.set $h2b (i64.add (local.get $h2b) (local.get $h1b)))
-    (i64.store (local.get $outa) (local.get $h1a))
-    (i64.store offset=8 (local.get $outa) (local.get $h2a))
-    (i64.store (local.get $outb) (local.get $h1b))
-    (i64.store offset=8 (local.get $outb) (local.get $h2b)))
+    (call $mm3from (local.get $a) (local.get $lena) (local.get $h1a) (local.get $h2a) (local.get $both) (local.get $outa))
+    (call $mm3from (local.get $b) (local.get $lenb) (local.get $h1b) (local.get $h2b) (local.get $both) (local.get $outb)))
 
   ;; One digest: MurmurHash3_x64_128 of memory[p, p+len) with a 32-bit seed (as the reference's
   ;; uint32_t seed, zero-extended).
@@ -131,19 +120,17 @@
   ;; when len is not a multiple; 16 bytes each, back to back from out. Returns their count.
   (func $pieces (export "pieces") (param $p i32) (param $len i32) (param $size i32) (param $out i32) (result i32)
     (local $count i32) (local $n i32)
-    ;; Whole pieces two at a time while the size is a multiple of 16 (4 KiB blocks).
-    (if (i32.eqz (i32.and (local.get $size) (i32.const 15)))
-      (then
-        (block $pairs_done
-          (loop $pairs
-            (br_if $pairs_done (i32.lt_u (local.get $len) (i32.shl (local.get $size) (i32.const 1))))
-            (call $mm3x2 (local.get $p) (i32.add (local.get $p) (local.get $size)) (local.get $size)
-                         (local.get $out) (i32.add (local.get $out) (i32.const 16)))
-            (local.set $p (i32.add (local.get $p) (i32.shl (local.get $size) (i32.const 1))))
-            (local.set $len (i32.sub (local.get $len) (i32.shl (local.get $size) (i32.const 1))))
-            (local.set $out (i32.add (local.get $out) (i32.const 32)))
-            (local.set $count (i32.add (local.get $count) (i32.const 2)))
-            (br $pairs)))))
+    ;; Whole pieces two at a time.
+    (block $pairs_done
+      (loop $pairs
+        (br_if $pairs_done (i32.lt_u (local.get $len) (i32.shl (local.get $size) (i32.const 1))))
+        (call $mm3pair (local.get $p) (local.get $size) (i32.add (local.get $p) (local.get $size)) (local.get $size)
+                       (local.get $out) (i32.add (local.get $out) (i32.const 16)))
+        (local.set $p (i32.add (local.get $p) (i32.shl (local.get $size) (i32.const 1))))
+        (local.set $len (i32.sub (local.get $len) (i32.shl (local.get $size) (i32.const 1))))
+        (local.set $out (i32.add (local.get $out) (i32.const 32)))
+        (local.set $count (i32.add (local.get $count) (i32.const 2)))
+        (br $pairs)))
     (block $done
       (loop $next
         (br_if $done (i32.eqz (local.get $len)))
@@ -259,9 +246,12 @@
   ;; `cap` chunks (the room at `out` and `lens`). Per chunk:
   ;; its digest (16 bytes, from `out`) and its length (i32, from `lens`; negated when the chunk is
   ;; all zero bytes). Returns the number of chunks; the caller sums their lengths.
+  ;; All cuts first, then the digests two chunks at a time ($mm3pair).
   (func (export "chunks") (param $p i32) (param $len i32) (param $final i32) (param $min i32) (param $avg i32) (param $max i32)
         (param $small i32) (param $large i32) (param $out i32) (param $lens i32) (param $cap i32) (result i32)
-    (local $count i32) (local $n i32)
+    (local $count i32) (local $n i32) (local $at i32) (local $lenat i32) (local $left i32) (local $second i32)
+    (local.set $at (local.get $p))
+    (local.set $lenat (local.get $lens))
     (block $done
       (loop $next
         (br_if $done (i32.eqz (local.get $len)))
@@ -271,16 +261,41 @@
         (if (i32.gt_u (local.get $n) (local.get $min))
           (then
             (if (i32.gt_u (local.get $n) (local.get $max)) (then (local.set $n (local.get $max))))
-            (local.set $n (call $cut (local.get $p) (local.get $n) (local.get $min)
+            (local.set $n (call $cut (local.get $at) (local.get $n) (local.get $min)
                                      (select (local.get $avg) (local.get $n) (i32.lt_u (local.get $avg) (local.get $n)))
                                      (local.get $small) (local.get $large)))))
-        (call $mm3 (local.get $p) (local.get $n) (i64.const 0) (local.get $out))
-        (i32.store (local.get $lens)
-          (select (i32.sub (i32.const 0) (local.get $n)) (local.get $n) (call $zero (local.get $p) (local.get $n))))
-        (local.set $p (i32.add (local.get $p) (local.get $n)))
+        (i32.store (local.get $lenat) (local.get $n))
+        (local.set $at (i32.add (local.get $at) (local.get $n)))
         (local.set $len (i32.sub (local.get $len) (local.get $n)))
-        (local.set $out (i32.add (local.get $out) (i32.const 16)))
-        (local.set $lens (i32.add (local.get $lens) (i32.const 4)))
+        (local.set $lenat (i32.add (local.get $lenat) (i32.const 4)))
         (local.set $count (i32.add (local.get $count) (i32.const 1)))
         (br $next)))
+    ;; The digests and zero marks, from the first chunk again.
+    (local.set $left (local.get $count))
+    (block $hashed
+      (loop $hash
+        (br_if $hashed (i32.eqz (local.get $left)))
+        (local.set $n (i32.load (local.get $lens)))
+        (if (i32.ge_u (local.get $left) (i32.const 2))
+          (then
+            (local.set $second (i32.load offset=4 (local.get $lens)))
+            (call $mm3pair (local.get $p) (local.get $n) (i32.add (local.get $p) (local.get $n)) (local.get $second)
+                           (local.get $out) (i32.add (local.get $out) (i32.const 16))))
+          (else (call $mm3 (local.get $p) (local.get $n) (i64.const 0) (local.get $out))))
+        (if (call $zero (local.get $p) (local.get $n))
+          (then (i32.store (local.get $lens) (i32.sub (i32.const 0) (local.get $n)))))
+        (local.set $p (i32.add (local.get $p) (local.get $n)))
+        (local.set $lens (i32.add (local.get $lens) (i32.const 4)))
+        (local.set $out (i32.add (local.get $out) (i32.const 16)))
+        (local.set $left (i32.sub (local.get $left) (i32.const 1)))
+        (if (local.get $left)
+          (then
+            (local.set $n (i32.load (local.get $lens)))
+            (if (call $zero (local.get $p) (local.get $n))
+              (then (i32.store (local.get $lens) (i32.sub (i32.const 0) (local.get $n)))))
+            (local.set $p (i32.add (local.get $p) (local.get $n)))
+            (local.set $lens (i32.add (local.get $lens) (i32.const 4)))
+            (local.set $out (i32.add (local.get $out) (i32.const 16)))
+            (local.set $left (i32.sub (local.get $left) (i32.const 1)))))
+        (br $hash)))
     (local.get $count)))

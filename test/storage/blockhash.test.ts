@@ -101,10 +101,10 @@ test('the module imports a shared memory; a second instance over the same memory
   assert.throws(() => new BlockHasher(1 << 20, 4096, null, first.sharedMemory), /the shared memory holds/);
 });
 
-test('pieces (two blocks at a time where the size is a multiple of 16) gives each piece its own MurmurHash3 digest', () => {
+test('pieces (two blocks at a time, any size) gives each piece its own MurmurHash3 digest', () => {
   const hasher = new BlockHasher(1 << 16);
   randomBytes(40_000).copy(hasher.data);
-  for (const [length, size] of [[40_000, 4096], [4096 * 3, 4096], [4096 * 2 + 17, 4096], [1000, 48], [999, 100], [4096, 8192]] as const) {
+  for (const [length, size] of [[40_000, 4096], [4096 * 3, 4096], [4096 * 2 + 17, 4096], [1000, 48], [999, 100], [1000, 7], [4096, 8192]] as const) {
     const count = hasher.pieces(hasher.data.subarray(0, length), size, 0);
     assert.equal(count, Math.ceil(length / size));
     const digests = Buffer.from(hasher.memory.subarray(0, count * DIGEST_BYTES));
@@ -112,5 +112,35 @@ test('pieces (two blocks at a time where the size is a multiple of 16) gives eac
       const piece = hasher.data.subarray(index * size, Math.min(length, (index + 1) * size));
       assert.deepEqual(digests.subarray(index * DIGEST_BYTES, (index + 1) * DIGEST_BYTES), Buffer.from(hasher.hash(piece)), `${length} bytes in ${size}-byte pieces, piece ${index}`);
     }
+  }
+});
+
+test('chunks: every chunk digest (two chunks of different lengths hashed at a time) is the chunk hashed alone; all-zero chunks marked', () => {
+  const records = 64;
+  const hasher = new BlockHasher(1 << 18, 4096, { slots: 1, records, joinBytes: 8192 });
+  const slot = hasher.chunkSlots[0];
+  assert.ok(slot);
+  randomBytes(1 << 18).copy(hasher.data);
+  hasher.data.fill(0, 50_000, 100_000); // a zero run over 3 × max: at least one all-zero chunk
+  // min 1 KiB, avg 4 KiB, max 16 KiB (masks as blockdedup's cdcMasks: 14 and 10 top bits); odd and even counts, final or not.
+  const top = (bits: number) => (0xffffffff << (32 - bits)) >>> 0;
+  for (const [length, final] of [[1 << 18, true], [1 << 18, false], [100_001, true], [1023, true], [5000, true]] as const) {
+    const count = hasher.chunks(hasher.data.byteOffset, length, final, { min: 1024, avg: 4096, max: 16384 }, top(14), top(10), slot, 0, records);
+    assert.ok(count > 0, `${length}: some chunks`);
+    let at = 0;
+    let zeros = 0;
+    for (let index = 0; index < count; index++) {
+      const stated = slot.lengths[index] as number;
+      const size = Math.abs(stated);
+      const chunk = hasher.data.subarray(at, at + size);
+      assert.equal(stated < 0, chunk.every((byte) => byte === 0), `${length}: chunk ${index}'s zero mark`);
+      if (stated < 0) zeros++;
+      const stored: Buffer = Buffer.from(hasher.memory.subarray((slot.digestWords + 4 * index) * 4, (slot.digestWords + 4 * index + 4) * 4));
+      assert.deepEqual(stored, Buffer.from(hasher.hash(chunk)), `${length}: chunk ${index} (${size} bytes)`);
+      at += size;
+    }
+    if (length === 1 << 18) assert.ok(zeros > 0, 'the zero run gave an all-zero chunk');
+    if (final) assert.equal(at, length, 'a final call cuts to the end');
+    else assert.ok(length - at < 16384, 'a non-final call stops less than max before the end');
   }
 });
