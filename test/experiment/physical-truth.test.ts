@@ -76,13 +76,27 @@ describe('physical truth on the real servers', { timeout: 900_000 }, () => {
     const grown = grownOnDisk(records);
     const deleted = recordOf(records, 'perfile_delete');
     const vacuumed = recordOf(records, 'maintenance');
-    t.diagnostic(`grown ${grown}; delete returned ${deleted.returned}; vacuum returned ${vacuumed.returned}, residual ${vacuumed.residualBytes}`);
-    assert.ok(deleted.returned !== null && deleted.returned !== undefined && deleted.returned <= 0.1 * grown, `deletes return (almost) nothing: ${deleted.returned}`);
+    const deletedOnDisk = probeOf(deleted, 'lab_fs');
+    const atStageEnd = deleted.reclaimCurve?.[0]?.[1];
+    t.diagnostic(`grown ${grown}; delete returned ${deleted.returned} (${deletedOnDisk.before === null || atStageEnd === undefined ? '?' : deletedOnDisk.before - atStageEnd} at the stage's end); vacuum returned ${vacuumed.returned}, residual ${vacuumed.residualBytes}; ${deleted.reclaimNote}`);
+    // The deletes themselves free nothing: the disk right after them (the watch's first sample)
+    // still holds what the inserts wrote.
+    assert.ok(deletedOnDisk.before !== null && atStageEnd !== undefined, 'the watch sampled the disk after the deletes');
+    assert.ok(deletedOnDisk.before - atStageEnd <= 0.1 * grown, `deletes return (almost) nothing: ${deletedOnDisk.before - atStageEnd} of ${grown} at the stage's end`);
+    assert.ok(deleted.returned !== null && deleted.returned !== undefined);
+    // The master's own sweep (every -master.vacuumIntervalSeconds, 840 s by default) can fall in
+    // the 120 s watch after the deletes — then it, not the maintenance, gives the space back, and
+    // the record's reclaim curve shows it after the first sample. Seen once in ≈ 20 runs.
+    const sweptDuringWatch = deleted.returned > 0.1 * grown;
+    const watchedLast = deleted.reclaimCurve?.at(-1)?.[1] ?? atStageEnd;
+    if (sweptDuringWatch) assert.ok(watchedLast < atStageEnd - 0.1 * grown, `the space came back later in the watch: ${JSON.stringify(deleted.reclaimCurve)}`);
     assert.equal(vacuumed.edrFlag.status, 'not-applicable');
     // Observed: the vacuum returned 98 % in one run and 58 % in another (the rest came back later or
     // stayed in volumes the master did not compact in that call; docs/results.md). Asserted is what
-    // held in every run: the vacuum, not the delete, is what returns the space, most of it.
-    assert.ok(vacuumed.returned !== null && vacuumed.returned !== undefined && vacuumed.returned >= 0.5 * grown, `vacuum returns most of it: ${vacuumed.returned} of ${grown}`);
+    // held in every run: a vacuum (the maintenance's, or the master's own sweep during the watch),
+    // not the delete, is what returns the space, most of it.
+    const vacuumReturned = (vacuumed.returned ?? 0) + (sweptDuringWatch ? deleted.returned : 0);
+    assert.ok(vacuumed.returned !== null && vacuumed.returned !== undefined && vacuumReturned >= 0.5 * grown, `a vacuum returns most of it: ${vacuumReturned} of ${grown}`);
     assert.ok(vacuumed.residualBytes !== null && vacuumed.residualBytes <= 0.5 * grown, `vacuum returns most of it: residual ${vacuumed.residualBytes} of ${grown}`);
   });
 
