@@ -25,7 +25,7 @@ export function formatBlockDedupTable(result: BlockDedupResult): string {
   const line = (cells: string[]): string => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] as number) : cell.padStart(widths[i] as number))).join('  ');
   const seconds = result.durationMs / 1000;
   return [
-    `${result.path}: ${result.files} files, ${formatBytes(result.bytes)}${result.skippedFiles > 0 ? `, ${result.skippedFiles} unreadable files skipped` : ''}, ${seconds.toFixed(1)} s (${(result.bytes / 1e6 / Math.max(seconds, 1e-9)).toFixed(0)} MB/s)`,
+    `${result.path}: ${result.files} files, ${formatBytes(result.bytes)}${result.skippedFiles > 0 ? `, ${result.skippedFiles} unreadable files skipped` : ''}, ${readMode(result)}, ${seconds.toFixed(1)} s (${(result.bytes / 1e6 / Math.max(seconds, 1e-9)).toFixed(0)} MB/s)`,
     line(header),
     line(widths.map((width) => '-'.repeat(width))),
     ...rows.map(line),
@@ -35,4 +35,12 @@ export function formatBlockDedupTable(result: BlockDedupResult): string {
     `compress: ${result.compressor}, measured on the first ${formatBytes(COMPRESS_ALWAYS_BYTES)} of distinct blocks per unit, then on 1/${COMPRESS_SAMPLE_RATE} of the rest chosen by digest, whose ratio stands for the rest (± ${MARGIN_STANDARD_ERRORS} standard errors of that sample).`,
     `dedup+compress: bytes / what a ZFS-like layer allocates (${result.sectorBytes}-byte sectors, compression kept only when it saves 1/8, zero blocks as holes; CDC chunks packed).`,
   ].join('\n');
+}
+
+/** How the files were read: O_DIRECT (past the page cache) or through it. */
+function readMode(result: BlockDedupResult): string {
+  if (result.files === 0) return 'nothing read';
+  if (result.directFiles === result.files) return 'read with O_DIRECT';
+  if (result.directFiles === 0) return 'read through the page cache';
+  return `${result.directFiles} of ${result.files} files read with O_DIRECT`;
 }

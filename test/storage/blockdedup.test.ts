@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { link, mkdir, symlink, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { link, mkdir, open, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { simulateBlockDedup, BLOCK_SIZES, COMPRESS_ALWAYS_BYTES } from '../../src/storage/blockdedup.js';
 import { roundUpToSector, storedBlockBytes } from '../../src/storage/allocation.js';
@@ -113,6 +114,32 @@ test('CDC on the worker thread gives exactly the inline result (random, text, a 
     assert.ok(threaded.cdc.pieces > 100, `${threaded.cdc.pieces} chunks`);
     assert.deepEqual(threaded.cdc, inline.cdc);
     assert.deepEqual(threaded.fixed, inline.fixed);
+  });
+});
+
+test('O_DIRECT reads (the default where the file system takes them) give exactly the page-cache result; sizes at and around the 4 MiB read groups', async () => {
+  await withTempDir(async (dir) => {
+    const data = randomBytes(8 * MiB + 4096);
+    // Whole groups, a group and one byte, a piece short of a group, an odd size, one byte, empty, a copy.
+    const sizes = [8 * MiB, 4 * MiB + 1, 3 * MiB, 5_000_001, 1, 0];
+    for (const [index, size] of sizes.entries()) await writeFile(join(dir, `f${index}.bin`), data.subarray(index * 4096, index * 4096 + size));
+    await writeFile(join(dir, 'copy.bin'), data.subarray(0, 8 * MiB));
+    // Whether this file system takes O_DIRECT at all (tmpfs does since Linux 6.6; some FUSE and network ones do not).
+    const takesDirect = await open(join(dir, 'f0.bin'), constants.O_RDONLY | (constants.O_DIRECT ?? 0)).then(async (handle) => {
+      await handle.close();
+      return (constants.O_DIRECT ?? 0) !== 0;
+    }, () => false);
+    for (const threads of [false, true]) {
+      const direct = await simulateBlockDedup(dir, { threads });
+      const buffered = await simulateBlockDedup(dir, { threads, direct: false });
+      assert.equal(direct.files, sizes.length + 1);
+      assert.equal(direct.directFiles, takesDirect ? direct.files : 0, 'every file read with O_DIRECT where the file system takes it');
+      assert.equal(buffered.directFiles, 0);
+      assert.deepEqual(direct.fixed, buffered.fixed);
+      assert.deepEqual(direct.cdc, buffered.cdc);
+      assert.equal(direct.bytes, sizes.reduce((sum, size) => sum + size, 0) + 8 * MiB);
+      assert.ok((direct.fixed[0]?.dedupRatio ?? 0) > 1.3, 'the copy is found');
+    }
   });
 });
 
