@@ -11,7 +11,8 @@
  *   saves at least 1/8 (ZFS's rule), all-zero blocks stored as holes (ZFS with compression on).
  *
  * Reads go through a ring of 1 MiB buffers at file offsets that are multiples of 1 MiB, so every
- * fixed block lies inside one read: no copies. The buffers live in the WebAssembly hasher's shared
+ * fixed block lies inside one read: no copies (4 MiB per `readv`, two in flight, O_DIRECT where the
+ * file system takes it: see Reader and SourceFile). The buffers live in the WebAssembly hasher's shared
  * memory (src/storage/blockhash.ts, MurmurHash3_x64_128 and the FastCDC gear scan): a read is
  * hashed where it landed, every 4 KiB block in one call, and its chunks are cut and digested there
  * too, by the CDC worker (src/storage/cdc-thread.ts) on the second core or inline. Fingerprints of
