@@ -38,6 +38,8 @@ import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { UsageError } from '../core/errors.js';
+import { CHDB_HOST_FLAG, type ChdbHostRequest, type ChdbHostResult } from './chdb-host.js';
+import { hostEntry, HostPool, HostProcess, type RemoteError } from './shared/host-process.js';
 import type { NativeTable } from '../dataset/records.js';
 import {
   assertFileId,
@@ -75,19 +77,15 @@ export const CHDB_MISSING_MESSAGE = `system chdb needs the optional package chdb
 /** Payload bytes per INSERT: bounds memory whatever the file sizes. */
 export const INSERT_CHUNK_BYTES = 8 * 1024 * 1024;
 
-/** The slice of chdb's API this adapter uses (typed here: the package is optional, so tsc may not see it). */
+/** A chdb session as tests and tools see it (the host's session on a data path, joined). */
 interface ChdbResult {
   text(): string;
 }
 export interface ChdbSession {
   queryAsync(query: string, options?: { format?: string }): Promise<ChdbResult>;
   insert(params: { table: string; values: Buffer; format: 'TabSeparated' }): Promise<{ rowsWritten: number }>;
+  /** Drops this reference to the host (it exits with the last one). */
   close(): void;
-}
-interface ChdbApi {
-  Session: new (path: string) => ChdbSession;
-  version(): { chdb: string; libchdb: string };
-  drainPending?: () => Promise<void>;
 }
 
 /** True when `chdb` resolves from this installation (or from the module at `from`). */
@@ -100,19 +98,122 @@ export function chdbInstalled(from: string = import.meta.url): boolean {
   }
 }
 
-async function importChdb(): Promise<ChdbApi> {
+// ---- the host process and its client ------------------------------------------------------------
+
+/** An error the engine raised (its text as ClickHouse wrote it). */
+export class ChdbError extends Error {
+  constructor(error: RemoteError) {
+    super(error.message);
+    this.name = error.name === 'Error' ? 'ChdbError' : error.name;
+  }
+}
+
+/** The host is gone (crashed, killed or closed): a lost connection, retried by the runner. */
+export class ChdbHostLostError extends Error {}
+
+/**
+ * Environment additions of the host (a value the user set is kept). Empty: the allocator settings
+ * tried did not measurably lower the host's peak (docs/systems-embedded.md, "chdb host process").
+ */
+export const CHDB_HOST_ENV: Record<string, string> = {};
+
+/** The client of one chdb host: the engine on one data path, in its own process. */
+export class ChdbClient {
+  private constructor(private readonly host: HostProcess<ChdbHostRequest, ChdbHostResult>) {}
+
+  /** Fork a host for `path` and wait until the engine inside it has opened the path. */
+  static async start(path: string): Promise<ChdbClient> {
+    const host = await HostProcess.start<ChdbHostRequest, ChdbHostResult>({
+      engine: 'chdb',
+      target: path,
+      entry: hostEntry(import.meta.url, 'chdb-host'),
+      args: [CHDB_HOST_FLAG, path],
+      env: CHDB_HOST_ENV,
+      lost: (message) => new ChdbHostLostError(message),
+      failed: (error) => new ChdbError(error),
+    });
+    return new ChdbClient(host);
+  }
+
+  /** Process id of the host (the process that holds the engine's memory). */
+  get pid(): number {
+    return this.host.pid;
+  }
+
+  get alive(): boolean {
+    return this.host.alive;
+  }
+
+  get exited(): Promise<void> {
+    return this.host.exited;
+  }
+
+  memory(): { rssBytes: number; peakRssBytes: number } | null {
+    return this.host.memory();
+  }
+
+  /** The result as text (chdb's default format, CSV, unless `format` says otherwise). */
+  async query(sql: string, format?: string): Promise<string> {
+    return (await this.host.request({ op: 'query', sql, ...(format ? { format } : {}) })) as string;
+  }
+
+  /** The result's bytes, in a Buffer of their own (the copy the IPC channel made, nothing else holds it). */
+  async queryBytes(sql: string, format: string): Promise<Buffer> {
+    const bytes = (await this.host.request({ op: 'query', sql, format, bytes: true })) as Uint8Array;
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  async insert(params: { table: string; values: Buffer; format: 'TabSeparated' }): Promise<{ rowsWritten: number }> {
+    return { rowsWritten: (await this.host.request({ op: 'insert', ...params })) as number };
+  }
+
+  /** Close the session, delete the data path, open a fresh session on it (a truly empty lab). */
+  async reset(): Promise<void> {
+    await this.host.request({ op: 'reset' });
+  }
+
+  /** The chdb package's version. */
+  async packageVersion(): Promise<string> {
+    return (await this.host.request({ op: 'version' })) as string;
+  }
+
+  close(): Promise<void> {
+    return this.host.close();
+  }
+}
+
+/** One host per data path in this process: chdb opens one data path per process, and a path once. */
+const hosts = new HostPool((path) => ChdbClient.start(path));
+
+export interface ChdbHandle {
+  db: ChdbClient;
+  /** Drop this reference; the host closes when the last one is released. */
+  release(): Promise<void>;
+}
+
+/** Open (or join) this process's chdb host of a data path. */
+export async function acquireChdb(path: string): Promise<ChdbHandle> {
   if (!chdbInstalled()) throw new UsageError(CHDB_MISSING_MESSAGE);
-  const specifier = 'chdb'; // a variable: tsc must not require the optional package's types
-  return (await import(specifier)) as ChdbApi;
+  const handle = await hosts.acquire(path);
+  return { db: handle.client, release: handle.release };
 }
 
 /**
- * A chdb session on `path` (tests, tools). A path the adapter has open is shared (chdb counts
- * references); another path while one is open is refused by chdb.
+ * A chdb session on `path` (tests, tools): joins the host the adapter has open on that path (or
+ * starts one). `close()` drops the reference.
  */
 export async function openChdbSession(path: string): Promise<ChdbSession> {
-  const api = await importChdb();
-  return new api.Session(path);
+  const handle = await acquireChdb(path);
+  return {
+    async queryAsync(query, options) {
+      const text = await handle.db.query(query, options?.format);
+      return { text: () => text };
+    },
+    insert: (params) => handle.db.insert(params),
+    close() {
+      void handle.release();
+    },
+  };
 }
 
 const chdbOptionsSchema = z
@@ -188,8 +289,7 @@ const messageOf = (error: unknown) => (error instanceof Error ? error.message : 
 
 class ChdbAdapter implements SystemAdapter {
   readonly id = 'chdb';
-  private api: ChdbApi | null = null;
-  private session: ChdbSession | null = null;
+  private handle: ChdbHandle | null = null;
   private readonly labDir: string;
 
   constructor(
@@ -201,50 +301,46 @@ class ChdbAdapter implements SystemAdapter {
   }
 
   async connect(): Promise<void> {
-    this.api ??= await importChdb();
+    if (!chdbInstalled()) throw new UsageError(CHDB_MISSING_MESSAGE);
+    // A handle whose host died is a lost connection: drop it and start (or join) a fresh host.
+    if (this.handle && !this.handle.db.alive) await this.close();
     mkdirSync(this.options.dataDir, { recursive: true });
-    if (!this.session && existsSync(this.labDir)) this.open();
+    if (!this.handle && existsSync(this.labDir)) await this.open();
   }
 
+  /** Drops the adapter's reference to the host; the host closes the engine and exits with the last one. */
   async close(): Promise<void> {
-    const session = this.session;
-    this.session = null;
-    session?.close();
-    // close() returns before the engine has let go when work is still in flight.
-    await this.api?.drainPending?.();
+    const handle = this.handle;
+    this.handle = null;
+    await handle?.release();
   }
 
-  /** The engine's own `version()` (chdb's version() says "unknown" for libchdb until an engine is open). */
+  /** The engine's own `version()` and the chdb package's. */
   async version(): Promise<string> {
-    const session = this.session ?? this.open();
-    const text = (await session.queryAsync('SELECT version()', { format: 'JSONCompactEachRow' })).text().trim();
+    const db = this.handle?.db ?? (await this.open());
+    const text = (await db.query('SELECT version()', 'JSONCompactEachRow')).trim();
     const engine = String((JSON.parse(text) as unknown[])[0]);
-    return `ClickHouse ${engine} (chdb ${this.requireApi().version().chdb})`;
+    return `ClickHouse ${engine} (chdb ${await db.packageVersion()})`;
   }
 
-  private open(): ChdbSession {
-    mkdirSync(this.labDir, { recursive: true });
-    this.session = new (this.requireApi().Session)(this.labDir);
-    return this.session;
+  /** Start (or join) the host of the lab directory; the host creates the directory. */
+  private async open(): Promise<ChdbClient> {
+    this.handle = await acquireChdb(this.labDir);
+    return this.handle.db;
   }
 
-  private requireApi(): ChdbApi {
-    if (!this.api) throw new Error('chdb adapter is not connected (call connect first)');
-    return this.api;
-  }
-
-  private get db(): ChdbSession {
-    if (!this.session) throw new Error(`chdb lab ${this.labDir} is not open (call resetLab first)`);
-    return this.session;
+  private get db(): ChdbClient {
+    if (!this.handle) throw new Error(`chdb lab ${this.labDir} is not open (call resetLab first)`);
+    return this.handle.db;
   }
 
   private async command(query: string): Promise<void> {
-    await this.db.queryAsync(query);
+    await this.db.query(query);
   }
 
   /** First column of the first row. */
   private async scalar(query: string): Promise<number> {
-    const text = (await this.db.queryAsync(query, { format: 'JSONCompactEachRow' })).text().trim();
+    const text = (await this.db.query(query, 'JSONCompactEachRow')).trim();
     const row = text ? (JSON.parse(text.split('\n')[0]!) as unknown[]) : [];
     if (row.length === 0) throw new Error(`chdb query returned no row: ${query}`);
     return numberOf(row[0]);
@@ -280,9 +376,12 @@ class ChdbAdapter implements SystemAdapter {
 
   async resetLab(cell: CellContext): Promise<void> {
     const variant = this.variantOf(cell);
-    await this.close();
-    rmSync(this.labDir, { recursive: true, force: true });
-    this.open();
+    // In the host: close the session, delete the directory, open a new session on it.
+    if (this.handle) await this.handle.db.reset();
+    else {
+      rmSync(this.labDir, { recursive: true, force: true });
+      await this.open();
+    }
     await this.command(`CREATE DATABASE ${chIdent(this.lab, 'database name')}`);
     const tables = this.contentTables(cell);
     const ddl = cell.mode === 'blob' ? chdbBlobTableDdl(this.lab, variant, tables) : chdbNativeTableDdl(this.lab, requireNative(cell).table, variant, tables);
@@ -526,7 +625,7 @@ class ChdbAdapter implements SystemAdapter {
     const byContent = this.variantOf(cell) === 'replacing';
     if (byContent && (await this.count(REFS_TABLE, `id = ${assertFileId(file.id)}`)) === 0) return [];
     const query = clickhouseRecordsSql(table, chQualified(this.lab, this.tableOf(cell, file.id)), file, byContent);
-    const text = (await this.db.queryAsync(query, { format: 'JSONCompactEachRow' })).text();
+    const text = await this.db.query(query, 'JSONCompactEachRow');
     const rows = text.split('\n').filter((line) => line.length > 0).map((line) => JSON.parse(line) as unknown[]);
     return clickhouseRecordsOf(table, rows, byContent);
   }
@@ -555,9 +654,10 @@ class ChdbAdapter implements SystemAdapter {
   }
 
   async sampleMetrics(): Promise<Record<string, number>> {
-    // No query: it would queue behind the measured work on the same engine. The engine lives in
-    // this process, so the process's resident memory is the engine's (plus Node's).
-    return { rssBytes: process.memoryUsage().rss };
+    // No query: it would queue behind the measured work on the same engine. The host's memory (a
+    // separate process: the engine, not the tool) is read from /proc, so it never waits for the work.
+    const memory = this.handle?.db.memory();
+    return memory ? { chdbHostRssBytes: memory.rssBytes, chdbHostPeakRssBytes: memory.peakRssBytes } : {};
   }
 }
 
