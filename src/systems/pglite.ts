@@ -24,7 +24,7 @@ import type { CellContext, LabFile, LabFileRef, Probe, SystemAdapter, SystemDefi
 import { pgDeleteMany, pgDropAndRecreate, pgReadBlob, pgTruncate, pgVacuumSql } from './shared/pgDimensions.js';
 import { assertLabName, MODES } from './types.js';
 import { HOST_FLAG, type HostError, type HostQueryResult, type HostRequest } from './pglite-host.js';
-import { hostEntry, HostPool, HostProcess, processMemory, type WithoutId } from './shared/host-process.js';
+import { HostClient, hostEntry, HostPool, HostProcess, processMemory, type WithoutId } from './shared/host-process.js';
 import { parseEmbeddedOptions, type EmbeddedOptions } from './shared/options.js';
 import {
   PG_COPY_BINARY_HEADER,
@@ -125,13 +125,11 @@ export const PGLITE_MAX_BATCH_BYTES = 2 * 1024 * 1024;
 
 export { processMemory };
 
-class HostClient implements PgliteClient {
+class PgliteHostClient extends HostClient<HostRequest, HostQueryResult | HostQueryResult[]> implements PgliteClient {
   private nextTxId = 1;
 
-  private constructor(private readonly host: HostProcess<HostRequest, HostQueryResult | HostQueryResult[]>) {}
-
   /** Fork a host for `dataDir` and wait until PGlite inside it is ready. */
-  static async start(dataDir: string): Promise<HostClient> {
+  static async start(dataDir: string): Promise<PgliteHostClient> {
     const host = await HostProcess.start<HostRequest, HostQueryResult | HostQueryResult[]>({
       engine: 'PGlite',
       target: dataDir,
@@ -141,20 +139,7 @@ class HostClient implements PgliteClient {
       lost: (message) => new PgliteHostLostError(message),
       failed: (error) => new PgliteError(error),
     });
-    return new HostClient(host);
-  }
-
-  get pid(): number {
-    return this.host.pid;
-  }
-
-  get alive(): boolean {
-    return this.host.alive;
-  }
-
-  /** Resolves when the host process has ended (a new host may open the data dir only then). */
-  get exited(): Promise<void> {
-    return this.host.exited;
+    return new PgliteHostClient(host);
   }
 
   query<Row = Record<string, unknown>>(sql: string, params?: readonly unknown[], options?: { blobParts?: Uint8Array[] }): Promise<{ rows: Row[]; affectedRows: number }> {
@@ -184,15 +169,6 @@ class HostClient implements PgliteClient {
     return result;
   }
 
-  memory(): { rssBytes: number; peakRssBytes: number } | null {
-    return this.host.memory();
-  }
-
-  /** Close PGlite cleanly and wait for the host to exit (a lost host is already gone). */
-  close(): Promise<void> {
-    return this.host.close();
-  }
-
   private async queryIn(txId: number | undefined, sql: string, params?: readonly unknown[], options?: { blobParts?: Uint8Array[] }): Promise<HostQueryResult> {
     const result = await this.request({
       op: 'query',
@@ -217,7 +193,7 @@ class HostClient implements PgliteClient {
 
 const hosts = new HostPool((dataDir) => {
   mkdirSync(dataDir, { recursive: true });
-  return HostClient.start(dataDir);
+  return PgliteHostClient.start(dataDir);
 });
 
 export interface PgliteHandle {
@@ -314,7 +290,7 @@ class PgliteAdapter implements SystemAdapter {
 
   async connect(): Promise<void> {
     // A handle whose host died is a lost connection: drop it and start (or join) a fresh host.
-    if (this.handle && !(this.handle.db as HostClient).alive) await this.close();
+    if (this.handle && !(this.handle.db as PgliteHostClient).alive) await this.close();
     if (!this.handle) {
       this.handle = await acquirePglite(this.options.dataDir);
       this.databaseDir = await pgliteDatabaseDir(this.handle.db, this.options.dataDir);

@@ -228,6 +228,38 @@ export class HostProcess<Request extends { id: number; op: string }, Result> {
   }
 }
 
+/**
+ * What an engine's client shares with every other: a host process behind it, its pid, whether it
+ * is still there, its memory, and close. The engine's client adds its own requests on `host`.
+ */
+export abstract class HostClient<Request extends { id: number; op: string }, Result> {
+  protected constructor(protected readonly host: HostProcess<Request, Result>) {}
+
+  /** Process id of the host (the process that holds the engine's memory). */
+  get pid(): number {
+    return this.host.pid;
+  }
+
+  get alive(): boolean {
+    return this.host.alive;
+  }
+
+  /** Resolves when the host process has ended (a new host may open the data path only then). */
+  get exited(): Promise<void> {
+    return this.host.exited;
+  }
+
+  /** Resident and peak resident bytes of the host, from /proc/<pid>/status (null once it is gone). */
+  memory(): { rssBytes: number; peakRssBytes: number } | null {
+    return this.host.memory();
+  }
+
+  /** Close the engine cleanly and wait for the host to exit (a lost host is already gone). */
+  close(): Promise<void> {
+    return this.host.close();
+  }
+}
+
 // ---- one shared host per key ----------------------------------------------------------------------
 
 interface Closable {
