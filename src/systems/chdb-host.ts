@@ -46,9 +46,9 @@ interface ChdbApi {
 }
 
 /**
- * Engine arguments of the host's session (`clickhouse local` command-line form). Empty: none of
- * the cache and memory settings tried measurably lowered the host's peak (docs/systems-embedded.md,
- * "chdb host process").
+ * Engine arguments of the host's session (`clickhouse local` command-line form). Empty: neither
+ * `max_threads=1` nor `input_format_parallel_parsing=0` lowered the host's peak (435–438 MiB with
+ * or without them, 256 MiB bulk + read; docs/systems-embedded.md, "chdb host process").
  */
 export const CHDB_CONNECTION_ARGS: readonly string[] = [];
 

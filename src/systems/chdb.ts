@@ -1,6 +1,6 @@
 /**
- * `chdb` — a current ClickHouse engine (26.x) embedded in-process through the `chdb` npm package
- * (SPEC §5.1–§5.3). The only ClickHouse server Debian installs here is 18.16 (`clickhouse`); this
+ * `chdb` — a current ClickHouse engine (26.x) embedded through the `chdb` npm package
+ * (SPEC §5.1–§5.3), run in a host process beside the tool (`chdb-host.ts`). The only ClickHouse server Debian installs here is 18.16 (`clickhouse`); this
  * adapter measures the engine people run today: column codecs, lightweight DELETE, current merges.
  *
  * `chdb` is an OPTIONAL dependency (≈ 540 MB installed): it is not in package.json, the tool
@@ -8,9 +8,15 @@
  *
  * Lab namespace: the directory `<dataDir>/<lab>/` is the engine's data path (a chdb `Session`),
  * holding the database `<lab>`. Reset closes the session, deletes the directory and opens a new
- * one, so the baseline is truly empty. chdb runs ONE engine per process with one data path at a
- * time (a second path while one is open is refused by chdb), which fits the runner: systems run
- * one after another and each adapter is closed before the next opens.
+ * one (inside the host), so the baseline is truly empty.
+ *
+ * The engine runs in a child process (`chdb-host.ts`, through shared/host-process.ts like PGlite's
+ * host), not in the dedup-lab process: it took ≈ 290 MiB RSS open on an empty lab and 614 MiB at
+ * `--total-size 256MiB` there, and SPEC §10 allows the tool 256 MiB. chdb runs ONE engine per
+ * process with one data path at a time, so there is one host per lab directory, shared by
+ * reference count (tests join it with openChdbSession). A crashed host is a lost connection
+ * (every pending and later call rejects with ChdbHostLostError; `connect()` after `close()` starts
+ * a fresh host on the same directory, the committed parts still there).
  *
  * Variants (content column codec / engine / per-file delete path):
  * - `mergetree`: MergeTree ORDER BY id, default codec (LZ4), lightweight `DELETE FROM`;
@@ -22,8 +28,10 @@
  * The delete path is a variant, not an option, so the cell id (and every table row) says which
  * mechanism produced a number.
  *
- * Writes go as TabSeparated through chdb's raw insert (payload handed over as a Buffer), in
- * chunks of ~8 MiB: each chunk is one INSERT and its files are acknowledged when it returns.
+ * Writes, in chunks of ~8 MiB: blob rows as RowBinary in a temporary file the engine reads with
+ * `file()` (only the statement crosses to the host), native rows as TabSeparated through chdb's raw
+ * insert (the payload crosses as a Buffer, no base64). Each chunk is one INSERT and its files are
+ * acknowledged when it returns. Blob read-back: one RowBinary String per file, as bytes.
  * A refused chunk's files are reported failed and whatever part of it was written is removed.
  * Settle, compaction and maintenance wait until `system.merges` / `system.mutations` are idle.
  *
@@ -39,7 +47,7 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { UsageError } from '../core/errors.js';
 import { CHDB_HOST_FLAG, type ChdbHostRequest, type ChdbHostResult } from './chdb-host.js';
-import { hostEntry, HostPool, HostProcess, type RemoteError } from './shared/host-process.js';
+import { HostClient, hostEntry, HostPool, HostProcess, type RemoteError } from './shared/host-process.js';
 import type { NativeTable } from '../dataset/records.js';
 import {
   assertFileId,
@@ -55,6 +63,7 @@ import {
   REFS_TABLE,
   ROW_NO_COLUMN,
   rowBinaryBlobRow,
+  RowBinaryStringReader,
 } from './clickhouse.js';
 import { checkVariant, numberOf } from './postgresql.js';
 import { BLOB_TABLE, fileIdColumn, labTableName } from './shared/layout.js';
@@ -112,15 +121,17 @@ export class ChdbError extends Error {
 export class ChdbHostLostError extends Error {}
 
 /**
- * Environment additions of the host (a value the user set is kept). Empty: the allocator settings
- * tried did not measurably lower the host's peak (docs/systems-embedded.md, "chdb host process").
+ * Environment additions of the host (a value the user set is kept). libchdb's jemalloc (its
+ * variable is `JE_MALLOC_CONF`; plain `MALLOC_CONF` is not read) keeps freed pages for 10 s by
+ * default, so the pages of each INSERT and merge piled up: with `dirty_decay_ms:0,muzzy_decay_ms:0`
+ * freed pages go back at once. Standalone through the host (256 MiB bulk load of 512 KiB files,
+ * then a read of each; 2026-12-03, load 5–8): host peak 507–511 → 437–438 MiB, RSS after the load
+ * 474–478 → 297–298 MiB. docs/systems-embedded.md, "chdb host process".
  */
-export const CHDB_HOST_ENV: Record<string, string> = {};
+export const CHDB_HOST_ENV: Record<string, string> = { JE_MALLOC_CONF: 'dirty_decay_ms:0,muzzy_decay_ms:0' };
 
 /** The client of one chdb host: the engine on one data path, in its own process. */
-export class ChdbClient {
-  private constructor(private readonly host: HostProcess<ChdbHostRequest, ChdbHostResult>) {}
-
+export class ChdbClient extends HostClient<ChdbHostRequest, ChdbHostResult> {
   /** Fork a host for `path` and wait until the engine inside it has opened the path. */
   static async start(path: string): Promise<ChdbClient> {
     const host = await HostProcess.start<ChdbHostRequest, ChdbHostResult>({
@@ -133,23 +144,6 @@ export class ChdbClient {
       failed: (error) => new ChdbError(error),
     });
     return new ChdbClient(host);
-  }
-
-  /** Process id of the host (the process that holds the engine's memory). */
-  get pid(): number {
-    return this.host.pid;
-  }
-
-  get alive(): boolean {
-    return this.host.alive;
-  }
-
-  get exited(): Promise<void> {
-    return this.host.exited;
-  }
-
-  memory(): { rssBytes: number; peakRssBytes: number } | null {
-    return this.host.memory();
   }
 
   /** The result as text (chdb's default format, CSV, unless `format` says otherwise). */
@@ -175,10 +169,6 @@ export class ChdbClient {
   /** The chdb package's version. */
   async packageVersion(): Promise<string> {
     return (await this.host.request({ op: 'version' })) as string;
-  }
-
-  close(): Promise<void> {
-    return this.host.close();
   }
 }
 
@@ -289,6 +279,8 @@ const messageOf = (error: unknown) => (error instanceof Error ? error.message : 
 
 class ChdbAdapter implements SystemAdapter {
   readonly id = 'chdb';
+  /** readOne returns a buffer of its own (RowBinaryStringReader), nothing else references it. */
+  readonly readOneOwned = true;
   private handle: ChdbHandle | null = null;
   private readonly labDir: string;
 
@@ -628,6 +620,32 @@ class ChdbAdapter implements SystemAdapter {
     const text = await this.db.query(query, 'JSONCompactEachRow');
     const rows = text.split('\n').filter((line) => line.length > 0).map((line) => JSON.parse(line) as unknown[]);
     return clickhouseRecordsOf(table, rows, byContent);
+  }
+
+  /**
+   * Blob read-back, as `clickhouse`: the content as one RowBinary String (length prefix, bytes)
+   * that crosses from the host as bytes (no hex, no text) and is copied once into a buffer of its
+   * own; `replacing` reads the file's content while its reference is held.
+   */
+  async readOne(file: LabFileRef, cell: CellContext): Promise<Buffer> {
+    const id = assertFileId(file.id);
+    const byContent = this.variantOf(cell) === 'replacing';
+    const missing = () => new Error(`read: file ${id} (${file.name}) is not stored in chdb ${this.labDir}`);
+    if (byContent && (await this.count(REFS_TABLE, `id = ${id}`)) === 0) throw missing();
+    const where = byContent ? `sha256 = ${chString(assertSha256(file.sha256))}` : `id = ${id}`;
+    const answer = await this.db.queryBytes(`SELECT content FROM ${chQualified(this.lab, this.tableOf(cell, id))} WHERE ${where} LIMIT 1`, 'RowBinary');
+    const reader = new RowBinaryStringReader();
+    reader.push(answer);
+    const content = reader.finish();
+    if (!content) throw missing();
+    return content;
+  }
+
+  async dropCaches(_cell: CellContext): Promise<string> {
+    // The engine's caches live in its host process: releasing the last reference ends that process.
+    await this.close();
+    await this.connect();
+    return 'chdb engine caches: host released and reconnected (a fresh host process unless another user of the data path held it)';
   }
 
   /** Bytes of the lab's active parts, as the engine accounts them. */
