@@ -1,6 +1,6 @@
 /**
- * `chdb` — a current ClickHouse engine (26.x) embedded in-process through the `chdb` npm package
- * (SPEC §5.1–§5.3). The only ClickHouse server Debian installs here is 18.16 (`clickhouse`); this
+ * `chdb` — a current ClickHouse engine (26.x) embedded through the `chdb` npm package
+ * (SPEC §5.1–§5.3), run in a host process beside the tool (`chdb-host.ts`). The only ClickHouse server Debian installs here is 18.16 (`clickhouse`); this
  * adapter measures the engine people run today: column codecs, lightweight DELETE, current merges.
  *
  * `chdb` is an OPTIONAL dependency (≈ 540 MB installed): it is not in package.json, the tool
@@ -8,9 +8,15 @@
  *
  * Lab namespace: the directory `<dataDir>/<lab>/` is the engine's data path (a chdb `Session`),
  * holding the database `<lab>`. Reset closes the session, deletes the directory and opens a new
- * one, so the baseline is truly empty. chdb runs ONE engine per process with one data path at a
- * time (a second path while one is open is refused by chdb), which fits the runner: systems run
- * one after another and each adapter is closed before the next opens.
+ * one (inside the host), so the baseline is truly empty.
+ *
+ * The engine runs in a child process (`chdb-host.ts`, through shared/host-process.ts like PGlite's
+ * host), not in the dedup-lab process: it took ≈ 290 MiB RSS open on an empty lab and 614 MiB at
+ * `--total-size 256MiB` there, and SPEC §10 allows the tool 256 MiB. chdb runs ONE engine per
+ * process with one data path at a time, so there is one host per lab directory, shared by
+ * reference count (tests join it with openChdbSession). A crashed host is a lost connection
+ * (every pending and later call rejects with ChdbHostLostError; `connect()` after `close()` starts
+ * a fresh host on the same directory, the committed parts still there).
  *
  * Variants (content column codec / engine / per-file delete path):
  * - `mergetree`: MergeTree ORDER BY id, default codec (LZ4), lightweight `DELETE FROM`;
@@ -22,8 +28,10 @@
  * The delete path is a variant, not an option, so the cell id (and every table row) says which
  * mechanism produced a number.
  *
- * Writes go as TabSeparated through chdb's raw insert (payload handed over as a Buffer), in
- * chunks of ~8 MiB: each chunk is one INSERT and its files are acknowledged when it returns.
+ * Writes, in chunks of ~8 MiB: blob rows as RowBinary in a temporary file the engine reads with
+ * `file()` (only the statement crosses to the host), native rows as TabSeparated through chdb's raw
+ * insert (the payload crosses as a Buffer, no base64). Each chunk is one INSERT and its files are
+ * acknowledged when it returns. Blob read-back: one RowBinary String per file, as bytes.
  * A refused chunk's files are reported failed and whatever part of it was written is removed.
  * Settle, compaction and maintenance wait until `system.merges` / `system.mutations` are idle.
  *
@@ -38,6 +46,8 @@ import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { UsageError } from '../core/errors.js';
+import { CHDB_HOST_FLAG, type ChdbHostRequest, type ChdbHostResult } from './chdb-host.js';
+import { HostClient, hostEntry, HostPool, HostProcess, type RemoteError } from './shared/host-process.js';
 import type { NativeTable } from '../dataset/records.js';
 import {
   assertFileId,
@@ -53,6 +63,7 @@ import {
   REFS_TABLE,
   ROW_NO_COLUMN,
   rowBinaryBlobRow,
+  RowBinaryStringReader,
 } from './clickhouse.js';
 import { checkVariant, numberOf } from './postgresql.js';
 import { BLOB_TABLE, fileIdColumn, labTableName } from './shared/layout.js';
@@ -75,19 +86,15 @@ export const CHDB_MISSING_MESSAGE = `system chdb needs the optional package chdb
 /** Payload bytes per INSERT: bounds memory whatever the file sizes. */
 export const INSERT_CHUNK_BYTES = 8 * 1024 * 1024;
 
-/** The slice of chdb's API this adapter uses (typed here: the package is optional, so tsc may not see it). */
+/** A chdb session as tests and tools see it (the host's session on a data path, joined). */
 interface ChdbResult {
   text(): string;
 }
 export interface ChdbSession {
   queryAsync(query: string, options?: { format?: string }): Promise<ChdbResult>;
   insert(params: { table: string; values: Buffer; format: 'TabSeparated' }): Promise<{ rowsWritten: number }>;
+  /** Drops this reference to the host (it exits with the last one). */
   close(): void;
-}
-interface ChdbApi {
-  Session: new (path: string) => ChdbSession;
-  version(): { chdb: string; libchdb: string };
-  drainPending?: () => Promise<void>;
 }
 
 /** True when `chdb` resolves from this installation (or from the module at `from`). */
@@ -100,19 +107,103 @@ export function chdbInstalled(from: string = import.meta.url): boolean {
   }
 }
 
-async function importChdb(): Promise<ChdbApi> {
+// ---- the host process and its client ------------------------------------------------------------
+
+/** An error the engine raised (its text as ClickHouse wrote it). */
+export class ChdbError extends Error {
+  constructor(error: RemoteError) {
+    super(error.message);
+    this.name = error.name === 'Error' ? 'ChdbError' : error.name;
+  }
+}
+
+/** The host is gone (crashed, killed or closed): a lost connection, retried by the runner. */
+export class ChdbHostLostError extends Error {}
+
+/**
+ * Environment additions of the host (a value the user set is kept). libchdb's jemalloc (its
+ * variable is `JE_MALLOC_CONF`; plain `MALLOC_CONF` is not read) keeps freed pages for 10 s by
+ * default, so the pages of each INSERT and merge piled up: with `dirty_decay_ms:0,muzzy_decay_ms:0`
+ * freed pages go back at once. Standalone through the host (256 MiB bulk load of 512 KiB files,
+ * then a read of each; 2026-12-03, load 5–8): host peak 507–511 → 437–438 MiB, RSS after the load
+ * 474–478 → 297–298 MiB. docs/systems-embedded.md, "chdb host process".
+ */
+export const CHDB_HOST_ENV: Record<string, string> = { JE_MALLOC_CONF: 'dirty_decay_ms:0,muzzy_decay_ms:0' };
+
+/** The client of one chdb host: the engine on one data path, in its own process. */
+export class ChdbClient extends HostClient<ChdbHostRequest, ChdbHostResult> {
+  /** Fork a host for `path` and wait until the engine inside it has opened the path. */
+  static async start(path: string): Promise<ChdbClient> {
+    const host = await HostProcess.start<ChdbHostRequest, ChdbHostResult>({
+      engine: 'chdb',
+      target: path,
+      entry: hostEntry(import.meta.url, 'chdb-host'),
+      args: [CHDB_HOST_FLAG, path],
+      env: CHDB_HOST_ENV,
+      lost: (message) => new ChdbHostLostError(message),
+      failed: (error) => new ChdbError(error),
+    });
+    return new ChdbClient(host);
+  }
+
+  /** The result as text (chdb's default format, CSV, unless `format` says otherwise). */
+  async query(sql: string, format?: string): Promise<string> {
+    return (await this.host.request({ op: 'query', sql, ...(format ? { format } : {}) })) as string;
+  }
+
+  /** The result's bytes, in a Buffer of their own (the copy the IPC channel made, nothing else holds it). */
+  async queryBytes(sql: string, format: string): Promise<Buffer> {
+    const bytes = (await this.host.request({ op: 'query', sql, format, bytes: true })) as Uint8Array;
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  async insert(params: { table: string; values: Buffer; format: 'TabSeparated' }): Promise<{ rowsWritten: number }> {
+    return { rowsWritten: (await this.host.request({ op: 'insert', ...params })) as number };
+  }
+
+  /** Close the session, delete the data path, open a fresh session on it (a truly empty lab). */
+  async reset(): Promise<void> {
+    await this.host.request({ op: 'reset' });
+  }
+
+  /** The chdb package's version. */
+  async packageVersion(): Promise<string> {
+    return (await this.host.request({ op: 'version' })) as string;
+  }
+}
+
+/** One host per data path in this process: chdb opens one data path per process, and a path once. */
+const hosts = new HostPool((path) => ChdbClient.start(path));
+
+export interface ChdbHandle {
+  db: ChdbClient;
+  /** Drop this reference; the host closes when the last one is released. */
+  release(): Promise<void>;
+}
+
+/** Open (or join) this process's chdb host of a data path. */
+export async function acquireChdb(path: string): Promise<ChdbHandle> {
   if (!chdbInstalled()) throw new UsageError(CHDB_MISSING_MESSAGE);
-  const specifier = 'chdb'; // a variable: tsc must not require the optional package's types
-  return (await import(specifier)) as ChdbApi;
+  const handle = await hosts.acquire(path);
+  return { db: handle.client, release: handle.release };
 }
 
 /**
- * A chdb session on `path` (tests, tools). A path the adapter has open is shared (chdb counts
- * references); another path while one is open is refused by chdb.
+ * A chdb session on `path` (tests, tools): joins the host the adapter has open on that path (or
+ * starts one). `close()` drops the reference.
  */
 export async function openChdbSession(path: string): Promise<ChdbSession> {
-  const api = await importChdb();
-  return new api.Session(path);
+  const handle = await acquireChdb(path);
+  return {
+    async queryAsync(query, options) {
+      const text = await handle.db.query(query, options?.format);
+      return { text: () => text };
+    },
+    insert: (params) => handle.db.insert(params),
+    close() {
+      void handle.release();
+    },
+  };
 }
 
 const chdbOptionsSchema = z
@@ -188,8 +279,9 @@ const messageOf = (error: unknown) => (error instanceof Error ? error.message : 
 
 class ChdbAdapter implements SystemAdapter {
   readonly id = 'chdb';
-  private api: ChdbApi | null = null;
-  private session: ChdbSession | null = null;
+  /** readOne returns a buffer of its own (RowBinaryStringReader), nothing else references it. */
+  readonly readOneOwned = true;
+  private handle: ChdbHandle | null = null;
   private readonly labDir: string;
 
   constructor(
@@ -201,50 +293,46 @@ class ChdbAdapter implements SystemAdapter {
   }
 
   async connect(): Promise<void> {
-    this.api ??= await importChdb();
+    if (!chdbInstalled()) throw new UsageError(CHDB_MISSING_MESSAGE);
+    // A handle whose host died is a lost connection: drop it and start (or join) a fresh host.
+    if (this.handle && !this.handle.db.alive) await this.close();
     mkdirSync(this.options.dataDir, { recursive: true });
-    if (!this.session && existsSync(this.labDir)) this.open();
+    if (!this.handle && existsSync(this.labDir)) await this.open();
   }
 
+  /** Drops the adapter's reference to the host; the host closes the engine and exits with the last one. */
   async close(): Promise<void> {
-    const session = this.session;
-    this.session = null;
-    session?.close();
-    // close() returns before the engine has let go when work is still in flight.
-    await this.api?.drainPending?.();
+    const handle = this.handle;
+    this.handle = null;
+    await handle?.release();
   }
 
-  /** The engine's own `version()` (chdb's version() says "unknown" for libchdb until an engine is open). */
+  /** The engine's own `version()` and the chdb package's. */
   async version(): Promise<string> {
-    const session = this.session ?? this.open();
-    const text = (await session.queryAsync('SELECT version()', { format: 'JSONCompactEachRow' })).text().trim();
+    const db = this.handle?.db ?? (await this.open());
+    const text = (await db.query('SELECT version()', 'JSONCompactEachRow')).trim();
     const engine = String((JSON.parse(text) as unknown[])[0]);
-    return `ClickHouse ${engine} (chdb ${this.requireApi().version().chdb})`;
+    return `ClickHouse ${engine} (chdb ${await db.packageVersion()})`;
   }
 
-  private open(): ChdbSession {
-    mkdirSync(this.labDir, { recursive: true });
-    this.session = new (this.requireApi().Session)(this.labDir);
-    return this.session;
+  /** Start (or join) the host of the lab directory; the host creates the directory. */
+  private async open(): Promise<ChdbClient> {
+    this.handle = await acquireChdb(this.labDir);
+    return this.handle.db;
   }
 
-  private requireApi(): ChdbApi {
-    if (!this.api) throw new Error('chdb adapter is not connected (call connect first)');
-    return this.api;
-  }
-
-  private get db(): ChdbSession {
-    if (!this.session) throw new Error(`chdb lab ${this.labDir} is not open (call resetLab first)`);
-    return this.session;
+  private get db(): ChdbClient {
+    if (!this.handle) throw new Error(`chdb lab ${this.labDir} is not open (call resetLab first)`);
+    return this.handle.db;
   }
 
   private async command(query: string): Promise<void> {
-    await this.db.queryAsync(query);
+    await this.db.query(query);
   }
 
   /** First column of the first row. */
   private async scalar(query: string): Promise<number> {
-    const text = (await this.db.queryAsync(query, { format: 'JSONCompactEachRow' })).text().trim();
+    const text = (await this.db.query(query, 'JSONCompactEachRow')).trim();
     const row = text ? (JSON.parse(text.split('\n')[0]!) as unknown[]) : [];
     if (row.length === 0) throw new Error(`chdb query returned no row: ${query}`);
     return numberOf(row[0]);
@@ -280,9 +368,12 @@ class ChdbAdapter implements SystemAdapter {
 
   async resetLab(cell: CellContext): Promise<void> {
     const variant = this.variantOf(cell);
-    await this.close();
-    rmSync(this.labDir, { recursive: true, force: true });
-    this.open();
+    // In the host: close the session, delete the directory, open a new session on it.
+    if (this.handle) await this.handle.db.reset();
+    else {
+      rmSync(this.labDir, { recursive: true, force: true });
+      await this.open();
+    }
     await this.command(`CREATE DATABASE ${chIdent(this.lab, 'database name')}`);
     const tables = this.contentTables(cell);
     const ddl = cell.mode === 'blob' ? chdbBlobTableDdl(this.lab, variant, tables) : chdbNativeTableDdl(this.lab, requireNative(cell).table, variant, tables);
@@ -526,9 +617,35 @@ class ChdbAdapter implements SystemAdapter {
     const byContent = this.variantOf(cell) === 'replacing';
     if (byContent && (await this.count(REFS_TABLE, `id = ${assertFileId(file.id)}`)) === 0) return [];
     const query = clickhouseRecordsSql(table, chQualified(this.lab, this.tableOf(cell, file.id)), file, byContent);
-    const text = (await this.db.queryAsync(query, { format: 'JSONCompactEachRow' })).text();
+    const text = await this.db.query(query, 'JSONCompactEachRow');
     const rows = text.split('\n').filter((line) => line.length > 0).map((line) => JSON.parse(line) as unknown[]);
     return clickhouseRecordsOf(table, rows, byContent);
+  }
+
+  /**
+   * Blob read-back, as `clickhouse`: the content as one RowBinary String (length prefix, bytes)
+   * that crosses from the host as bytes (no hex, no text) and is copied once into a buffer of its
+   * own; `replacing` reads the file's content while its reference is held.
+   */
+  async readOne(file: LabFileRef, cell: CellContext): Promise<Buffer> {
+    const id = assertFileId(file.id);
+    const byContent = this.variantOf(cell) === 'replacing';
+    const missing = () => new Error(`read: file ${id} (${file.name}) is not stored in chdb ${this.labDir}`);
+    if (byContent && (await this.count(REFS_TABLE, `id = ${id}`)) === 0) throw missing();
+    const where = byContent ? `sha256 = ${chString(assertSha256(file.sha256))}` : `id = ${id}`;
+    const answer = await this.db.queryBytes(`SELECT content FROM ${chQualified(this.lab, this.tableOf(cell, id))} WHERE ${where} LIMIT 1`, 'RowBinary');
+    const reader = new RowBinaryStringReader();
+    reader.push(answer);
+    const content = reader.finish();
+    if (!content) throw missing();
+    return content;
+  }
+
+  async dropCaches(_cell: CellContext): Promise<string> {
+    // The engine's caches live in its host process: releasing the last reference ends that process.
+    await this.close();
+    await this.connect();
+    return 'chdb engine caches: host released and reconnected (a fresh host process unless another user of the data path held it)';
   }
 
   /** Bytes of the lab's active parts, as the engine accounts them. */
@@ -555,9 +672,10 @@ class ChdbAdapter implements SystemAdapter {
   }
 
   async sampleMetrics(): Promise<Record<string, number>> {
-    // No query: it would queue behind the measured work on the same engine. The engine lives in
-    // this process, so the process's resident memory is the engine's (plus Node's).
-    return { rssBytes: process.memoryUsage().rss };
+    // No query: it would queue behind the measured work on the same engine. The host's memory (a
+    // separate process: the engine, not the tool) is read from /proc, so it never waits for the work.
+    const memory = this.handle?.db.memory();
+    return memory ? { chdbHostRssBytes: memory.rssBytes, chdbHostPeakRssBytes: memory.peakRssBytes } : {};
   }
 }
 

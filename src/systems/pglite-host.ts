@@ -9,10 +9,11 @@
  * `child_process.fork(…, { serialization: 'advanced' })`, so Uint8Array values (bytea, COPY
  * payloads) cross without base64.
  *
- * Lifetime: exits after `close`, and when the parent goes away (IPC `disconnect`), so a killed
- * dedup-lab never leaves an orphan holding the data dir. SIGINT/SIGTERM are ignored: a Ctrl-C in
- * the terminal reaches the whole process group, and the tool's rule is "finish the current
- * operation, then close" — the parent closes this host (or disconnects) when it is done.
+ * Lifetime (shared/host-process.ts, serveHost): exits after `close`, and when the parent goes away
+ * (IPC `disconnect`), so a killed dedup-lab never leaves an orphan holding the data dir.
+ * SIGINT/SIGTERM are ignored: a Ctrl-C in the terminal reaches the whole process group, and the
+ * tool's rule is "finish the current operation, then close" — the parent closes this host (or
+ * disconnects) when it is done.
  *
  * Protocol: one request → one response, matched by `id`. Transactions are held open here through
  * PGlite's own `transaction()` (so queries outside the transaction — e.g. the trace sampler's —
@@ -24,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import type { PGlite, QueryOptions, Transaction } from '@electric-sql/pglite';
 import { dedupLabCacheRoot } from '../config/cache.js';
 import { minorCollector } from '../core/gc.js';
+import { serveHost, type CloseRequest, type HostedEngine, type RemoteError, type HostResponse as GenericHostResponse } from './shared/host-process.js';
 
 export type HostRequest =
   | { id: number; op: 'query'; sql: string; params?: unknown[]; txId?: number; blobParts?: Uint8Array[] }
@@ -31,7 +33,7 @@ export type HostRequest =
   | { id: number; op: 'begin'; txId: number }
   | { id: number; op: 'commit'; txId: number }
   | { id: number; op: 'rollback'; txId: number }
-  | { id: number; op: 'close' };
+  | CloseRequest;
 
 export interface HostQueryResult {
   rows: Record<string, unknown>[];
@@ -39,20 +41,9 @@ export interface HostQueryResult {
 }
 
 /** A PostgreSQL error as it crossed the process boundary: message and SQLSTATE preserved. */
-export interface HostError {
-  message: string;
-  name: string;
-  code?: string;
-  detail?: string;
-  hint?: string;
-}
+export type HostError = RemoteError;
 
-export type HostResponse =
-  | { id: number; ok: true; result?: HostQueryResult | HostQueryResult[] }
-  | { id: number; ok: false; error: HostError };
-
-/** First message after start-up: ready (with the pid whose RSS the adapter reports) or failed. */
-export type HostHello = { hello: 'ready' } | { hello: 'failed'; error: HostError };
+export type HostResponse = GenericHostResponse<HostQueryResult | HostQueryResult[]>;
 
 interface OpenTransaction {
   tx: Transaction;
@@ -60,18 +51,6 @@ interface OpenTransaction {
   failed: string | null;
   decide(action: 'commit' | 'rollback'): void;
   finished: Promise<void>;
-}
-
-function toHostError(error: unknown): HostError {
-  if (!(error instanceof Error)) return { message: String(error), name: 'Error' };
-  const fields = error as Error & { code?: unknown; detail?: unknown; hint?: unknown };
-  return {
-    message: error.message,
-    name: error.name,
-    ...(typeof fields.code === 'string' ? { code: fields.code } : {}),
-    ...(typeof fields.detail === 'string' ? { detail: fields.detail } : {}),
-    ...(typeof fields.hint === 'string' ? { hint: fields.hint } : {}),
-  };
 }
 
 /** PostgreSQL's type oid of `bytea` (pg_type.oid, fixed since PostgreSQL 7). */
@@ -119,13 +98,13 @@ function plain(result: { rows: unknown[]; affectedRows?: number }): HostQueryRes
   return { rows: result.rows as Record<string, unknown>[], affectedRows: result.affectedRows ?? 0 };
 }
 
-class Host {
+class Host implements HostedEngine<HostRequest, HostQueryResult | HostQueryResult[]> {
   private readonly transactions = new Map<number, OpenTransaction>();
   private closing = false;
 
   constructor(private readonly db: PGlite) {}
 
-  async handle(request: HostRequest): Promise<HostQueryResult | HostQueryResult[] | undefined> {
+  async handle(request: Exclude<HostRequest, CloseRequest>): Promise<HostQueryResult | HostQueryResult[] | undefined> {
     switch (request.op) {
       case 'query': {
         // A Blob cannot cross the IPC channel; the COPY payload arrives as parts and becomes one here.
@@ -142,9 +121,6 @@ class Host {
         return undefined;
       case 'rollback':
         await this.finish(request.txId, 'rollback');
-        return undefined;
-      case 'close':
-        await this.close();
         return undefined;
     }
   }
@@ -287,50 +263,20 @@ function freeRequestBuffers(): void {
   minorCollector()?.();
 }
 
-async function main(dataDir: string): Promise<void> {
-  const send = (message: HostResponse | HostHello, then?: () => void): void => {
-    // The parent may be gone already; then there is nobody to answer.
-    if (process.connected) process.send?.(message, undefined, undefined, () => then?.());
-    else then?.();
-  };
-  process.on('SIGINT', () => {});
-  process.on('SIGTERM', () => {});
-  let host: Host | null = null;
-  process.on('disconnect', () => {
-    void (host?.close() ?? Promise.resolve()).finally(() => process.exit());
-  });
-  try {
-    const { PGlite, types } = await import('@electric-sql/pglite');
-    defaultByteaSerializer = types.serializers[BYTEA_OID]!;
-    await seedFromTemplate(PGlite, dataDir);
-    const db = new PGlite(dataDir, { startParams: pgliteStartParams(PGlite.defaultStartParams) });
-    await db.waitReady;
-    host = new Host(db);
-  } catch (error) {
-    process.exitCode = 1;
-    send({ hello: 'failed', error: toHostError(error) }, () => process.disconnect());
-    return;
-  }
-  const ready = host;
-  process.on('message', (request: HostRequest) => {
-    ready.handle(request).then(
-      (result) => {
-        const response: HostResponse = result === undefined ? { id: request.id, ok: true } : { id: request.id, ok: true, result };
-        // After `close` the answer goes out first, then the channel closes and the process ends.
-        send(response, request.op === 'close' ? () => process.disconnect() : undefined);
-        freeRequestBuffers();
-      },
-      (error: unknown) => {
-        send({ id: request.id, ok: false, error: toHostError(error) });
-        freeRequestBuffers();
-      },
-    );
-  });
-  send({ hello: 'ready' });
+async function open(dataDir: string): Promise<Host> {
+  const { PGlite, types } = await import('@electric-sql/pglite');
+  defaultByteaSerializer = types.serializers[BYTEA_OID]!;
+  await seedFromTemplate(PGlite, dataDir);
+  const db = new PGlite(dataDir, { startParams: pgliteStartParams(PGlite.defaultStartParams) });
+  await db.waitReady;
+  return new Host(db);
 }
 
 /** First argument of a forked host; nothing else starts the host's main loop. */
 export const HOST_FLAG = '--dedup-lab-pglite-host';
 
 // Runs only as the forked host: importing this module (types, the template path) starts nothing.
-if (process.send && process.argv[2] === HOST_FLAG && process.argv[3]) void main(process.argv[3]);
+if (process.send && process.argv[2] === HOST_FLAG && process.argv[3]) {
+  const dataDir = process.argv[3];
+  serveHost(() => open(dataDir), freeRequestBuffers);
+}

@@ -18,14 +18,13 @@
  * One host per data dir per process, shared by reference count: opening the same data dir twice
  * would corrupt it, and WASM start-up costs seconds.
  */
-import { fork, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { CellContext, LabFile, LabFileRef, Probe, SystemAdapter, SystemDefinition, WriteOutcome } from './types.js';
 import { pgDeleteMany, pgDropAndRecreate, pgReadBlob, pgTruncate, pgVacuumSql } from './shared/pgDimensions.js';
 import { assertLabName, MODES } from './types.js';
-import { HOST_FLAG, type HostError, type HostHello, type HostQueryResult, type HostRequest, type HostResponse } from './pglite-host.js';
+import { HOST_FLAG, type HostError, type HostQueryResult, type HostRequest } from './pglite-host.js';
+import { HostClient, hostEntry, HostPool, HostProcess, processMemory, type WithoutId } from './shared/host-process.js';
 import { parseEmbeddedOptions, type EmbeddedOptions } from './shared/options.js';
 import {
   PG_COPY_BINARY_HEADER,
@@ -124,97 +123,23 @@ export const PGLITE_HOST_ENV = { MALLOC_MMAP_THRESHOLD_: '65536' };
  */
 export const PGLITE_MAX_BATCH_BYTES = 2 * 1024 * 1024;
 
-/** The host module beside this file: `.ts` run through tsx from source, `.js` once built. */
-function hostEntry(): { file: string; execArgv: string[] } {
-  const typescript = import.meta.url.endsWith('.ts');
-  const file = fileURLToPath(new URL(typescript ? './pglite-host.ts' : './pglite-host.js', import.meta.url));
-  // Resolved here, not by the child: the child's cwd (the user's) need not see our node_modules.
-  return { file, execArgv: [...PGLITE_HOST_V8_FLAGS, ...(typescript ? ['--import', import.meta.resolve('tsx')] : [])] };
-}
+export { processMemory };
 
-/** VmRSS / VmHWM of a process in bytes, or null when it is gone (Linux /proc). */
-export function processMemory(pid: number): { rssBytes: number; peakRssBytes: number } | null {
-  let status: string;
-  try {
-    status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  } catch {
-    return null;
-  }
-  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
-  const rssBytes = kib('VmRSS');
-  const peakRssBytes = kib('VmHWM');
-  return Number.isFinite(rssBytes) && Number.isFinite(peakRssBytes) ? { rssBytes, peakRssBytes } : null;
-}
-
-/** How much of the host's stdout/stderr to keep for the error message when it dies. */
-const HOST_OUTPUT_TAIL = 4096;
-
-class HostClient implements PgliteClient {
-  private nextId = 1;
+class PgliteHostClient extends HostClient<HostRequest, HostQueryResult | HostQueryResult[]> implements PgliteClient {
   private nextTxId = 1;
-  private readonly pending = new Map<number, { resolve: (response: HostResponse) => void; reject: (error: Error) => void }>();
-  private lost: PgliteHostLostError | null = null;
-  private output = '';
-  private closing = false;
-  /** Resolves when the host process has ended (a new host may open the data dir only then). */
-  readonly exited: Promise<void>;
-
-  private constructor(
-    private readonly child: ChildProcess,
-    private readonly dataDir: string,
-  ) {
-    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
-    const keep = (chunk: Buffer) => (this.output = (this.output + chunk.toString('utf8')).slice(-HOST_OUTPUT_TAIL));
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
-    child.on('message', (message: HostResponse) => {
-      const waiting = this.pending.get(message.id);
-      if (!waiting) return;
-      this.pending.delete(message.id);
-      this.updateRef();
-      waiting.resolve(message);
-    });
-    child.on('exit', (code, signal) => {
-      const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-      const tail = this.output.trim() ? `; its last output: ${this.output.trim().slice(-500)}` : '';
-      this.markLost(new PgliteHostLostError(`PGlite host process ${child.pid} for ${this.dataDir} ${how} — connection lost${tail}`));
-    });
-    child.on('error', (error) => this.markLost(new PgliteHostLostError(`PGlite host process for ${this.dataDir} failed: ${error.message}`)));
-  }
-
-  get pid(): number {
-    return this.child.pid ?? -1;
-  }
 
   /** Fork a host for `dataDir` and wait until PGlite inside it is ready. */
-  static start(dataDir: string): Promise<HostClient> {
-    const entry = hostEntry();
-    const child = fork(entry.file, [HOST_FLAG, dataDir], {
-      execArgv: entry.execArgv,
-      env: { ...PGLITE_HOST_ENV, ...process.env },
-      serialization: 'advanced',
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  static async start(dataDir: string): Promise<PgliteHostClient> {
+    const host = await HostProcess.start<HostRequest, HostQueryResult | HostQueryResult[]>({
+      engine: 'PGlite',
+      target: dataDir,
+      entry: hostEntry(import.meta.url, 'pglite-host', PGLITE_HOST_V8_FLAGS),
+      args: [HOST_FLAG, dataDir],
+      env: PGLITE_HOST_ENV,
+      lost: (message) => new PgliteHostLostError(message),
+      failed: (error) => new PgliteError(error),
     });
-    const client = new HostClient(child, dataDir);
-    return new Promise<HostClient>((resolve, reject) => {
-      const onHello = (message: HostHello | HostResponse) => {
-        if (!('hello' in message)) return;
-        child.off('message', onHello);
-        child.off('exit', onExit);
-        if (message.hello === 'ready') {
-          client.updateRef();
-          resolve(client);
-        } else {
-          reject(new PgliteError({ ...message.error, message: `PGlite could not open ${dataDir}: ${message.error.message}` }));
-        }
-      };
-      const onExit = () => {
-        child.off('message', onHello);
-        reject(client.lost ?? new PgliteHostLostError(`PGlite host for ${dataDir} exited during start-up`));
-      };
-      child.on('message', onHello);
-      child.once('exit', onExit);
-    });
+    return new PgliteHostClient(host);
   }
 
   query<Row = Record<string, unknown>>(sql: string, params?: readonly unknown[], options?: { blobParts?: Uint8Array[] }): Promise<{ rows: Row[]; affectedRows: number }> {
@@ -244,28 +169,6 @@ class HostClient implements PgliteClient {
     return result;
   }
 
-  memory(): { rssBytes: number; peakRssBytes: number } | null {
-    return this.lost || this.child.pid === undefined ? null : processMemory(this.child.pid);
-  }
-
-  get alive(): boolean {
-    return this.lost === null;
-  }
-
-  /** Close PGlite cleanly and wait for the host to exit (a lost host is already gone). */
-  async close(): Promise<void> {
-    if (this.lost) return;
-    // Waiting for the exit must keep the event loop alive (see updateRef).
-    this.closing = true;
-    this.updateRef();
-    try {
-      await this.request({ op: 'close' });
-    } catch (error) {
-      if (!(error instanceof PgliteHostLostError)) throw error;
-    }
-    await this.exited;
-  }
-
   private async queryIn(txId: number | undefined, sql: string, params?: readonly unknown[], options?: { blobParts?: Uint8Array[] }): Promise<HostQueryResult> {
     const result = await this.request({
       op: 'query',
@@ -281,56 +184,17 @@ class HostClient implements PgliteClient {
     return (await this.request({ op: 'exec', sql, ...(txId !== undefined ? { txId } : {}) })) as HostQueryResult[];
   }
 
-  // Omit<> over a union must distribute, or the op-specific fields are lost.
-  private request(request: HostRequest extends infer R ? (R extends HostRequest ? Omit<R, 'id'> : never) : never): Promise<HostQueryResult | HostQueryResult[] | undefined> {
-    if (this.lost) return Promise.reject(this.lost);
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, {
-        resolve: (response) => (response.ok ? resolve(response.result) : reject(new PgliteError(response.error))),
-        reject,
-      });
-      this.updateRef();
-      this.child.send({ ...request, id } as HostRequest, (error) => {
-        if (error) this.markLost(new PgliteHostLostError(`PGlite host process ${this.child.pid} for ${this.dataDir} cannot be reached: ${error.message}`));
-      });
-    });
-  }
-
-  /**
-   * The IPC channel keeps the event loop alive only while a request is waiting: an idle host must
-   * not keep a finished dedup-lab (or a test) from exiting — it follows on `disconnect`.
-   */
-  private updateRef(): void {
-    const channel = this.child.channel as { ref(): void; unref(): void } | null | undefined;
-    if (this.pending.size > 0 || (this.closing && this.child.exitCode === null && this.child.signalCode === null)) {
-      this.child.ref();
-      channel?.ref();
-    } else {
-      this.child.unref();
-      channel?.unref();
-    }
-  }
-
-  private markLost(error: PgliteHostLostError): void {
-    this.lost ??= error;
-    // Unreachable but maybe still running: end it, so a fresh host never shares the data dir with it.
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
-    for (const waiting of this.pending.values()) waiting.reject(this.lost);
-    this.pending.clear();
-    this.updateRef();
+  private request(request: WithoutId<HostRequest>): Promise<HostQueryResult | HostQueryResult[] | undefined> {
+    return this.host.request(request);
   }
 }
 
 // ---- one shared host per data dir ---------------------------------------------------------------
 
-interface SharedHost {
-  client: HostClient;
-  refs: number;
-  /** The map entry this host was registered under (to remove exactly it). */
-  entry: Promise<SharedHost>;
-}
-const hosts = new Map<string, Promise<SharedHost>>();
+const hosts = new HostPool((dataDir) => {
+  mkdirSync(dataDir, { recursive: true });
+  return PgliteHostClient.start(dataDir);
+});
 
 export interface PgliteHandle {
   db: PgliteClient;
@@ -340,40 +204,8 @@ export interface PgliteHandle {
 
 /** Open (or join) this process's PGlite host of a data dir. Tests use it for canaries. */
 export async function acquirePglite(dataDir: string): Promise<PgliteHandle> {
-  const shared = await sharedHost(dataDir);
-  shared.refs++;
-  let released = false;
-  return {
-    db: shared.client,
-    async release() {
-      if (released) return;
-      released = true;
-      shared.refs--;
-      if (shared.refs === 0) {
-        if (hosts.get(dataDir) === shared.entry) hosts.delete(dataDir);
-        await shared.client.close();
-      }
-    },
-  };
-}
-
-async function sharedHost(dataDir: string): Promise<SharedHost> {
-  for (;;) {
-    const entry = hosts.get(dataDir);
-    if (!entry) break;
-    const shared = await entry.catch(() => null);
-    if (shared?.client.alive) return shared;
-    // A host that died is a lost connection: forget it, wait until it is really gone, start afresh.
-    if (hosts.get(dataDir) === entry) hosts.delete(dataDir);
-    await shared?.client.exited;
-  }
-  mkdirSync(dataDir, { recursive: true });
-  const entry: Promise<SharedHost> = HostClient.start(dataDir).then((client) => ({ client, refs: 0, entry }));
-  hosts.set(dataDir, entry);
-  entry.catch(() => {
-    if (hosts.get(dataDir) === entry) hosts.delete(dataDir);
-  });
-  return entry;
+  const handle = await hosts.acquire(dataDir);
+  return { db: handle.client, release: handle.release };
 }
 
 function executor(target: PgliteQueryable): PgExecute {
@@ -458,7 +290,7 @@ class PgliteAdapter implements SystemAdapter {
 
   async connect(): Promise<void> {
     // A handle whose host died is a lost connection: drop it and start (or join) a fresh host.
-    if (this.handle && !(this.handle.db as HostClient).alive) await this.close();
+    if (this.handle && !(this.handle.db as PgliteHostClient).alive) await this.close();
     if (!this.handle) {
       this.handle = await acquirePglite(this.options.dataDir);
       this.databaseDir = await pgliteDatabaseDir(this.handle.db, this.options.dataDir);
