@@ -5,24 +5,16 @@
  * fresh host that still has the committed data; the host follows its parent out.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { acquireChdb, ChdbHostLostError, definition } from '../../src/systems/chdb.js';
 import { iterate, makeCell, makeLabFiles } from './fixtures.js';
+import { assertHostFollowsParentOut, waitHostGone } from './host-helpers.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'dedup-chdb-host-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
-
-const gone = (pid: number) => !existsSync(`/proc/${pid}`) || /State:\s+Z/.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
-
-async function waitGone(pid: number): Promise<boolean> {
-  const deadline = Date.now() + 15_000;
-  while (!gone(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-  return gone(pid);
-}
 
 describe('chdb host process', () => {
   it('the engine lives in the host: the library is mapped there, not in this process', async () => {
@@ -65,27 +57,10 @@ describe('chdb host process', () => {
     await again.release();
     await adapter.dropLab();
     await adapter.close();
-    assert.ok(await waitGone(again.db.pid), 'the fresh host exits with the last reference');
+    assert.ok(await waitHostGone(again.db.pid), 'the fresh host exits with the last reference');
   });
 
   it('the host exits when the dedup-lab process dies', async () => {
-    const script = join(scratch, 'parent.mts');
-    const moduleUrl = new URL('../../src/systems/chdb.ts', import.meta.url).href;
-    writeFileSync(
-      script,
-      `import { acquireChdb } from ${JSON.stringify(moduleUrl)};
-const handle = await acquireChdb(${JSON.stringify(join(scratch, 'orphan'))});
-process.stdout.write(String(handle.db.pid) + '\\n');
-setInterval(() => {}, 1000);
-`,
-    );
-    const parent = spawn(process.execPath, ['--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const hostPid = await new Promise<number>((resolve, reject) => {
-      parent.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
-      parent.once('exit', (code) => reject(new Error(`parent exited early (${code})`)));
-    });
-    assert.ok(hostPid > 0 && existsSync(`/proc/${hostPid}`));
-    parent.kill('SIGKILL');
-    assert.ok(await waitGone(hostPid), `host ${hostPid} outlived its parent`);
+    await assertHostFollowsParentOut(new URL('../../src/systems/chdb.ts', import.meta.url), 'acquireChdb', join(scratch, 'orphan'), scratch);
   });
 });

@@ -1,8 +1,7 @@
 /** pglite adapter: the shared contract suite plus PGlite/PostgreSQL-specific behaviour, on a real PGlite data dir. */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -18,6 +17,7 @@ import {
   pgNativeRowParams,
 } from '../../src/systems/shared/pgCommon.js';
 import { runContractSuite } from './contract.js';
+import { assertHostFollowsParentOut } from './host-helpers.js';
 import { FIXTURE_NATIVE_TABLE, iterate, makeCell, makeLabFiles } from './fixtures.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'dedup-pglite-'));
@@ -284,23 +284,6 @@ describe('pglite host process', () => {
   });
 
   it('the host exits when the dedup-lab process dies', async () => {
-    const script = join(scratch, 'parent.mts');
-    const moduleUrl = new URL('../../src/systems/pglite.ts', import.meta.url).href;
-    writeFileSync(script, `import { acquirePglite } from ${JSON.stringify(moduleUrl)};
-const handle = await acquirePglite(${JSON.stringify(join(scratch, 'orphan'))});
-process.stdout.write(String(handle.db.pid) + '\\n');
-setInterval(() => {}, 1000);
-`);
-    const parent = spawn(process.execPath, ['--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const hostPid = await new Promise<number>((resolve, reject) => {
-      parent.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
-      parent.once('exit', (code) => reject(new Error(`parent exited early (${code})`)));
-    });
-    assert.ok(hostPid > 0 && existsSync(`/proc/${hostPid}`));
-    parent.kill('SIGKILL');
-    const gone = () => !existsSync(`/proc/${hostPid}`) || /State:\s+Z/.test(readFileSync(`/proc/${hostPid}/status`, 'utf8'));
-    const deadline = Date.now() + 15_000;
-    while (!gone() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-    assert.ok(gone(), `host ${hostPid} outlived its parent`);
+    await assertHostFollowsParentOut(new URL('../../src/systems/pglite.ts', import.meta.url), 'acquirePglite', join(scratch, 'orphan'), scratch);
   });
 });
