@@ -566,7 +566,9 @@ const O_DIRECT = constants.O_DIRECT ?? 0;
  * Where O_DIRECT is refused (EINVAL: tmpfs, some FUSE and network file systems) the file is
  * reopened buffered. The read buffers and every offset are multiples of 1 MiB, as O_DIRECT needs.
  */
-class SourceFile {
+export class SourceFile {
+  private reopening: Promise<void> | null = null;
+
   private constructor(
     private handle: FileHandle,
     private direct: boolean,
@@ -592,14 +594,21 @@ class SourceFile {
     try {
       return await this.fillOnce(buffers, position);
     } catch (error) {
-      if (!this.direct || (error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
-      // Opened, but a direct read refused: the rest of the file through the page cache.
-      const buffered = await open(this.path, 'r');
-      await this.handle.close();
-      this.handle = buffered;
-      this.direct = false;
+      // Opened, but a direct read refused: the rest of the file through the page cache, reopened
+      // once for all the reads in flight (each would otherwise close the handle another one reads).
+      if ((error as NodeJS.ErrnoException).code !== 'EINVAL' || !(this.direct || this.reopening)) throw error;
+      await (this.reopening ??= this.reopenBuffered());
       return this.fillOnce(buffers, position);
     }
+  }
+
+  private async reopenBuffered(): Promise<void> {
+    const buffered = await open(this.path, 'r');
+    const direct = this.handle;
+    this.handle = buffered;
+    this.direct = false;
+    // FileHandle.close waits for the operations still running on it.
+    await direct.close();
   }
 
   private async fillOnce(buffers: readonly Buffer[], position: number): Promise<number> {

@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { link, mkdir, open, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { simulateBlockDedup, BLOCK_SIZES, COMPRESS_ALWAYS_BYTES } from '../../src/storage/blockdedup.js';
+import { simulateBlockDedup, BLOCK_SIZES, COMPRESS_ALWAYS_BYTES, SourceFile } from '../../src/storage/blockdedup.js';
 import { roundUpToSector, storedBlockBytes } from '../../src/storage/allocation.js';
 import { runCli, withTempDir } from '../dataset/helpers.js';
 import { DEFAULT_CDC, FastCdc } from '../../src/dataset/fastcdc.js';
@@ -140,6 +140,24 @@ test('O_DIRECT reads (the default where the file system takes them) give exactly
       assert.equal(direct.bytes, sizes.reduce((sum, size) => sum + size, 0) + 8 * MiB);
       assert.ok((direct.fixed[0]?.dedupRatio ?? 0) > 1.3, 'the copy is found');
     }
+  });
+});
+
+test('a direct read refused (EINVAL) goes on through the page cache, reopened once for all reads in flight: each gets its bytes', async (t) => {
+  await withTempDir(async (dir) => {
+    const data = randomBytes(3 * MiB);
+    const path = join(dir, 'f.bin');
+    await writeFile(path, data);
+    const source = await SourceFile.open(path, true);
+    assert.ok(source);
+    if (!source.isDirect) t.diagnostic('this file system refuses O_DIRECT at open: only the buffered path ran');
+    // Buffers one byte past an aligned address: O_DIRECT refuses them (EINVAL), as some file systems refuse any direct read.
+    const groups = [0, 1, 2].map(() => [Buffer.alloc(MiB + 1).subarray(1)]);
+    const filled = await Promise.all(groups.map((group, index) => source.fill(group, index * MiB)));
+    assert.deepEqual(filled, [MiB, MiB, MiB]);
+    groups.forEach((group, index) => assert.ok(group[0]?.equals(data.subarray(index * MiB, (index + 1) * MiB)), `read ${index}'s bytes`));
+    assert.equal(source.isDirect, false);
+    await source.close();
   });
 });
 
