@@ -4,9 +4,14 @@ import { resolve } from 'node:path';
 import type { CommandModule } from './types.js';
 import { EXIT, UsageError } from '../../core/errors.js';
 import { log } from '../../core/log.js';
-import { COMPRESSION_SAMPLE_BYTES, COMPRESSOR, DEFAULT_CDC, estimateDataset, findDatasetDirs, formatBytes, type SetEstimate } from '../../dataset/index.js';
+import { DEFAULT_CDC } from '../../dataset/fastcdc.js';
+import { formatBytes } from '../../dataset/size.js';
+// Types only: the data-set estimate (≈ 100 ms of imports) loads only for that path, not for --dir.
+import type { SetEstimate } from '../../dataset/index.js';
 
-export function formatEstimateTable(estimates: SetEstimate[]): string {
+type DatasetEstimate = typeof import('../../dataset/estimate.js');
+
+function formatEstimateTable(estimates: SetEstimate[], { COMPRESSOR, COMPRESSION_SAMPLE_BYTES }: DatasetEstimate): string {
   const header = ['payload type', 'grade', 'files', 'bytes', 'file EDR', '4K block', 'CDC', 'compress'];
   const rows = estimates.map((e) => [
     e.payloadType,
@@ -42,13 +47,14 @@ export const command: CommandModule = {
   run: async (args, options) => {
     if (options.dir !== undefined) return estimateAnyDir(String(options.dir), options.json === true, args[0]);
     if (args[0] === undefined) throw new UsageError('estimate needs a data set folder, or --dir PATH for any folder or file');
-    const dirs = await findDatasetDirs(resolve(String(args[0])));
+    const dataset = await import('../../dataset/estimate.js');
+    const dirs = await dataset.findDatasetDirs(resolve(String(args[0])));
     const estimates: SetEstimate[] = [];
     for (const dir of dirs) {
       log.debug(`estimating ${dir}`);
-      estimates.push(await estimateDataset(dir));
+      estimates.push(await dataset.estimateDataset(dir));
     }
-    process.stdout.write(options.json ? `${JSON.stringify(estimates, null, 2)}\n` : `${formatEstimateTable(estimates)}\n`);
+    process.stdout.write(options.json ? `${JSON.stringify(estimates, null, 2)}\n` : `${formatEstimateTable(estimates, dataset)}\n`);
     const damaged = estimates.filter((e) => !e.fileLevel.matchesManifest);
     for (const e of damaged) {
       log.error(`${e.dir}: file-level ratio ${e.fileLevel.ratio} differs from the manifest's ideal EDR ${e.fileLevel.manifestIdealEdr}: the data set was changed; regenerate it`);
