@@ -564,7 +564,7 @@ const O_DIRECT = constants.O_DIRECT ?? 0;
  * 3 GiB, measured, docs/storage.md) — and the scan leaves the page cache as the system under test
  * had it (a buffered scan of a data dir evicts the system's own cached pages before the next stage).
  * Where O_DIRECT is refused (EINVAL: tmpfs, some FUSE and network file systems) the file is
- * reopened buffered. The read buffers and every offset are multiples of 1 MiB, as O_DIRECT needs.
+ * reopened buffered, once for all its reads in flight. The read buffers and every offset are multiples of 1 MiB, as O_DIRECT needs.
  */
 export class SourceFile {
   private reopening: Promise<void> | null = null;
@@ -596,7 +596,8 @@ export class SourceFile {
     } catch (error) {
       // Opened, but a direct read refused: the rest of the file through the page cache, reopened
       // once for all the reads in flight (each would otherwise close the handle another one reads).
-      if ((error as NodeJS.ErrnoException).code !== 'EINVAL' || !(this.direct || this.reopening)) throw error;
+      const openedDirect = this.direct || this.reopening !== null;
+      if ((error as NodeJS.ErrnoException).code !== 'EINVAL' || !openedDirect) throw error;
       await (this.reopening ??= this.reopenBuffered());
       return this.fillOnce(buffers, position);
     }
