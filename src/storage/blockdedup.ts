@@ -75,6 +75,8 @@ export interface BlockDedupResult {
   fixed: (DedupTally & { blockSize: number })[];
   cdc: DedupTally & { algorithm: string; minSize: number; avgSize: number; maxSize: number };
   compressor: string;
+  /** 1 in how many distinct blocks beyond each unit's first COMPRESS_ALWAYS_BYTES was compressed (compressSampleRate). */
+  compressionSampleRate: number;
   sectorBytes: number;
 }
 
@@ -99,6 +101,22 @@ export interface BlockDedupOptions {
  */
 export const COMPRESS_ALWAYS_BYTES = 16 << 20;
 export const COMPRESS_SAMPLE_RATE = 16;
+
+/**
+ * Beyond the first stratum a unit compresses at most about this many bytes of a scan: the rate is
+ * 1/COMPRESS_SAMPLE_RATE, or coarser (a power of two) when the files' listed bytes would make the
+ * sample larger. LZ4 runs at ≈ 200 MB/s on incompressible data (lz4-napi, 4 KiB blocks), so at 1/16
+ * it was about half of the main thread's CPU on 3 GiB; 48 MiB of sample (12 288 blocks of 4 KiB,
+ * 384 of 128 KiB) keeps each unit's margin small, and the margin states it either way.
+ */
+export const COMPRESS_SAMPLE_BUDGET_BYTES = 48 << 20;
+
+/** The sample rate (1 in how many distinct blocks beyond the first stratum) for a scan of `listedBytes`. */
+export function compressSampleRate(listedBytes: number): number {
+  let rate = COMPRESS_SAMPLE_RATE;
+  while (listedBytes / rate > COMPRESS_SAMPLE_BUDGET_BYTES) rate *= 2;
+  return rate;
+}
 
 /** One block size's distinct fingerprints and byte counts. */
 export class Tally {
@@ -213,7 +231,11 @@ class WeightedMean {
   /** Standard error of the mean as an estimate of the population's byte-weighted fraction. */
   standardError(): number {
     if (this.count < 2) return Infinity;
-    const variance = (this.spread / this.weight) * (this.count / (this.count - 1));
+    // Sizes are whole bytes: a sample whose blocks all compressed to the same size shows no spread,
+    // yet blocks it did not see may differ by a byte or so (measured: 3 bytes over 8192 random
+    // 4 KiB blocks, none sampled at 1/64). So the spread is taken as at least a byte per block.
+    const byteSpread = (this.count / this.weight) ** 2;
+    const variance = Math.max((this.spread / this.weight) * (this.count / (this.count - 1)), byteSpread);
     const effectiveCount = (this.weight * this.weight) / this.squaredWeights;
     return Math.sqrt(variance / effectiveCount);
   }
@@ -355,6 +377,17 @@ export class CdcCutter {
     ({ small: this.small, large: this.large } = cdcMasks(params));
   }
 
+  /** Bytes of the uncut tail in the carry region. */
+  get carriedBytes(): number {
+    return this.carried;
+  }
+
+  /** Go on from another cutter's state over the same memory: `carried` bytes of uncut tail in the carry region. */
+  resume(carried: number): void {
+    if (!(carried >= 0 && carried < this.params.max)) throw new RangeError(`carried ${carried}: must be in [0, ${this.params.max})`);
+    this.carried = carried;
+  }
+
   /** Cut memory[at, at + length) into `slot` from record `first`; returns [records, bytes consumed]. */
   private cut(at: number, length: number, final: boolean, slot: ChunkSlot, first: number): [number, number] {
     const capacity = slot.lengths.length;
@@ -421,8 +454,9 @@ export class CdcTally {
   constructor(
     compress: ((block: Buffer) => number) | null,
     private readonly hasher: BlockHasher,
+    sampleRate = COMPRESS_SAMPLE_RATE,
   ) {
-    this.tally = new Tally(compress, true);
+    this.tally = new Tally(compress, true, sampleRate);
   }
 
   addSlot(slotIndex: number, count: number): void {
@@ -459,9 +493,10 @@ class InlineCdc implements CdcSide {
     compress: ((block: Buffer) => number) | null,
     params: CdcParameters,
     private readonly hasher: BlockHasher,
+    sampleRate: number,
   ) {
     this.cutter = new CdcCutter(params, hasher);
-    this.tally = new CdcTally(compress, hasher);
+    this.tally = new CdcTally(compress, hasher, sampleRate);
   }
 
   push(piece: Buffer, last: boolean): void {
@@ -490,11 +525,11 @@ const NO_CDC: CdcSide = {
   close: () => Promise.resolve(),
 };
 
-async function cdcSide(compress: ((block: Buffer) => number) | null, params: CdcParameters | false, threads: boolean, hasher: BlockHasher): Promise<CdcSide> {
+async function cdcSide(compress: ((block: Buffer) => number) | null, params: CdcParameters | false, threads: boolean, hasher: BlockHasher, sampleRate: number): Promise<CdcSide> {
   if (!params) return NO_CDC;
-  if (!threads) return new InlineCdc(compress, params, hasher);
+  if (!threads) return new InlineCdc(compress, params, hasher, sampleRate);
   const { CdcThread } = await import('./cdc-thread.js');
-  return new CdcThread(new CdcTally(compress, hasher), params, hasher);
+  return new CdcThread(new CdcTally(compress, hasher, sampleRate), params, hasher);
 }
 
 /**
@@ -526,8 +561,8 @@ class Simulation {
   private readonly zero: Uint32Array[];
   private readonly zeros = Buffer.alloc(BLOCK_SIZES.at(-1) as number);
 
-  constructor(compress: ((block: Buffer) => number) | null, cdc: CdcParameters | false, ring: number) {
-    this.fixed = BLOCK_SIZES.map(() => new Tally(compress));
+  constructor(compress: ((block: Buffer) => number) | null, cdc: CdcParameters | false, ring: number, sampleRate: number) {
+    this.fixed = BLOCK_SIZES.map(() => new Tally(compress, false, sampleRate));
     this.hasher = new BlockHasher(ring * READ_BYTES, BLOCK_SIZES.at(-1) as number, cdc ? { slots: ring, records: recordsPerRead(cdc), joinBytes: 2 * cdc.max } : null);
     this.buffers = Array.from({ length: ring }, (_, index) => this.hasher.data.subarray(index * READ_BYTES, (index + 1) * READ_BYTES));
     this.zero = zeroDigests(this.hasher);
@@ -720,8 +755,9 @@ export async function simulateBlockDedup(path: string | readonly string[], optio
   // Several paths are one volume's worth of files: duplicates across them count.
   const listed = await listFilesWithBytes(typeof path === 'string' ? [path] : path);
   const threads = cdcParams !== false && (options.threads ?? listed.bytes >= THREADS_FROM_BYTES);
-  const simulation = new Simulation(compress, cdcParams, ringSize(threads));
-  const cdc = await cdcSide(compress, cdcParams, threads, simulation.hasher);
+  const sampleRate = compressSampleRate(listed.bytes);
+  const simulation = new Simulation(compress, cdcParams, ringSize(threads), sampleRate);
+  const cdc = await cdcSide(compress, cdcParams, threads, simulation.hasher, sampleRate);
   try {
     const { files, skippedFiles, directFiles } = await scanFiles(listed.files, simulation, cdc, options.direct ?? true);
     const fixed = simulation.fixed.map((tally, index) => ({ blockSize: BLOCK_SIZES[index] as number, ...tally.result() }));
@@ -742,6 +778,7 @@ export async function simulateBlockDedup(path: string | readonly string[], optio
         maxSize: cdcParamsStated.max,
       },
       compressor: compress ? COMPRESSOR : 'off',
+      compressionSampleRate: sampleRate,
       sectorBytes: SECTOR_BYTES,
     };
   } finally {

@@ -1,6 +1,6 @@
 /** The table `estimate --dir` prints for a simulated block-dedup result. */
 import { formatBytes } from '../dataset/index.js';
-import { COMPRESS_ALWAYS_BYTES, COMPRESS_SAMPLE_RATE, MARGIN_STANDARD_ERRORS, type BlockDedupResult, type DedupTally } from './blockdedup.js';
+import { COMPRESS_ALWAYS_BYTES, MARGIN_STANDARD_ERRORS, type BlockDedupResult, type DedupTally } from './blockdedup.js';
 import { HASH_ALGORITHM } from './blockhash.js';
 
 /** A ratio with its sampling margin (relative, from the margin on its denominator) when that is visible. */
@@ -32,7 +32,7 @@ export function formatBlockDedupTable(result: BlockDedupResult): string {
     '',
     `fixed blocks aligned to each file offset, ${HASH_ALGORITHM}; FastCDC (normalized level 2) min/avg/max ` +
       `${result.cdc.minSize}/${result.cdc.avgSize}/${result.cdc.maxSize} bytes.`,
-    `compress: ${result.compressor}, measured on the first ${formatBytes(COMPRESS_ALWAYS_BYTES)} of distinct blocks per unit, then on 1/${COMPRESS_SAMPLE_RATE} of the rest chosen by digest, whose ratio stands for the rest (± ${MARGIN_STANDARD_ERRORS} standard errors of that sample).`,
+    `compress: ${result.compressor}, measured on the first ${formatBytes(COMPRESS_ALWAYS_BYTES)} of distinct blocks per unit, then on 1/${result.compressionSampleRate} of the rest chosen by digest, whose ratio stands for the rest (± ${MARGIN_STANDARD_ERRORS} standard errors of that sample).`,
     `dedup+compress: bytes / what a ZFS-like layer allocates (${result.sectorBytes}-byte sectors, compression kept only when it saves 1/8, zero blocks as holes; CDC chunks packed).`,
   ].join('\n');
 }

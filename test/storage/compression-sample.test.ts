@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BLOCK_SIZES, COMPRESS_ALWAYS_BYTES, Tally, loadCompressor } from '../../src/storage/blockdedup.js';
+import { BLOCK_SIZES, COMPRESS_ALWAYS_BYTES, COMPRESS_SAMPLE_BUDGET_BYTES, COMPRESS_SAMPLE_RATE, Tally, compressSampleRate, loadCompressor } from '../../src/storage/blockdedup.js';
 import { BlockHasher } from '../../src/storage/blockhash.js';
 import { Xoshiro128 } from '../../src/dataset/prng.js';
 
@@ -49,14 +49,31 @@ const SETS: Record<string, () => Buffer> = {
   'text, then random': () => Buffer.concat([prose(COMPRESS_ALWAYS_BYTES, 'head'), noise(32 * MiB, 'tail')]),
 };
 
-test('sampled compression equals the exact value within its stated margin (text, random, zeros, mixed, every block size)', async (t) => {
+test('the sample rate: 1/16 up to 16 x the budget of listed bytes, then the power of two that keeps the sample within the budget', () => {
+  const budget = COMPRESS_SAMPLE_BUDGET_BYTES;
+  assert.equal(compressSampleRate(0), COMPRESS_SAMPLE_RATE);
+  assert.equal(compressSampleRate(16 * budget), 16);
+  assert.equal(compressSampleRate(16 * budget + 1), 32);
+  assert.equal(compressSampleRate(3 * 1024 * MiB), 64);
+  for (const bytes of [1, 777 * MiB, 3.2e9, 1e12, 2 ** 53]) {
+    const rate = compressSampleRate(bytes);
+    assert.ok(bytes / rate <= budget && (rate === COMPRESS_SAMPLE_RATE || bytes / (rate / 2) > budget), `${bytes}: 1/${rate}`);
+    assert.equal(Math.log2(rate) % 1, 0, `${bytes}: 1/${rate} is a power of two`);
+  }
+});
+
+for (const rate of [COMPRESS_SAMPLE_RATE, 64]) {
+  test(`sampled compression at 1/${rate} equals the exact value within its stated margin (text, random, zeros, mixed, every block size)`, (t) => compareWithExact(t, rate));
+}
+
+async function compareWithExact(t: { diagnostic(message: string): void }, rate: number): Promise<void> {
   const compress = await loadCompressor();
   const hasher = new BlockHasher(MiB);
   for (const [name, make] of Object.entries(SETS)) {
     const data = make();
     for (const size of BLOCK_SIZES) {
       const exact = new Tally(compress, false, 1);
-      const sampled = new Tally(compress);
+      const sampled = new Tally(compress, false, rate);
       for (let at = 0; at < data.length; at += size) {
         const block = data.subarray(at, at + size);
         const digest = Buffer.from(hasher.hash(block));
@@ -79,4 +96,4 @@ test('sampled compression equals the exact value within its stated margin (text,
       if (name === 'text' || name === 'random') assert.ok(estimate.compressedBytesMargin < 0.03 * truth.compressedBytes, label);
     }
   }
-});
+}
