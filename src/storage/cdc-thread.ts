@@ -11,7 +11,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { CdcParameters } from '../dataset/fastcdc.js';
-import { readSlot, type CdcSide, type CdcTally, type DedupTally } from './blockdedup.js';
+import { CdcCutter, readSlot, type CdcSide, type CdcTally, type DedupTally } from './blockdedup.js';
 import type { BlockHasher } from './blockhash.js';
 import type { CdcMessage, CdcWorkerData } from './cdc-worker.js';
 
@@ -37,12 +37,23 @@ function startWorker(workerData: CdcWorkerData): Worker {
   return new Worker(source, { eval: true, workerData, execArgv: [], resourceLimits: WORKER_LIMITS });
 }
 
+/**
+ * Until the worker has started (≈ 0.15–0.2 s on an idle machine, far more under load: measured in
+ * docs/storage.md) the reads are cut here, inline, rather than waiting for it with the ring full;
+ * the first read sent to the worker carries the stream's uncut tail over (`resume`).
+ */
 export class CdcThread implements CdcSide {
   private readonly worker: Worker;
   private readonly flags: Int32Array;
   /** Slots sent to the worker and not tallied yet, oldest first. */
   private readonly queue: number[] = [];
   private failure: Error | null = null;
+  /** Cuts the reads that come before the worker is ready. */
+  private readonly inline: CdcCutter;
+  private workerReady = false;
+  private handedOver = false;
+  /** Resolves when the worker has started: reads pushed from then on are cut there. */
+  readonly ready: Promise<void>;
 
   constructor(
     private readonly tally: CdcTally,
@@ -51,7 +62,15 @@ export class CdcThread implements CdcSide {
   ) {
     this.flags = hasher.flags;
     if (hasher.chunkSlots.length > COUNTS) throw new RangeError('more read buffers than flags');
+    this.inline = new CdcCutter(params, hasher);
     this.worker = startWorker({ params, memory: hasher.sharedMemory, regions: hasher.regions });
+    // A message event, not a shared flag: reads pushed in one synchronous run all go the same way.
+    this.ready = new Promise((resolve) =>
+      this.worker.once('message', () => {
+        this.workerReady = true;
+        resolve();
+      }),
+    );
     this.worker.on('error', (error) => this.fail(error));
     this.worker.on('exit', (code) => this.fail(new Error(`CDC worker exited with code ${code}`)));
   }
@@ -68,6 +87,15 @@ export class CdcThread implements CdcSide {
   push(piece: Buffer, last: boolean): void {
     if (this.failure) throw this.failure;
     const slot = readSlot(this.hasher, piece);
+    if (!this.workerReady) {
+      // Nothing is queued yet, so tallying now keeps the stream order.
+      this.tally.addSlot(slot, this.inline.cutRead(piece, slot, last));
+      return;
+    }
+    if (!this.handedOver) {
+      this.handedOver = true;
+      this.worker.postMessage({ op: 'resume', carried: this.inline.carriedBytes } satisfies CdcMessage);
+    }
     Atomics.store(this.flags, slot, 1);
     this.queue.push(slot);
     this.worker.postMessage({ op: 'piece', at: piece.byteOffset, length: piece.length, slot, last } satisfies CdcMessage);

@@ -11,7 +11,8 @@ import { BlockHasher, type HasherRegions } from './blockhash.js';
 import { COUNTS } from './cdc-thread.js';
 import type { CdcParameters } from '../dataset/fastcdc.js';
 
-export type CdcMessage = { op: 'piece'; at: number; length: number; slot: number; last: boolean };
+/** A read to cut, or (once, before the first read) the uncut tail the main thread's inline cutter left in the carry region. */
+export type CdcMessage = { op: 'piece'; at: number; length: number; slot: number; last: boolean } | { op: 'resume'; carried: number };
 export interface CdcWorkerData {
   params: CdcParameters;
   memory: WebAssembly.Memory;
@@ -24,9 +25,15 @@ const data = workerData as CdcWorkerData;
 const hasher = new BlockHasher(data.regions.dataBytes, data.regions.scratchBytes, data.regions.cdc, data.memory);
 const cutter = new CdcCutter(data.params, hasher);
 port.on('message', (message: CdcMessage) => {
+  if (message.op === 'resume') {
+    cutter.resume(message.carried);
+    return;
+  }
   const count = cutter.cutRead(hasher.memory.subarray(message.at, message.at + message.length), message.slot, message.last);
   Atomics.store(hasher.flags, COUNTS + message.slot, count);
   // Done with the read buffer: the main thread tallies the records, then may read into it again.
   Atomics.store(hasher.flags, message.slot, 0);
   Atomics.notify(hasher.flags, message.slot);
 });
+// Started: the main thread sends the reads from now on (src/storage/cdc-thread.ts).
+port.postMessage('ready');
