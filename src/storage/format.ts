@@ -1,5 +1,5 @@
 /** The table `estimate --dir` prints for a simulated block-dedup result. */
-import { formatBytes } from '../dataset/index.js';
+import { formatBytes } from '../dataset/size.js';
 import { COMPRESS_ALWAYS_BYTES, MARGIN_STANDARD_ERRORS, type BlockDedupResult, type DedupTally } from './blockdedup.js';
 import { HASH_ALGORITHM } from './blockhash.js';
 

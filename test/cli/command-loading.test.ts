@@ -27,3 +27,19 @@ test('a mistyped command still gets commander\'s suggestion from the full list (
   assert.match(result.stderr, /unknown command 'estimat'/);
   assert.match(result.stderr, /estimate/);
 });
+
+test('estimate --dir loads neither the data-set modules nor an HTTP client (≈ 100 ms of imports before the scan starts)', async () => {
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  // A fresh process: this one has loaded everything already.
+  const script = [
+    "await import('./src/cli/commands/estimate.ts');",
+    "await import('./src/storage/blockdedup.ts');",
+    "await import('./src/storage/format.ts');",
+    "await import('./src/storage/cdc-thread.ts');",
+    'console.log(JSON.stringify(process.moduleLoadList));',
+  ].join('\n');
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: new URL('../..', import.meta.url) });
+  const loaded = JSON.parse(stdout) as string[];
+  assert.deepEqual(loaded.filter((name) => /^NativeModule (https?|http2|internal\/deps\/undici\/undici)$/.test(name)), []);
+});
