@@ -89,12 +89,14 @@ test('estimate --dir: JSON for a file; a missing path is a usage error', async (
     await writeFile(file, Buffer.concat([randomBytes(64 * 1024), randomBytes(64 * 1024)]));
     const json = await runCli(['estimate', '--dir', file, '--json']);
     assert.equal(json.code, 0, json.stderr);
-    const parsed = JSON.parse(json.stdout) as { files: number; bytes: number; fixed: { dedupRatio: number }[] };
+    const parsed = JSON.parse(json.stdout) as { files: number; bytes: number; fixed: { dedupRatio: number }[]; compressionSampleRate: number };
     assert.equal(parsed.files, 1);
     assert.equal(parsed.bytes, 128 * 1024);
+    assert.equal(parsed.compressionSampleRate, 16, 'the rate beyond the first 16 MiB is stated');
     const table = await runCli(['estimate', '--dir', dir]);
     assert.equal(table.code, 0, table.stderr);
     assert.match(table.stdout, /128 KiB/);
+    assert.match(table.stdout, /then on 1\/16 of the rest chosen by digest/);
     const missing = await runCli(['estimate', '--dir', join(dir, 'nope')]);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /invalid --dir/);
