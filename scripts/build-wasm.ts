@@ -22,7 +22,7 @@ const source = (path: string): string => fileURLToPath(new URL(`../src/${path}`,
 const MODULES = {
   keystream: { wat: source('dataset/payloads/keystream.wat'), output: source('dataset/payloads/keystream-wasm.ts'), constant: 'KEYSTREAM_WASM_BASE64', doc: 'The keystream module (WebAssembly with SIMD), base64.', features: { simd: true } },
   gearcut: { wat: source('dataset/gearcut.wat'), output: source('dataset/gearcut-wasm.ts'), constant: 'GEARCUT_WASM_BASE64', doc: 'The FastCDC cut-point scanner (WebAssembly), base64.' },
-  blockhash: { wat: source('storage/blockhash.wat'), output: source('storage/blockhash-wasm.ts'), constant: 'BLOCKHASH_WASM_BASE64', doc: 'MurmurHash3_x64_128 of blocks and hash-tree nodes and the FastCDC chunk scan, over a shared memory (WebAssembly), base64.', features: { threads: true } },
+  blockhash: { wat: source('storage/blockhash.wat'), output: source('storage/blockhash-wasm.ts'), constant: 'BLOCKHASH_WASM_BASE64', doc: 'Block, hash-tree and chunk digests (XXH3-128 over 240 bytes, MurmurHash3_x64_128 up to 240) and the FastCDC chunk scan, over a shared memory (WebAssembly with SIMD), base64.', features: { simd: true, threads: true } },
 } satisfies Record<string, WasmModule>;
 
 async function compile({ wat, features }: WasmModule): Promise<Buffer> {
@@ -48,7 +48,7 @@ export const renderModuleSource = (wasm: Buffer): string => render(MODULES.keyst
 /** The FastCDC cut-point scanner (src/dataset/gearcut.wat). */
 export const compileGearCut = (): Promise<Buffer> => compile(MODULES.gearcut);
 export const renderGearCutSource = (wasm: Buffer): string => render(MODULES.gearcut, wasm);
-/** MurmurHash3_x64_128 of blocks and hash-tree nodes (src/storage/blockhash.wat). */
+/** Block, hash-tree and chunk digests and the FastCDC chunk scan (src/storage/blockhash.wat). */
 export const compileBlockHash = (): Promise<Buffer> => compile(MODULES.blockhash);
 export const renderBlockHashSource = (wasm: Buffer): string => render(MODULES.blockhash, wasm);
 

@@ -13,7 +13,7 @@
  * Reads go through a ring of 1 MiB buffers at file offsets that are multiples of 1 MiB, so every
  * fixed block lies inside one read: no copies (4 MiB per `readv`, two in flight, O_DIRECT where the
  * file system takes it: see Reader and SourceFile). The buffers live in the WebAssembly hasher's shared
- * memory (src/storage/blockhash.ts, MurmurHash3_x64_128 and the FastCDC gear scan): a read is
+ * memory (src/storage/blockhash.ts, XXH3-128 digests and the FastCDC gear scan): a read is
  * hashed where it landed, every 4 KiB block in one call, and its chunks are cut and digested there
  * too, by the CDC worker (src/storage/cdc-thread.ts) on the second core or inline. Fingerprints of
  * blocks above 4 KiB are the hash of their 4 KiB sub-block digests (a hash tree, one call per
@@ -278,8 +278,8 @@ export function ratio(numerator: number, denominator: number): number {
 /** Digests of all-zero blocks per size (hash-tree digests for sizes above 4 KiB), as the slab's 32-bit words. */
 function zeroDigests(hasher: BlockHasher): Uint32Array[] {
   const words = (digest: Uint8Array) => new Uint32Array(Uint8Array.from(digest).buffer);
-  const zero4k = Uint8Array.from(hasher.hash(Buffer.alloc(BASE_BLOCK)));
-  return BLOCK_SIZES.map((size) => words(size === BASE_BLOCK ? zero4k : hasher.hash(Buffer.concat(Array.from({ length: size / BASE_BLOCK }, () => zero4k)))));
+  const zero4k = Uint8Array.from(hasher.blockDigest(Buffer.alloc(BASE_BLOCK)));
+  return BLOCK_SIZES.map((size) => words(size === BASE_BLOCK ? zero4k : hasher.blockDigest(Buffer.concat(Array.from({ length: size / BASE_BLOCK }, () => zero4k)))));
 }
 
 /**

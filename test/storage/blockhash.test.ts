@@ -44,6 +44,30 @@ test('MurmurHash3_x64_128: the digests of an independent implementation (Python 
   assert.equal(hasher.hash(Buffer.from('hello')).toString('hex'), '029bbd41b3a7d8cb191dae486a901e5b');
 });
 
+test('block digests over 240 bytes are XXH3_128bits: the digests of the reference (Python xxhash 3.x, xxh3_128_intdigest), low64 then high64 little-endian', () => {
+  const hasher = new BlockHasher(1 << 20);
+  const data = Buffer.alloc(70000);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 7 + 3) & 255;
+  // python3 -c "import xxhash; d=bytes((i*7+3)&255 for i in range(70000)); print('%032x' % xxhash.xxh3_128_intdigest(d[:n]))"
+  // Lengths around the long path's edges: one stripe past 240, a whole and a partial 1 KiB block, 4 KiB, a chunk, 64 KiB.
+  const expected: [number, string][] = [
+    [241, 'ac6c3492c3d6b45d8beadd3a8874fe17'],
+    [300, '55dbf83207efb80dfd9aa0f0d62e0227'],
+    [1024, '18bc0eaca9a336369b81661c641c72b1'],
+    [1025, 'bf447251cfa98d7c806c2072ed713576'],
+    [4096, '1546867423105cd5d7428746842be37e'],
+    [8205, '16586715f54bc9b230ae301b8f879040'],
+    [65536, '6a2504ac37f3b3b35d03b43b14c75500'],
+  ];
+  for (const [length, hex] of expected) {
+    const digest = hasher.blockDigest(data.subarray(0, length));
+    const value = (digest.readBigUInt64LE(8) << 64n) | digest.readBigUInt64LE(0);
+    assert.equal(value.toString(16).padStart(32, '0'), hex, `length ${length}`);
+  }
+  // Up to 240 bytes: MurmurHash3_x64_128 with seed 0.
+  for (const length of [0, 1, 16, 200, 240]) assert.deepEqual(Buffer.from(hasher.blockDigest(data.subarray(0, length))), Buffer.from(hasher.hash(data.subarray(0, length))), `length ${length}`);
+});
+
 test('pieces and tree levels equal hashing each piece on its own; equal blocks â‡” equal digests', () => {
   const hasher = new BlockHasher(1 << 20);
   // 200 blocks of 4 KiB drawn from 40 distinct ones (some differing in one byte), plus a short tail.
@@ -60,7 +84,7 @@ test('pieces and tree levels equal hashing each piece on its own; equal blocks â
   assert.equal(hasher.pieces(data, 4096), 201);
   const leaf = (i: number) => Buffer.from(hasher.digest(i));
   const leaves = Array.from({ length: 201 }, (_, i) => leaf(i));
-  for (let i = 0; i < 201; i++) assert.deepEqual(leaves[i], Buffer.from(hasher.hash(data.subarray(i * 4096, (i + 1) * 4096))), `block ${i}`);
+  for (let i = 0; i < 201; i++) assert.deepEqual(leaves[i], Buffer.from(hasher.blockDigest(data.subarray(i * 4096, (i + 1) * 4096))), `block ${i}`);
   for (let i = 0; i < 200; i++) {
     for (let j = i + 1; j < 200; j++) assert.equal(leaves[i]?.equals(leaves[j] as Buffer), choice[i] === choice[j], `blocks ${i}, ${j}`);
   }
@@ -68,9 +92,9 @@ test('pieces and tree levels equal hashing each piece on its own; equal blocks â
   const nodes = hasher.tree(0, 201, 2, 1000);
   assert.equal(nodes, 101);
   const node = (i: number) => Buffer.from(hasher.digest(1000 + i));
-  assert.deepEqual(node(100), Buffer.from(hasher.hash(Buffer.from(leaves[200] as Buffer))), 'a short last group hashes its one child');
+  assert.deepEqual(node(100), Buffer.from(hasher.blockDigest(Buffer.from(leaves[200] as Buffer))), 'a short last group hashes its one child');
   for (let i = 0; i < 100; i++) {
-    assert.deepEqual(node(i), Buffer.from(hasher.hash(Buffer.concat([leaves[2 * i] as Buffer, leaves[2 * i + 1] as Buffer]))));
+    assert.deepEqual(node(i), Buffer.from(hasher.blockDigest(Buffer.concat([leaves[2 * i] as Buffer, leaves[2 * i + 1] as Buffer]))));
     for (let j = i + 1; j < 100; j++) {
       const same = choice[2 * i] === choice[2 * j] && choice[2 * i + 1] === choice[2 * j + 1];
       assert.equal(node(i).equals(node(j)), same, `nodes ${i}, ${j}`);
@@ -101,7 +125,7 @@ test('the module imports a shared memory; a second instance over the same memory
   assert.throws(() => new BlockHasher(1 << 20, 4096, null, first.sharedMemory), /the shared memory holds/);
 });
 
-test('pieces (two blocks at a time, any size) gives each piece its own MurmurHash3 digest', () => {
+test('pieces (any size, over and under 240 bytes) gives each piece its own block digest', () => {
   const hasher = new BlockHasher(1 << 16);
   randomBytes(40_000).copy(hasher.data);
   for (const [length, size] of [[40_000, 4096], [4096 * 3, 4096], [4096 * 2 + 17, 4096], [1000, 48], [999, 100], [1000, 7], [4096, 8192]] as const) {
@@ -110,12 +134,12 @@ test('pieces (two blocks at a time, any size) gives each piece its own MurmurHas
     const digests = Buffer.from(hasher.memory.subarray(0, count * DIGEST_BYTES));
     for (let index = 0; index < count; index++) {
       const piece = hasher.data.subarray(index * size, Math.min(length, (index + 1) * size));
-      assert.deepEqual(digests.subarray(index * DIGEST_BYTES, (index + 1) * DIGEST_BYTES), Buffer.from(hasher.hash(piece)), `${length} bytes in ${size}-byte pieces, piece ${index}`);
+      assert.deepEqual(digests.subarray(index * DIGEST_BYTES, (index + 1) * DIGEST_BYTES), Buffer.from(hasher.blockDigest(piece)), `${length} bytes in ${size}-byte pieces, piece ${index}`);
     }
   }
 });
 
-test('chunks: every chunk digest (two chunks of different lengths hashed at a time) is the chunk hashed alone; all-zero chunks marked', () => {
+test('chunks: every chunk digest is the chunk\'s block digest; all-zero chunks marked', () => {
   const records = 64;
   const hasher = new BlockHasher(1 << 18, 4096, { slots: 1, records, joinBytes: 8192 });
   const slot = hasher.chunkSlots[0];
@@ -136,7 +160,7 @@ test('chunks: every chunk digest (two chunks of different lengths hashed at a ti
       assert.equal(stated < 0, chunk.every((byte) => byte === 0), `${length}: chunk ${index}'s zero mark`);
       if (stated < 0) zeros++;
       const stored: Buffer = Buffer.from(hasher.memory.subarray((slot.digestWords + 4 * index) * 4, (slot.digestWords + 4 * index + 4) * 4));
-      assert.deepEqual(stored, Buffer.from(hasher.hash(chunk)), `${length}: chunk ${index} (${size} bytes)`);
+      assert.deepEqual(stored, Buffer.from(hasher.blockDigest(chunk)), `${length}: chunk ${index} (${size} bytes)`);
       at += size;
     }
     if (length === 1 << 18) assert.ok(zeros > 0, 'the zero run gave an all-zero chunk');
