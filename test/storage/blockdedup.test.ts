@@ -250,3 +250,50 @@ test('small CDC parameters (more chunks per read than one WebAssembly call repor
     }
   });
 });
+
+test('files read back to back, the next one opened early: each file\'s exact bytes in order, also when it grew or shrank since it was listed', async () => {
+  const { Reader, ringSize } = await import('../../src/storage/blockdedup.js');
+  const { BlockHasher } = await import('../../src/storage/blockhash.js');
+  await withTempDir(async (dir) => {
+    const group = 4 * MiB;
+    // [real size, listed size]: grown past a short last read, grown past a whole-group end, shrunk,
+    // exact (short last group, whole groups), empty, and one of a single short read.
+    const cases: [number, number][] = [
+      [2 * group + 5, group],
+      [2 * group, group],
+      [MiB, 3 * group],
+      [3 * group + 1, 3 * group + 1],
+      [0, 0],
+      [4 * group, 4 * group],
+      [1000, 1000],
+      [group + 17, 2 * group],
+    ];
+    const files = await Promise.all(
+      cases.map(async ([real, listed], index) => {
+        const path = join(dir, `f${index}.bin`);
+        const bytes = randomBytes(real);
+        await writeFile(path, bytes);
+        return { path, size: listed, bytes };
+      }),
+    );
+    for (const threads of [false, true]) {
+      const ring = ringSize(threads);
+      const hasher = new BlockHasher(ring * MiB);
+      const buffers = Array.from({ length: ring }, (_, index) => hasher.data.subarray(index * MiB, (index + 1) * MiB));
+      const side = { push: () => undefined, free: () => undefined, result: () => Promise.reject(new Error('unused')), close: () => Promise.resolve() };
+      const reader = new Reader(buffers, side, true);
+      for (const [index, file] of files.entries()) {
+        const pieces: Buffer[] = [];
+        let lastFlags = 0;
+        const ok = await reader.read(file, files[index + 1], (piece, last) => {
+          pieces.push(Buffer.from(piece));
+          if (last) lastFlags++;
+        });
+        assert.equal(ok, true, file.path);
+        assert.equal(lastFlags, 1, `${file.path}: one piece marked last`);
+        assert.ok(Buffer.concat(pieces).equals(file.bytes), `${file.path} (${file.bytes.length} bytes, listed ${file.size}): its bytes in order (ring ${ring} MiB)`);
+      }
+      await reader.close();
+    }
+  });
+});
