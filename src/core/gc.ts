@@ -10,12 +10,13 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
-type Gc = (options: { type: 'minor' }) => void;
+type Gc = (options?: { type: 'minor' | 'major' }) => void;
+let exposedGc: Gc | null | undefined;
 let collector: (() => void) | null | undefined;
 
-/** A function that runs a minor collection, or null where none can be had (memoized). */
-export function minorCollector(): (() => void) | null {
-  if (collector !== undefined) return collector;
+/** V8's `gc`, or null where none can be had (memoized). */
+function exposeGc(): Gc | null {
+  if (exposedGc !== undefined) return exposedGc;
   const global = (globalThis as { gc?: unknown }).gc;
   let gc: unknown = global;
   if (typeof gc !== 'function') {
@@ -26,6 +27,30 @@ export function minorCollector(): (() => void) | null {
       gc = null; // a Node line that refuses late flags: the garbage waits for V8's own collections
     }
   }
-  collector = typeof gc === 'function' ? () => (gc as Gc)({ type: 'minor' }) : null;
+  exposedGc = typeof gc === 'function' ? (gc as Gc) : null;
+  return exposedGc;
+}
+
+/** A function that runs a minor collection, or null where none can be had (memoized). */
+export function minorCollector(): (() => void) | null {
+  if (collector !== undefined) return collector;
+  const gc = exposeGc();
+  collector = gc ? () => gc({ type: 'minor' }) : null;
   return collector;
+}
+
+/**
+ * A minor collection, then a full one when the ArrayBuffers still alive exceed `limitBytes`.
+ * Only a full collection frees a buffer whose small wrapper object survived two scavenges (it was
+ * still in use when one ran) and moved to the old generation; V8 itself starts one late, as it
+ * counts little of that memory, so such buffers can pile up by hundreds of MiB. Null where no
+ * collection can be had.
+ */
+export function bufferCollector(limitBytes: number): (() => void) | null {
+  const gc = exposeGc();
+  if (!gc) return null;
+  return () => {
+    gc({ type: 'minor' });
+    if (process.memoryUsage().arrayBuffers > limitBytes) gc({ type: 'major' });
+  };
 }

@@ -10,7 +10,9 @@
  *   as it takes minutes. PGlite's WASM PostgreSQL runs in its host process, a child of the tool,
  *   and every host process (the cold read starts a second one) must stay below 256 MiB too:
  *   180 and 193 MiB measured (2026-12-03, load 15–20) since bytea crosses in binary format, with
- *   shared_buffers=16MB, 2 MiB COPY batches and a GC after each request (693–718 MiB before).
+ *   shared_buffers=16MB, 2 MiB COPY batches and a GC after each request (693–718 MiB before);
+ *   146–185 MiB in 18 of 18 runs since a full GC runs when more than 32 MiB of buffers are alive
+ *   (one run in three peaked at 428–439 MiB before: old-generation buffers a scavenge never frees).
  * - duckdb at 256 MiB (1 GiB takes 4–8 min; measured for docs/running.md): DuckDB runs in the
  *   tool's process. Its blob layout (8 KiB chunk rows, 2048-row row groups, memory_limit=32MiB)
  *   bounds its buffer pool — the whole-file layout peaked at 5080 MiB at 1 GiB — and the adapter
@@ -49,7 +51,7 @@ function childrenOf(pid: number): number[] {
   }
 }
 
-async function runAtTotalSize(system: string, totalSize: string, variant = 'default', stages = STAGES): Promise<{ peakKiB: number; childPeakKiB: number; dir: string; results: string }> {
+async function runAtTotalSize(system: string, totalSize: string, variant = 'default', stages = STAGES): Promise<{ peakKiB: number; childPeakKiB: number; dir: string; results: string; warnings: string }> {
   const dir = tempDir(`total-size-${system}`);
   let peakKiB = 0;
   let childPeakKiB = 0;
@@ -68,7 +70,8 @@ async function runAtTotalSize(system: string, totalSize: string, variant = 'defa
   });
   clearInterval(timer);
   assert.equal(result.code, 0, result.stderr);
-  return { peakKiB, childPeakKiB, dir, results };
+  const warnings = result.stderr.split('\n').filter((line) => line.startsWith('warning: ')).join('; ');
+  return { peakKiB, childPeakKiB, dir, results, warnings };
 }
 
 function assertEveryFileReadBack(results: string, dir: string, totalBytes: number): void {
@@ -87,10 +90,10 @@ it('--total-size 1GiB on sqlite: every stage and a cold read-back stay below 256
 });
 
 it('--total-size 256MiB on pglite: the tool and the PGlite host process each stay below 256 MiB peak RSS', async () => {
-  const { peakKiB, childPeakKiB, dir, results } = await runAtTotalSize('pglite', '256MiB');
+  const { peakKiB, childPeakKiB, dir, results, warnings } = await runAtTotalSize('pglite', '256MiB');
   assert.ok(peakKiB > 0 && peakKiB < 256 * 1024, `peak RSS ${(peakKiB / 1024).toFixed(0)} MiB`);
   assert.ok(childPeakKiB > 0, 'the PGlite host process was seen');
-  assert.ok(childPeakKiB < 256 * 1024, `PGlite host peak RSS ${(childPeakKiB / 1024).toFixed(0)} MiB`);
+  assert.ok(childPeakKiB < 256 * 1024, `PGlite host peak RSS ${(childPeakKiB / 1024).toFixed(0)} MiB${warnings ? ` (${warnings})` : ''}`);
   assertEveryFileReadBack(results, dir, 256 * 1024 ** 2);
   process.stderr.write(`pglite 256MiB peak RSS: tool ${(peakKiB / 1024).toFixed(0)} MiB, PGlite host ${(childPeakKiB / 1024).toFixed(0)} MiB\n`);
 });

@@ -1,11 +1,11 @@
 /** pglite adapter: the shared contract suite plus PGlite/PostgreSQL-specific behaviour, on a real PGlite data dir. */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { acquirePglite, definition, PgliteHostLostError, type PgliteHandle } from '../../src/systems/pglite.js';
+import { acquirePglite, definition, PgliteHostLostError, processMemory, type PgliteHandle } from '../../src/systems/pglite.js';
 import { pgliteTemplateDir } from '../../src/systems/pglite-host.js';
 import { InvalidLabNameError, type SystemAdapter } from '../../src/systems/types.js';
 import {
@@ -250,6 +250,33 @@ describe('pglite host process', () => {
       assert.deepEqual((await seeded.db.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = $1', ['public'])).rows, [{ n: 1 }]);
     } finally {
       await seeded.release();
+    }
+  });
+
+  it('without a template cache it can write, initdb still runs outside the host, and the tool is warned', async () => {
+    const notAFolder = join(scratch, 'cache-is-a-file');
+    writeFileSync(notAFolder, '');
+    const fresh = join(scratch, 'uncached');
+    const stderr: string[] = [];
+    const write = process.stderr.write;
+    process.env.XDG_CACHE_HOME = notAFolder; // the forked host inherits it: no template can be built
+    process.stderr.write = ((chunk: string | Uint8Array) => stderr.push(String(chunk)) > 0) as typeof process.stderr.write;
+    let opened: PgliteHandle;
+    try {
+      opened = await acquirePglite(fresh);
+    } finally {
+      process.env.XDG_CACHE_HOME = cacheDir;
+      process.stderr.write = write;
+    }
+    try {
+      assert.match(stderr.join(''), /^warning: pglite template not used \(.+\); running initdb in a process of its own$/m);
+      assert.ok(existsSync(join(fresh, 'PG_VERSION')), 'the data dir holds a cluster');
+      assert.deepEqual((await opened.db.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = $1', ['public'])).rows, [{ n: 1 }]);
+      // PGlite's initdb in the host takes it to ≈ 440 MiB; an opened cluster is ≈ 130 MiB.
+      const peakMiB = (processMemory(opened.db.pid)?.peakRssBytes ?? Infinity) / 2 ** 20;
+      assert.ok(peakMiB < 300, `host peak ${peakMiB.toFixed(0)} MiB: initdb ran in the host`);
+    } finally {
+      await opened.release();
     }
   });
 

@@ -18,6 +18,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { log } from '../../core/log.js';
 
 /** An error the engine (or the host) raised, as it crossed the process boundary. */
 export interface RemoteError {
@@ -95,6 +96,17 @@ export interface HostSpec {
   failed(error: RemoteError): Error;
 }
 
+/** Lines of `stream` that start `warning: ` go to the tool's log as they come. */
+function forwardWarnings(stream: NodeJS.ReadableStream): void {
+  let partial = '';
+  stream.on('data', (chunk: Buffer) => {
+    const lines = (partial + chunk.toString('utf8')).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) if (line.startsWith(WARNING_PREFIX)) log.warn(line.slice(WARNING_PREFIX.length));
+  });
+}
+const WARNING_PREFIX = 'warning: ';
+
 /** How much of the host's stdout/stderr to keep for the error message when it dies. */
 const HOST_OUTPUT_TAIL = 4096;
 
@@ -115,6 +127,8 @@ export class HostProcess<Request extends { id: number; op: string }, Result> {
     const keep = (chunk: Buffer) => (this.output = (this.output + chunk.toString('utf8')).slice(-HOST_OUTPUT_TAIL));
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
+    // The host's own warnings (log.warn there) are the user's to see, not only when it dies.
+    if (child.stderr) forwardWarnings(child.stderr);
     child.on('message', (message: HostResponse<Result>) => {
       const waiting = this.pending.get(message.id);
       if (!waiting) return;
