@@ -313,14 +313,13 @@ export async function loadCompressor(): Promise<(block: Buffer) => number> {
 
 /** Regular files under `path` (or `path` itself), hard links once, symlinks not followed. */
 export async function listFiles(path: string): Promise<string[]> {
-  return (await listFilesWithBytes([path])).files;
+  return (await listFilesWithBytes([path])).files.map((file) => file.path);
 }
 
-/** listFiles over several paths (a hard link across them once), with the files' total apparent size. */
-async function listFilesWithBytes(paths: readonly string[]): Promise<{ files: string[]; sizes: number[]; bytes: number }> {
+/** listFiles over several paths (a hard link across them once), with each file's and the total apparent size. */
+async function listFilesWithBytes(paths: readonly string[]): Promise<{ files: ListedFile[]; bytes: number }> {
   const seen = new Set<string>();
-  const files: string[] = [];
-  const sizes: number[] = [];
+  const files: ListedFile[] = [];
   let bytes = 0;
   const visit = async (current: string): Promise<void> => {
     const stats = await lstat(current, { bigint: true }).catch((error: NodeJS.ErrnoException) => {
@@ -336,12 +335,11 @@ async function listFilesWithBytes(paths: readonly string[]): Promise<{ files: st
     const key = `${stats.dev}:${stats.ino}`;
     if (!stats.isFile() || seen.has(key)) return;
     seen.add(key);
-    files.push(current);
-    sizes.push(Number(stats.size));
+    files.push({ path: current, size: Number(stats.size) });
     bytes += Number(stats.size);
   };
   for (const path of paths) await visit(path);
-  return { files, sizes, bytes };
+  return { files, bytes };
 }
 
 /** FastCDC's masks (src/dataset/fastcdc.ts): normalization level 2, the top bits of the gear hash. */
@@ -843,8 +841,7 @@ export async function simulateBlockDedup(path: string | readonly string[], optio
   const simulation = new Simulation(compress, cdcParams, ringSize(threads), sampleRate);
   const cdc = await cdcSide(compress, cdcParams, threads, simulation.hasher, sampleRate);
   try {
-    const listedFiles = listed.files.map((file, index) => ({ path: file, size: listed.sizes[index] as number }));
-    const { files, skippedFiles, directFiles } = await scanFiles(listedFiles, simulation, cdc, options.direct ?? true);
+    const { files, skippedFiles, directFiles } = await scanFiles(listed.files, simulation, cdc, options.direct ?? true);
     const fixed = simulation.fixed.map((tally, index) => ({ blockSize: BLOCK_SIZES[index] as number, ...tally.result() }));
     const cdcParamsStated = cdcParams || DEFAULT_CDC;
     return {
