@@ -2,16 +2,22 @@
  * Simulated block dedup speed (SPEC §12, issue 13): `estimate --dir` over 512 MiB of files (random
  * data, every other file a copy: ~2x), wall-clock MB/s and peak RSS of the child, side by side with
  * the native floor for the same files: `cat` to /dev/null (warm page cache), `dd iflag=direct`
- * (cold: from the disk, page cache bypassed), `sha256sum` (one native hash pass, what any
- * content-hashing scanner pays at least) and `duperemove` hashing them (4 KiB blocks, no dedup)
- * where installed. Cold runs drop only these files' pages (`dd iflag=nocache count=0`, i.e.
+ * (cold: from the disk, page cache bypassed), the same `dd` while one core computes (how much this
+ * disk slows down for a reader beside CPU work), `xxhsum -H2` cold (one native pass of XXH3-128,
+ * the hash the simulation uses, from the disk: the least any hashing scanner pays) where
+ * installed, `sha256sum` (one native hash pass) and `duperemove` hashing them (4 KiB blocks, no
+ * dedup) where installed. Cold runs drop only these files' pages (`dd iflag=nocache count=0`, i.e.
  * POSIX_FADV_DONTNEED), never the machine's whole page cache.
  *
- * The machine is shared (other sessions' tests keep its two cores busy), so every measurement is
- * taken ROUNDS times, the tools alternating, and the best (least disturbed) run counts; the
- * simulation's MB per CPU-second and the load average are reported beside the wall-clock rates.
+ * The disk's speed varies from minute to minute, so every measurement is taken ROUNDS times, the
+ * tools alternating, and the best (least disturbed) run counts; the cold scan's ratio to the `dd`
+ * of the same round is reported as a median with its range, and the simulation's MB per
+ * CPU-second and the load average beside the wall-clock rates.
+ *
+ *   DEDUP_LAB_BENCH_STORAGE_MIB=3072   the data set's size (a multiple of 64 MiB; default 512)
+ *   DEDUP_LAB_BENCH_STORAGE_ROUNDS=10  rounds (default 3)
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -19,14 +25,23 @@ import { join, resolve } from 'node:path';
 import type { BenchResult } from './run.js';
 
 const MiB = 1 << 20;
-const FILES = 16;
 const FILE_BYTES = 32 * MiB;
-const ROUNDS = 3;
 
-function makeFiles(dir: string): string[] {
+/** A positive integer from the environment (a multiple of `step`), or `fallback`; anything else is refused by name. */
+export function benchSetting(name: string, fallback: number, step = 1): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value <= 0 || value % step !== 0) {
+    throw new Error(`${name}=${raw} is not valid: a positive whole number${step > 1 ? ` divisible by ${step}` : ''} is expected`);
+  }
+  return value;
+}
+
+function makeFiles(dir: string, count: number): string[] {
   const files: string[] = [];
   let previous: Buffer | null = null;
-  for (let i = 0; i < FILES; i++) {
+  for (let i = 0; i < count; i++) {
     // Every other file repeats the one before: ~2x at every block size.
     const data: Buffer = previous && i % 2 === 1 ? previous : randomBytes(FILE_BYTES);
     previous = data;
@@ -53,17 +68,39 @@ function timed(command: string, args: string[]): Timing {
   return { seconds, cpuSeconds: (user ?? 0) + (system ?? 0), maxRssKiB: rss !== undefined && Number.isFinite(rss) ? rss : null };
 }
 
-/** Best of `runs` per label: each round runs every measurement once, in order. */
-function bestOf(runs: number, measurements: Record<string, () => Timing>): Record<string, Timing> {
-  const best: Record<string, Timing> = {};
+/** Every round's timing per label: each round runs every measurement once, in order. */
+function rounds(runs: number, measurements: Record<string, () => Timing>): Record<string, Timing[]> {
+  const all: Record<string, Timing[]> = {};
   for (let round = 0; round < runs; round++) {
-    for (const [label, measure] of Object.entries(measurements)) {
-      const timing = measure();
-      const previous = best[label];
-      if (!previous || timing.seconds < previous.seconds) best[label] = { ...timing, maxRssKiB: Math.max(timing.maxRssKiB ?? 0, previous?.maxRssKiB ?? 0) || null };
-    }
+    for (const [label, measure] of Object.entries(measurements)) (all[label] ??= []).push(measure());
   }
-  return best;
+  return all;
+}
+
+/** The fastest run, with the highest peak RSS of all runs. */
+function best(timings: readonly Timing[]): Timing {
+  const fastest = timings.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+  const peak = Math.max(...timings.map((timing) => timing.maxRssKiB ?? 0));
+  return { ...fastest, maxRssKiB: peak || null };
+}
+
+/** Median of a non-empty list (the mean of the middle two for an even count). */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+/** `measure` while another process keeps one core busy with pure computation. */
+function withOneCoreBusy(measure: () => Timing): () => Timing {
+  return () => {
+    const burner = spawn(process.execPath, ['-e', 'for (;;);'], { stdio: 'ignore' });
+    try {
+      return measure();
+    } finally {
+      burner.kill('SIGKILL');
+    }
+  };
 }
 
 /** Drop the files' pages from the page cache (GNU dd: nocache with count=0 covers the whole file). */
@@ -76,14 +113,16 @@ function mbPerSecond(bytes: number, seconds: number): number {
 }
 
 export async function bench(): Promise<BenchResult[]> {
+  const totalMiB = benchSetting('DEDUP_LAB_BENCH_STORAGE_MIB', 512, 2 * FILE_BYTES / MiB);
+  const runs = benchSetting('DEDUP_LAB_BENCH_STORAGE_ROUNDS', 3);
   const dir = mkdtempSync(join(tmpdir(), 'dedup-lab-bench-storage-'));
   try {
-    const files = makeFiles(dir);
-    const bytes = FILES * FILE_BYTES;
+    const files = makeFiles(dir, (totalMiB * MiB) / FILE_BYTES);
+    const bytes = files.length * FILE_BYTES;
     const cli = resolve('bin/dedup-lab.js');
     const estimate = ['estimate', '--dir', dir, '--json'];
     const name = `estimate --dir, ${bytes / MiB} MiB (5 block sizes + FastCDC + LZ4 sample)`;
-    const load = `load average ${loadavg()[0]?.toFixed(1)} at start, best of ${ROUNDS}`;
+    const load = `load average ${loadavg()[0]?.toFixed(1)} at start, best of ${runs}`;
     const hashfile = join(dir, 'hashes');
     const warm = (command: string, args: string[]) => () => {
       execFileSync('cat', files, { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -93,27 +132,41 @@ export async function bench(): Promise<BenchResult[]> {
       dropCache(files);
       return timed(command, args);
     };
-    const hasDuperemove = spawnSync('duperemove', ['--version']).status === 0;
-    const best = bestOf(ROUNDS, {
-      // Cold: from the disk for every tool.
+    const installed = (command: string, versionFlag: string) => spawnSync(command, [versionFlag]).status === 0;
+    const hasDuperemove = installed('duperemove', '--version');
+    const hasXxhsum = installed('xxhsum', '-V');
+    const dd = cold('sh', ['-c', files.map((file) => `dd if=${file} of=/dev/null bs=1M iflag=direct status=none`).join(' && ')]);
+    const timings = rounds(runs, {
+      // Cold: from the disk for every tool; the scan right after dd, so each round compares them in the same minute.
+      coldDd: dd,
       coldOurs: cold(process.execPath, [cli, ...estimate]),
-      coldDd: cold('sh', ['-c', files.map((file) => `dd if=${file} of=/dev/null bs=1M iflag=direct status=none`).join(' && ')]),
+      coldDdBusy: withOneCoreBusy(dd),
+      ...(hasXxhsum ? { coldXxh: cold('xxhsum', ['-H2', ...files]) } : {}),
       // Warm: everything in the page cache.
       ours: warm(process.execPath, [cli, ...estimate]),
       cat: warm('sh', ['-c', `cat ${files.join(' ')} > /dev/null`]),
       sha: warm('sha256sum', files),
       ...(hasDuperemove ? { dupe: warm('sh', ['-c', `rm -f ${hashfile} && duperemove -r -q -b 4096 --hashfile=${hashfile} ${files.join(' ')}`]) } : {}),
-    }) as Record<'coldOurs' | 'coldDd' | 'ours' | 'cat' | 'sha', Timing> & { dupe?: Timing };
+    }) as Record<'coldOurs' | 'coldDd' | 'coldDdBusy' | 'ours' | 'cat' | 'sha', Timing[]> & { coldXxh?: Timing[]; dupe?: Timing[] };
+    const fastest = (label: keyof typeof timings) => best(timings[label] ?? []);
     const rate = (timing: Timing) => mbPerSecond(bytes, timing.seconds);
+    const perRound = timings.coldOurs.map((ours, round) => (timings.coldDd[round] as Timing).seconds / ours.seconds);
     const results: BenchResult[] = [
-      { name: `${name}, cold`, value: rate(best.coldOurs), unit: 'MB/s', reference: { name: 'dd iflag=direct (disk)', value: rate(best.coldDd) }, note: load },
-      { name: `${name}, warm`, value: rate(best.ours), unit: 'MB/s', reference: { name: 'cat (page cache)', value: rate(best.cat) } },
-      { name: `${name}, warm vs one hash pass`, value: rate(best.ours), unit: 'MB/s', reference: { name: 'sha256sum', value: rate(best.sha) } },
-      { name: `${name}, warm, per CPU-second`, value: mbPerSecond(bytes, best.ours.cpuSeconds), unit: 'MB/s', reference: { name: 'sha256sum per CPU-second', value: mbPerSecond(bytes, best.sha.cpuSeconds) } },
+      { name: `${name}, cold`, value: rate(fastest('coldOurs')), unit: 'MB/s', reference: { name: 'dd iflag=direct (disk)', value: rate(fastest('coldDd')) }, note: load },
+      {
+        name: `${name}, cold, speed / dd's in the same round: median of ${runs} (${Math.min(...perRound).toFixed(2)}–${Math.max(...perRound).toFixed(2)})`,
+        value: median(perRound),
+        unit: 'x',
+      },
+      { name: 'dd iflag=direct while one core computes (the disk beside CPU work)', value: rate(fastest('coldDdBusy')), unit: 'MB/s', reference: { name: 'dd iflag=direct alone', value: rate(fastest('coldDd')) } },
+      { name: `${name}, warm`, value: rate(fastest('ours')), unit: 'MB/s', reference: { name: 'cat (page cache)', value: rate(fastest('cat')) } },
+      { name: `${name}, warm vs one hash pass`, value: rate(fastest('ours')), unit: 'MB/s', reference: { name: 'sha256sum', value: rate(fastest('sha')) } },
+      { name: `${name}, warm, per CPU-second`, value: mbPerSecond(bytes, fastest('ours').cpuSeconds), unit: 'MB/s', reference: { name: 'sha256sum per CPU-second', value: mbPerSecond(bytes, fastest('sha').cpuSeconds) } },
     ];
-    const peakKiB = Math.max(best.ours.maxRssKiB ?? 0, best.coldOurs.maxRssKiB ?? 0);
+    if (timings.coldXxh) results.push({ name: `${name}, cold vs one native XXH3-128 pass`, value: rate(fastest('coldOurs')), unit: 'MB/s', reference: { name: 'xxhsum -H2, cold', value: rate(fastest('coldXxh')) } });
+    const peakKiB = Math.max(fastest('ours').maxRssKiB ?? 0, fastest('coldOurs').maxRssKiB ?? 0);
     if (peakKiB > 0) results.push({ name: 'estimate --dir peak RSS', value: peakKiB / 1024, unit: 'MiB', target: 256, lowerIsBetter: true });
-    if (best.dupe) results.push({ name: 'estimate --dir vs duperemove hashing (4 KiB, no dedup)', value: rate(best.ours), unit: 'MB/s', reference: { name: 'duperemove', value: rate(best.dupe) } });
+    if (timings.dupe) results.push({ name: 'estimate --dir vs duperemove hashing (4 KiB, no dedup)', value: rate(fastest('ours')), unit: 'MB/s', reference: { name: 'duperemove', value: rate(fastest('dupe')) } });
     return results;
   } finally {
     rmSync(dir, { recursive: true, force: true });
