@@ -354,6 +354,12 @@ export function recordsPerRead(params: CdcParameters, readBytes = READ_BYTES): n
   return Math.ceil((readBytes + 2 * params.max) / params.min) + 2;
 }
 
+/** A read's chunks as cut from its first byte (CdcCutter.cutAhead): `count` records in `slot`. */
+export interface CutAhead {
+  slot: ChunkSlot;
+  count: number;
+}
+
 /**
  * Cuts and digests the content-defined chunks of a stream, read by read, over a hasher's memory
  * (on the CDC worker, the main thread's memory, shared): one WebAssembly call cuts and digests
@@ -388,29 +394,80 @@ export class CdcCutter {
     this.carried = carried;
   }
 
-  /** Cut memory[at, at + length) into `slot` from record `first`; returns [records, bytes consumed]. */
-  private cut(at: number, length: number, final: boolean, slot: ChunkSlot, first: number): [number, number] {
+  /** Cut memory[at, at + length) into `slot` from record `first`, at most `limit` chunks; returns [records, bytes consumed]. */
+  private cut(at: number, length: number, final: boolean, slot: ChunkSlot, first: number, limit = Infinity): [number, number] {
     const capacity = slot.lengths.length;
     let count = first;
     let consumed = 0;
     for (;;) {
       if (count === capacity) throw new RangeError(`more than ${capacity} chunks in one read`);
-      const cut = this.hasher.chunks(at + consumed, length - consumed, final, this.params, this.small, this.large, slot, count, capacity - count);
+      const cut = this.hasher.chunks(at + consumed, length - consumed, final, this.params, this.small, this.large, slot, count, Math.min(limit, capacity - count));
       for (let index = count; index < count + cut; index++) {
         const stated = slot.lengths[index] as number;
         slot.addresses[index] = at + consumed;
         consumed += stated < 0 ? -stated : stated;
       }
       count += cut;
-      if (count < capacity) return [count, consumed];
+      if (count < capacity || cut === limit) return [count, consumed];
     }
   }
 
   /**
-   * The read in `piece` (a read buffer of the hasher's memory) into chunk slot `slotIndex`;
-   * `last`: the file ends with it (the rest is cut). Returns the number of chunk records.
+   * The chunks of a non-final read as if one started at its first byte, into `slot` (no join, no
+   * carry): what the main thread cuts ahead of the worker (src/storage/cdc-thread.ts).
    */
-  cutRead(piece: Buffer, slotIndex: number, last: boolean): number {
+  cutAhead(piece: Buffer, slot: ChunkSlot): number {
+    return this.cut(piece.byteOffset, piece.length, false, slot, 0)[0];
+  }
+
+  /**
+   * The read's chunks from offset `start` (the stream's chunk starts there) into `slot` from record
+   * `count`; returns [records, offset where the uncut tail starts]. With chunks cut ahead from the
+   * read's first byte: chunk by chunk until one starts where a chunk cut ahead does — the cut after
+   * a chunk start depends only on the bytes that follow it, so from there on the chunks cut ahead
+   * are the stream's own, taken as they are. Data whose chunks never meet those (e.g. all max-size)
+   * is cut here to the end.
+   */
+  private cutFrom(piece: Buffer, start: number, last: boolean, slot: ChunkSlot, count: number, ahead: CutAhead | null): [number, number] {
+    const at = piece.byteOffset;
+    if (ahead && !last) {
+      const addresses = ahead.slot.addresses;
+      let next = 0;
+      for (;;) {
+        while (next < ahead.count && (addresses[next] as number) < at + start) next++;
+        if (next === ahead.count) break;
+        if (addresses[next] === at + start) return this.take(ahead, next, slot, count, at);
+        const [records, consumed] = this.cut(at + start, piece.length - start, false, slot, count, 1);
+        if (records === count) return [count, start];
+        count = records;
+        start += consumed;
+      }
+    }
+    const [records, consumed] = this.cut(at + start, piece.length - start, last, slot, count);
+    return [records, start + consumed];
+  }
+
+  /** Chunks cut ahead, from record `from` on, appended to `slot` at record `count`. */
+  private take(ahead: CutAhead, from: number, slot: ChunkSlot, count: number, at: number): [number, number] {
+    const taken = ahead.count - from;
+    if (count + taken > slot.lengths.length) throw new RangeError(`more than ${slot.lengths.length} chunks in one read`);
+    slot.lengths.set(ahead.slot.lengths.subarray(from, ahead.count), count);
+    slot.addresses.set(ahead.slot.addresses.subarray(from, ahead.count), count);
+    this.hasher.words.copyWithin(slot.digestWords + 4 * count, ahead.slot.digestWords + 4 * from, ahead.slot.digestWords + 4 * ahead.count);
+    const lastLength = ahead.slot.lengths[ahead.count - 1] as number;
+    this.readsTakenAhead++;
+    return [count + taken, (ahead.slot.addresses[ahead.count - 1] as number) + Math.abs(lastLength) - at];
+  }
+
+  /** Reads whose chunks were (partly) taken from a cut ahead. */
+  readsTakenAhead = 0;
+
+  /**
+   * The read in `piece` (a read buffer of the hasher's memory) into chunk slot `slotIndex`;
+   * `last`: the file ends with it (the rest is cut); `ahead`: its chunks cut ahead (cutAhead), if
+   * any. Returns the number of chunk records.
+   */
+  cutRead(piece: Buffer, slotIndex: number, last: boolean, ahead: CutAhead | null = null): number {
     const memory = this.hasher.memory;
     const slot = this.hasher.chunkSlots[slotIndex] as ChunkSlot;
     const carry = this.hasher.carry.byteOffset;
@@ -439,8 +496,8 @@ export class CdcCutter {
       }
       start = consumed - this.carried;
     }
-    const [records, consumed] = this.cut(at + start, piece.length - start, last, slot, count);
-    start += consumed;
+    const [records, tail] = this.cutFrom(piece, start, last, slot, count, ahead);
+    start = tail;
     memory.copyWithin(carry, at + start, at + piece.length);
     this.carried = last ? 0 : piece.length - start;
     return records;

@@ -23,14 +23,16 @@ export const HASH_ALGORITHM = 'XXH3-128 (MurmurHash3_x64_128 up to 240 bytes)';
  * (GEAR_AT, the constant offset of its loads in blockhash.wat), shared flags (FLAGS_AT), then
  * from DATA_AT the caller's data region, a scratch region and, for the CDC side, one chunk slot
  * per read buffer (the digests, lengths and addresses of a read's chunks, and a join region for
- * the chunks that span two reads) and the carry region (the uncut tail of the stream).
+ * the chunks that span two reads), a second record area per read buffer for the chunks the main
+ * thread cuts ahead of the worker (src/storage/cdc-speculation.ts), and the carry region (the
+ * uncut tail of the stream).
  */
 const SLAB_BYTES = 4096 * DIGEST_BYTES;
 const ONE_DIGEST_AT = SLAB_BYTES - DIGEST_BYTES;
 const GEAR_AT = 65536;
-/** 64 Int32 flags for the threads sharing the memory (src/storage/cdc-thread.ts). */
+/** 160 Int32 flags for the threads sharing the memory (src/storage/cdc-thread.ts). */
 export const FLAGS_AT = GEAR_AT + 1024;
-export const FLAG_COUNT = 64;
+export const FLAG_COUNT = 160;
 /** XXH3's default secret (192 bytes), at the constant address blockhash.wat loads it from. */
 const SECRET_AT = GEAR_AT + 2048;
 const XXH3_SECRET = Buffer.from(
@@ -99,6 +101,8 @@ export class BlockHasher {
   readonly words: Uint32Array;
   /** One per read buffer (none without CDC). */
   readonly chunkSlots: readonly ChunkSlot[];
+  /** One per read buffer: the chunks the main thread cut ahead of the worker (no join region). */
+  readonly speculativeSlots: readonly ChunkSlot[];
   /** The stream's uncut tail between reads (max bytes). */
   readonly carry: Buffer;
   /** FLAG_COUNT shared Int32 flags (Atomics). */
@@ -114,16 +118,17 @@ export class BlockHasher {
     this.regions = { dataBytes, scratchBytes, cdc };
     const scratchAt = DATA_AT + dataBytes;
     let at = Math.ceil((scratchAt + scratchBytes) / DIGEST_BYTES) * DIGEST_BYTES;
-    const slots: { digestsAt: number; lengthsAt: number; addressesAt: number; joinAt: number }[] = [];
-    for (let slot = 0; slot < (cdc?.slots ?? 0); slot++) {
-      const records = cdc?.records ?? 0;
+    const records = cdc?.records ?? 0;
+    const recordArea = (joinBytes: number) => {
       const digestsAt = at;
       const lengthsAt = digestsAt + records * DIGEST_BYTES;
       const addressesAt = lengthsAt + records * 4;
       const joinAt = addressesAt + records * 4;
-      slots.push({ digestsAt, lengthsAt, addressesAt, joinAt });
-      at = Math.ceil((joinAt + (cdc?.joinBytes ?? 0)) / DIGEST_BYTES) * DIGEST_BYTES;
-    }
+      at = Math.ceil((joinAt + joinBytes) / DIGEST_BYTES) * DIGEST_BYTES;
+      return { digestsAt, lengthsAt, addressesAt, joinAt, joinBytes };
+    };
+    const slots = Array.from({ length: cdc?.slots ?? 0 }, () => recordArea(cdc?.joinBytes ?? 0));
+    const speculative = Array.from({ length: cdc?.slots ?? 0 }, () => recordArea(0));
     const carryAt = at;
     const needed = carryAt + (cdc ? cdc.joinBytes / 2 : 0);
     const pages = Math.ceil(needed / PAGE_BYTES);
@@ -140,13 +145,14 @@ export class BlockHasher {
     this.data = this.memory.subarray(DATA_AT, scratchAt);
     this.scratch = this.memory.subarray(scratchAt, scratchAt + scratchBytes);
     this.words = new Uint32Array(buffer);
-    const records = cdc?.records ?? 0;
-    this.chunkSlots = slots.map(({ digestsAt, lengthsAt, addressesAt, joinAt }) => ({
+    const slotAt = ({ digestsAt, lengthsAt, addressesAt, joinAt, joinBytes }: (typeof slots)[number]): ChunkSlot => ({
       digestWords: digestsAt / 4,
       lengths: new Int32Array(buffer, lengthsAt, records),
       addresses: new Int32Array(buffer, addressesAt, records),
-      join: this.memory.subarray(joinAt, joinAt + (cdc?.joinBytes ?? 0)),
-    }));
+      join: this.memory.subarray(joinAt, joinAt + joinBytes),
+    });
+    this.chunkSlots = slots.map(slotAt);
+    this.speculativeSlots = speculative.map(slotAt);
     this.carry = this.memory.subarray(carryAt, needed);
     this.flags = new Int32Array(buffer, FLAGS_AT, FLAG_COUNT);
   }
