@@ -2,8 +2,9 @@
  * Simulated block dedup speed (SPEC §12, issue 13): `estimate --dir` over 512 MiB of files (random
  * data, every other file a copy: ~2x), wall-clock MB/s and peak RSS of the child, side by side with
  * the native floor for the same files: `cat` to /dev/null (warm page cache), `dd iflag=direct`
- * (cold: from the disk, page cache bypassed), the same `dd` while one core computes (how much this
- * disk slows down for a reader beside CPU work), `xxhsum -H2` cold (one native pass of XXH3-128,
+ * (cold: from the disk, page cache bypassed), the same `dd` while one and while both cores compute
+ * (how much this disk slows down for a reader beside CPU work: the scan itself keeps both cores
+ * busy much of the time), `xxhsum -H2` cold (one native pass of XXH3-128,
  * the hash the simulation uses, from the disk: the least any hashing scanner pays) where
  * installed, `sha256sum` (one native hash pass) and `duperemove` hashing them (4 KiB blocks, no
  * dedup) where installed. Cold runs drop only these files' pages (`dd iflag=nocache count=0`, i.e.
@@ -91,14 +92,14 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
-/** `measure` while another process keeps one core busy with pure computation. */
-function withOneCoreBusy(measure: () => Timing): () => Timing {
+/** `measure` while `cores` other processes keep a core busy each with pure computation. */
+function withCoresBusy(cores: number, measure: () => Timing): () => Timing {
   return () => {
-    const burner = spawn(process.execPath, ['-e', 'for (;;);'], { stdio: 'ignore' });
+    const burners = Array.from({ length: cores }, () => spawn(process.execPath, ['-e', 'for (;;);'], { stdio: 'ignore' }));
     try {
       return measure();
     } finally {
-      burner.kill('SIGKILL');
+      for (const burner of burners) burner.kill('SIGKILL');
     }
   };
 }
@@ -140,14 +141,15 @@ export async function bench(): Promise<BenchResult[]> {
       // Cold: from the disk for every tool; the scan right after dd, so each round compares them in the same minute.
       coldDd: dd,
       coldOurs: cold(process.execPath, [cli, ...estimate]),
-      coldDdBusy: withOneCoreBusy(dd),
+      coldDdBusy: withCoresBusy(1, dd),
+      coldDdBothBusy: withCoresBusy(2, dd),
       ...(hasXxhsum ? { coldXxh: cold('xxhsum', ['-H2', ...files]) } : {}),
       // Warm: everything in the page cache.
       ours: warm(process.execPath, [cli, ...estimate]),
       cat: warm('sh', ['-c', `cat ${files.join(' ')} > /dev/null`]),
       sha: warm('sha256sum', files),
       ...(hasDuperemove ? { dupe: warm('sh', ['-c', `rm -f ${hashfile} && duperemove -r -q -b 4096 --hashfile=${hashfile} ${files.join(' ')}`]) } : {}),
-    }) as Record<'coldOurs' | 'coldDd' | 'coldDdBusy' | 'ours' | 'cat' | 'sha', Timing[]> & { coldXxh?: Timing[]; dupe?: Timing[] };
+    }) as Record<'coldOurs' | 'coldDd' | 'coldDdBusy' | 'coldDdBothBusy' | 'ours' | 'cat' | 'sha', Timing[]> & { coldXxh?: Timing[]; dupe?: Timing[] };
     const fastest = (label: keyof typeof timings) => best(timings[label] ?? []);
     const rate = (timing: Timing) => mbPerSecond(bytes, timing.seconds);
     const perRound = timings.coldOurs.map((ours, round) => (timings.coldDd[round] as Timing).seconds / ours.seconds);
@@ -159,6 +161,8 @@ export async function bench(): Promise<BenchResult[]> {
         unit: 'x',
       },
       { name: 'dd iflag=direct while one core computes (the disk beside CPU work)', value: rate(fastest('coldDdBusy')), unit: 'MB/s', reference: { name: 'dd iflag=direct alone', value: rate(fastest('coldDd')) } },
+      { name: 'dd iflag=direct while both cores compute', value: rate(fastest('coldDdBothBusy')), unit: 'MB/s', reference: { name: 'dd iflag=direct alone', value: rate(fastest('coldDd')) } },
+      { name: `${name}, cold vs dd while both cores compute`, value: rate(fastest('coldOurs')), unit: 'MB/s', reference: { name: 'dd iflag=direct, both cores busy', value: rate(fastest('coldDdBothBusy')) } },
       { name: `${name}, warm`, value: rate(fastest('ours')), unit: 'MB/s', reference: { name: 'cat (page cache)', value: rate(fastest('cat')) } },
       { name: `${name}, warm vs one hash pass`, value: rate(fastest('ours')), unit: 'MB/s', reference: { name: 'sha256sum', value: rate(fastest('sha')) } },
       { name: `${name}, warm, per CPU-second`, value: mbPerSecond(bytes, fastest('ours').cpuSeconds), unit: 'MB/s', reference: { name: 'sha256sum per CPU-second', value: mbPerSecond(bytes, fastest('sha').cpuSeconds) } },

@@ -801,8 +801,9 @@ cmd_up() {
       *) local p; for p in $(packages_for "$s"); do pkg_installed "$p" || pkgs+=("$p"); done ;;
     esac
   done
-  # the storage-layer tools (scripts/services/storage.sh, test/storage/*): the tests make file systems themselves
-  for s in btrfs-progs xfsprogs duperemove; do pkg_installed "$s" || pkgs+=("$s"); done
+  # the storage-layer tools (scripts/services/storage.sh, test/storage/*): the tests make file systems themselves;
+  # xxhash: xxhsum, a native reference of `npm run bench -- --only storage`
+  for s in btrfs-progs xfsprogs duperemove xxhash; do pkg_installed "$s" || pkgs+=("$s"); done
   [[ ${#pkgs[@]} -eq 0 ]] || apt_install "${pkgs[@]}"
   # 2. slow non-apt installs run in the background while the others start
   declare -A bg=()
