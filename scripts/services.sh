@@ -802,8 +802,9 @@ cmd_up() {
     esac
   done
   # the storage-layer tools (scripts/services/storage.sh, test/storage/*): the tests make file systems themselves;
-  # xxhash: xxhsum, a native reference of `npm run bench -- --only storage`
-  for s in btrfs-progs xfsprogs duperemove xxhash; do pkg_installed "$s" || pkgs+=("$s"); done
+  # xxhash: xxhsum, a native reference of `npm run bench -- --only storage`; liblz4-1: the native
+  # LZ4 that test/storage/lz4.test.ts compares the WebAssembly one with (apt itself depends on it)
+  for s in btrfs-progs xfsprogs duperemove xxhash liblz4-1; do pkg_installed "$s" || pkgs+=("$s"); done
   [[ ${#pkgs[@]} -eq 0 ]] || apt_install "${pkgs[@]}"
   # 2. slow non-apt installs run in the background while the others start
   declare -A bg=()

@@ -1,6 +1,6 @@
 /**
  * V8's minor (young-generation) collection, for code whose garbage V8 does not see: native memory
- * held by small JavaScript wrappers (lz4-napi's output buffers, @duckdb/node-api's results) is freed
+ * held by small JavaScript wrappers (@duckdb/node-api's results) is freed
  * only when a scavenge finds the wrapper dead, and V8 counts none of those bytes, so with little
  * other garbage it scavenges rarely and they pile up (docs/storage.md, docs/systems-embedded.md).
  * `gc` is global when Node runs with --expose-gc; otherwise `--expose-gc` set at run time makes it

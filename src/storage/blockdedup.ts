@@ -23,7 +23,7 @@ import { constants } from 'node:fs';
 import { open, readdir, lstat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setImmediate } from 'node:timers/promises';
-import { minorCollector } from '../core/gc.js';
+import { LZ4_VERSION } from './lz4-wasm.js';
 import { DEFAULT_CDC, type CdcParameters } from '../dataset/fastcdc.js';
 import { storedBlockBytes, SECTOR_BYTES } from './allocation.js';
 import { FingerprintSet } from './fingerprints.js';
@@ -34,7 +34,7 @@ const BASE_BLOCK = 4096;
 const READ_BYTES = 1 << 20;
 /** Where each block size's digests sit in the hasher's slab: 256 + 128 + 64 + 16 + 8 per read. */
 const LEVEL_SLOTS = [0, 256, 384, 448, 464] as const;
-export const COMPRESSOR = 'lz4 block (lz4-napi), per distinct block';
+export const COMPRESSOR = `lz4 ${LZ4_VERSION} block (LZ4_compress_default), per distinct block`;
 
 export interface DedupTally {
   /** Bytes read (apparent file sizes). */
@@ -93,7 +93,7 @@ export interface BlockDedupOptions {
 }
 
 /**
- * LZ4 (lz4-napi) costs more CPU than hashing, so compression is measured on a sample of each
+ * LZ4 costs more CPU per byte than hashing, so compression is measured on a sample of each
  * unit's distinct blocks, in two strata: the first COMPRESS_ALWAYS_BYTES all compressed (small
  * scans are exact), then those whose digest falls in 1/COMPRESS_SAMPLE_RATE of the hash space — a
  * choice by content, independent of where a block sits — whose ratio stands for the rest's
@@ -105,9 +105,9 @@ export const COMPRESS_SAMPLE_RATE = 16;
 /**
  * Beyond the first stratum a unit compresses at most about this many bytes of a scan: the rate is
  * 1/COMPRESS_SAMPLE_RATE, or coarser (a power of two) when the files' listed bytes would make the
- * sample larger. LZ4 runs at ≈ 200 MB/s on incompressible data (lz4-napi, 4 KiB blocks), so at 1/16
- * it was about half of the main thread's CPU on 3 GiB; 48 MiB of sample (12 288 blocks of 4 KiB,
- * 384 of 128 KiB) keeps each unit's margin small, and the margin states it either way.
+ * sample larger. LZ4 runs at ≈ 2000 MB/s on incompressible 4 KiB blocks but ≈ 430 MB/s on text
+ * (src/storage/lz4.ts), and every unit compresses its own sample; 48 MiB of sample (12 288 blocks
+ * of 4 KiB, 384 of 128 KiB) keeps each unit's margin small, and the margin states it either way.
  */
 export const COMPRESS_SAMPLE_BUDGET_BYTES = 48 << 20;
 
@@ -205,8 +205,11 @@ export class Tally {
   }
 }
 
-/** Margins are this many standard errors: ~99.7 % coverage where the normal approximation holds (≳ 30 sampled pieces). */
+/** Margins are this many standard errors: ~99.7 % coverage where the normal approximation holds. */
 export const MARGIN_STANDARD_ERRORS = 3;
+
+/** Sampled pieces from which the normal approximation is taken to hold; below, the widest spread possible. */
+export const NORMAL_FROM_PIECES = 30;
 
 /**
  * A byte-weighted mean of per-piece fractions (LZ4 output / piece bytes, or allocation / piece
@@ -217,12 +220,14 @@ class WeightedMean {
   private squaredWeights = 0;
   private mean = 0;
   private spread = 0;
+  private largest = 0;
   count = 0;
 
   add(fraction: number, weight: number): void {
     this.count++;
     this.weight += weight;
     this.squaredWeights += weight * weight;
+    this.largest = Math.max(this.largest, fraction);
     const delta = fraction - this.mean;
     this.mean += (weight / this.weight) * delta;
     this.spread += weight * delta * (fraction - this.mean);
@@ -231,12 +236,16 @@ class WeightedMean {
   /** Standard error of the mean as an estimate of the population's byte-weighted fraction. */
   standardError(): number {
     if (this.count < 2) return Infinity;
+    const effectiveCount = (this.weight * this.weight) / this.squaredWeights;
+    // A few pieces say little about the spread of the rest (measured: 4 sampled 128 KiB text
+    // blocks, all one allocation, 1 % off the exact allocation): take the widest variance a
+    // fraction in [0, max(1, largest)] can have (Popoviciu: range² / 4).
+    if (this.count < NORMAL_FROM_PIECES) return Math.sqrt(Math.max(1, this.largest) ** 2 / 4 / effectiveCount);
     // Sizes are whole bytes: a sample whose blocks all compressed to the same size shows no spread,
     // yet blocks it did not see may differ by a byte or so (measured: 3 bytes over 8192 random
     // 4 KiB blocks, none sampled at 1/64). So the spread is taken as at least a byte per block.
     const byteSpread = (this.count / this.weight) ** 2;
     const variance = Math.max((this.spread / this.weight) * (this.count / (this.count - 1)), byteSpread);
-    const effectiveCount = (this.weight * this.weight) / this.squaredWeights;
     return Math.sqrt(variance / effectiveCount);
   }
 }
@@ -282,33 +291,11 @@ function zeroDigests(hasher: BlockHasher): Uint32Array[] {
   return BLOCK_SIZES.map((size) => words(size === BASE_BLOCK ? zero4k : hasher.blockDigest(Buffer.concat(Array.from({ length: size / BASE_BLOCK }, () => zero4k)))));
 }
 
-/**
- * LZ4 output bytes after which the compressor runs a minor GC (see loadCompressor). 4 MiB: the
- * scavenge of a young generation this small costs well under a millisecond.
- */
-const COLLECT_EVERY_BYTES = 4 << 20;
-
-/**
- * Each call returns a new Buffer of LZ4 output, freed only when a scavenge has found its wrapper
- * dead and the event loop has run its finalizer; V8 does not count those bytes, so with little
- * other garbage it scavenges rarely and they piled up (measured: +35–60 MiB peak RSS on 3 GiB,
- * docs/storage.md). A minor GC every COLLECT_EVERY_BYTES of output keeps them to a few MiB; the
- * finalizers run when the thread next yields (every read, every worker message).
- */
+/** The compressor: bytes of the bare LZ4 block for one block (src/storage/lz4.ts). */
 export async function loadCompressor(): Promise<(block: Buffer) => number> {
-  // lz4-napi: LZ4 block format through Rust's lz4_flex, a prebuilt binary per platform (no build step).
-  const lz4 = await import('lz4-napi');
-  const collect = minorCollector();
-  let output = 0;
-  return (block) => {
-    const length = lz4.compressSync(block).length;
-    output += length;
-    if (collect && output >= COLLECT_EVERY_BYTES) {
-      output = 0;
-      collect();
-    }
-    return length;
-  };
+  const { Lz4 } = await import('./lz4.js');
+  const lz4 = new Lz4();
+  return (block) => lz4.compressedBytes(block);
 }
 
 /** Regular files under `path` (or `path` itself), hard links once, symlinks not followed. */
