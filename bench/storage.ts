@@ -10,6 +10,15 @@
  * dedup) where installed. Cold runs drop only these files' pages (`dd iflag=nocache count=0`, i.e.
  * POSIX_FADV_DONTNEED), never the machine's whole page cache.
  *
+ * The disk is the reference, so the cold runs also read how busy it was: the share of their wall
+ * time the block device under the files had a request in flight (`io_ticks` in
+ * /sys/dev/block/M:m/stat, as iostat's %util). A scanner that never lets the disk wait shows about
+ * dd's share, whatever the disk's speed that minute; the process's start and exit (≈ 0.1 s, no I/O)
+ * count against the scan.
+ *
+ * "Warm" runs read through the page cache: `estimate --dir --no-direct` (O_DIRECT would go to the
+ * disk again).
+ *
  * The disk's speed varies from minute to minute, so every measurement is taken ROUNDS times, the
  * tools alternating, and the best (least disturbed) run counts; the cold scan's ratio to the `dd`
  * of the same round is reported as a median with its range, and the simulation's MB per
@@ -20,7 +29,7 @@
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { BenchResult } from './run.js';
@@ -58,6 +67,8 @@ interface Timing {
   /** User + system CPU of the command and its children. */
   cpuSeconds: number;
   maxRssKiB: number | null;
+  /** Share of the wall time the files' block device was busy (cold runs where it is known). */
+  diskBusy?: number;
 }
 
 function timed(command: string, args: string[]): Timing {
@@ -104,9 +115,38 @@ function withCoresBusy(cores: number, measure: () => Timing): () => Timing {
   };
 }
 
+/** The block device under `path` as /sys/dev/block's stat file, or null (no block device: tmpfs, overlay…). */
+export function deviceStatFile(path: string): string | null {
+  const dev = statSync(path).dev;
+  // Linux's dev_t: major in bits 8–19 (and 32+), minor in bits 0–7 and 20–31.
+  const major = Math.floor(dev / 256) & 0xfff;
+  const minor = (dev & 0xff) | (Math.floor(dev / 4096) & 0xfff00);
+  const file = `/sys/dev/block/${major}:${minor}/stat`;
+  return major > 0 && existsSync(file) ? file : null;
+}
+
+/** Milliseconds the device has had I/O in flight (io_ticks, the 10th field). */
+export function ioTicks(statFile: string): number {
+  return Number(readFileSync(statFile, 'utf8').trim().split(/\s+/)[9]);
+}
+
+/** `measure`, with the device's busy share over its wall time. */
+function withDiskBusy(statFile: string | null, measure: () => Timing): () => Timing {
+  if (!statFile) return measure;
+  return () => {
+    const before = ioTicks(statFile);
+    const timing = measure();
+    return { ...timing, diskBusy: (ioTicks(statFile) - before) / 1000 / timing.seconds };
+  };
+}
+
 /** Drop the files' pages from the page cache (GNU dd: nocache with count=0 covers the whole file). */
 function dropCache(files: readonly string[]): void {
   for (const file of files) execFileSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none']);
+}
+
+function percent(share: number): string {
+  return `${(100 * share).toFixed(0)} %`;
 }
 
 function mbPerSecond(bytes: number, seconds: number): number {
@@ -129,9 +169,10 @@ export async function bench(): Promise<BenchResult[]> {
       execFileSync('cat', files, { stdio: ['ignore', 'ignore', 'inherit'] });
       return timed(command, args);
     };
+    const device = deviceStatFile(dir);
     const cold = (command: string, args: string[]) => () => {
       dropCache(files);
-      return timed(command, args);
+      return withDiskBusy(device, () => timed(command, args))();
     };
     const installed = (command: string, versionFlag: string) => spawnSync(command, [versionFlag]).status === 0;
     const hasDuperemove = installed('duperemove', '--version');
@@ -145,7 +186,7 @@ export async function bench(): Promise<BenchResult[]> {
       coldDdBothBusy: withCoresBusy(2, dd),
       ...(hasXxhsum ? { coldXxh: cold('xxhsum', ['-H2', ...files]) } : {}),
       // Warm: everything in the page cache.
-      ours: warm(process.execPath, [cli, ...estimate]),
+      ours: warm(process.execPath, [cli, ...estimate, '--no-direct']),
       cat: warm('sh', ['-c', `cat ${files.join(' ')} > /dev/null`]),
       sha: warm('sha256sum', files),
       ...(hasDuperemove ? { dupe: warm('sh', ['-c', `rm -f ${hashfile} && duperemove -r -q -b 4096 --hashfile=${hashfile} ${files.join(' ')}`]) } : {}),
@@ -167,6 +208,16 @@ export async function bench(): Promise<BenchResult[]> {
       { name: `${name}, warm vs one hash pass`, value: rate(fastest('ours')), unit: 'MB/s', reference: { name: 'sha256sum', value: rate(fastest('sha')) } },
       { name: `${name}, warm, per CPU-second`, value: mbPerSecond(bytes, fastest('ours').cpuSeconds), unit: 'MB/s', reference: { name: 'sha256sum per CPU-second', value: mbPerSecond(bytes, fastest('sha').cpuSeconds) } },
     ];
+    const busy = (label: 'coldOurs' | 'coldDd') => timings[label].map((timing) => timing.diskBusy ?? NaN);
+    if (device) {
+      const [ours, dds] = [busy('coldOurs'), busy('coldDd')];
+      results.push({
+        name: `${name}, cold: disk busy share, median of ${runs} (${percent(Math.min(...ours))}–${percent(Math.max(...ours))}; dd ${percent(Math.min(...dds))}–${percent(Math.max(...dds))})`,
+        value: 100 * median(ours),
+        unit: '%',
+        reference: { name: 'dd iflag=direct, median', value: 100 * median(dds) },
+      });
+    }
     if (timings.coldXxh) results.push({ name: `${name}, cold vs one native XXH3-128 pass`, value: rate(fastest('coldOurs')), unit: 'MB/s', reference: { name: 'xxhsum -H2, cold', value: rate(fastest('coldXxh')) } });
     const peakKiB = Math.max(fastest('ours').maxRssKiB ?? 0, fastest('coldOurs').maxRssKiB ?? 0);
     if (peakKiB > 0) results.push({ name: 'estimate --dir peak RSS', value: peakKiB / 1024, unit: 'MiB', target: 256, lowerIsBetter: true });

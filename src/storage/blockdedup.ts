@@ -11,7 +11,7 @@
  *   saves at least 1/8 (ZFS's rule), all-zero blocks stored as holes (ZFS with compression on).
  *
  * Reads go through a ring of 1 MiB buffers at file offsets that are multiples of 1 MiB, so every
- * fixed block lies inside one read: no copies (4 MiB per `readv`, two in flight, O_DIRECT where the
+ * fixed block lies inside one read: no copies (1 MiB per read, three in flight, O_DIRECT where the
  * file system takes it: see Reader and SourceFile). The buffers live in the WebAssembly hasher's shared
  * memory (src/storage/blockhash.ts, XXH3-128 digests and the FastCDC gear scan): a read is
  * hashed where it landed, every 4 KiB block in one call, and its chunks are cut and digested there
@@ -22,7 +22,6 @@
 import { constants } from 'node:fs';
 import { open, readdir, lstat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setImmediate } from 'node:timers/promises';
 import { LZ4_VERSION } from './lz4-wasm.js';
 import { DEFAULT_CDC, type CdcParameters } from '../dataset/fastcdc.js';
 import { storedBlockBytes, SECTOR_BYTES } from './allocation.js';
@@ -584,17 +583,23 @@ async function cdcSide(compress: ((block: Buffer) => number) | null, params: Cdc
 export const THREADS_FROM_BYTES = 64 << 20;
 
 /**
- * Buffers per read: one `readv` fills GROUP_PIECES read buffers (4 MiB). The disk is latency-bound
- * per request: cold 1 MiB reads one at a time (what a 1 MiB ring did) ran at 240 MB/s where 4 MiB
- * reads ran at 700–800 MB/s on the same file (2026-12-03, buffered, load ≈ 13; docs/storage.md).
+ * Buffers per read: one `readv` fills GROUP_PIECES read buffers. 1 (1 MiB requests, READS_AHEAD
+ * of them in flight): this virtual disk serves 1 MiB O_DIRECT requests faster than 4 MiB ones (fio,
+ * 8 alternating rounds: 1 MiB at queue depth 2 ahead of 4 MiB at depth 2 in every round, medians
+ * 1365 and 1237 MB/s), and the scan with them was faster than with 4 MiB × 2 in 6 of 6 rounds
+ * (+5–12 %, docs/storage.md). Buffered 1 MiB reads one at a time were slow (240 MB/s against 700–800
+ * for 4 MiB, 2026-12-03); three in flight are not (1012–1053 MB/s, as fast as 4 MiB × 2 or faster).
  */
-export const GROUP_PIECES = 4;
+export const GROUP_PIECES = 1;
 
 /** Reads in flight while a group is hashed: with one, the disk idled between a read's end and the next request whenever the hashing was behind. */
-const READS_AHEAD = 2;
+const READS_AHEAD = 3;
 
-/** Read groups in the ring: the one being hashed and READS_AHEAD in flight, and with the CDC worker one more (the worker up to a group behind). */
-export const ringSize = (threads: boolean) => (1 + READS_AHEAD + (threads ? 1 : 0)) * GROUP_PIECES;
+/** Read buffers the CDC worker may lag behind the hashing by (with 1 + READS_AHEAD: a ring of 16 MiB). */
+const CDC_LAG_PIECES = 12;
+
+/** Read buffers in the ring: the group being hashed, READS_AHEAD groups in flight and, with the CDC worker, its lag. */
+export const ringSize = (threads: boolean) => (1 + READS_AHEAD) * GROUP_PIECES + (threads ? CDC_LAG_PIECES : 0);
 
 class Simulation {
   readonly fixed: Tally[];
@@ -848,10 +853,6 @@ export class Reader {
         }
         if (filled === 0) onPiece((group[0] as Buffer).subarray(0, 0), true);
         for (let index = 0; index * READ_BYTES < filled; index++) {
-          // A turn of the event loop between pieces: LZ4's output buffers are freed only then
-          // (their finalizers), and a group's worth of them (up to 24 MiB while every distinct
-          // block is compressed) raised the peak by 35-65 MiB, measured.
-          if (index > 0) await setImmediate();
           const length = Math.min(READ_BYTES, filled - index * READ_BYTES);
           onPiece((group[index] as Buffer).subarray(0, length), filled < groupBytes && (index + 1) * READ_BYTES >= filled);
         }

@@ -99,6 +99,16 @@ test('estimate --dir: JSON for a file; a missing path is a usage error', async (
     assert.equal(table.code, 0, table.stderr);
     assert.match(table.stdout, /128 KiB/);
     assert.match(table.stdout, /then on 1\/16 of the rest chosen by digest/);
+    // --no-direct: the same result through the page cache, no file read with O_DIRECT.
+    const buffered = await runCli(['estimate', '--dir', file, '--json', '--no-direct']);
+    assert.equal(buffered.code, 0, buffered.stderr);
+    const { durationMs: _buffered, directFiles: bufferedDirect, ...bufferedResult } = JSON.parse(buffered.stdout) as { durationMs: number; directFiles: number };
+    const { durationMs: _direct, directFiles: direct, ...directResult } = JSON.parse(json.stdout) as { durationMs: number; directFiles: number };
+    assert.deepEqual(bufferedResult, directResult);
+    assert.equal(bufferedDirect, 0);
+    const probe = await SourceFile.open(file, true);
+    await probe?.close();
+    assert.equal(direct, probe?.isDirect ? 1 : 0, 'the default reads with O_DIRECT where the file system takes it');
     const missing = await runCli(['estimate', '--dir', join(dir, 'nope')]);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /invalid --dir/);
@@ -254,10 +264,10 @@ test('small CDC parameters (more chunks per read than one WebAssembly call repor
 });
 
 test('files read back to back, the next one opened early: each file\'s exact bytes in order, also when it grew or shrank since it was listed', async () => {
-  const { Reader, ringSize } = await import('../../src/storage/blockdedup.js');
+  const { Reader, ringSize, GROUP_PIECES } = await import('../../src/storage/blockdedup.js');
   const { BlockHasher } = await import('../../src/storage/blockhash.js');
   await withTempDir(async (dir) => {
-    const group = 4 * MiB;
+    const group = GROUP_PIECES * MiB;
     // [real size, listed size]: grown past a short last read, grown past a whole-group end, shrunk,
     // exact (short last group, whole groups), empty, and one of a single short read.
     const cases: [number, number][] = [

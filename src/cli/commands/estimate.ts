@@ -43,9 +43,10 @@ export const command: CommandModule = {
       .description('print the dedup potential of data sets: file, 4 KiB block and content-defined-chunk ratios, and compressibility')
       .argument('[dir]', 'a data dir, a payload-type folder or one grade folder')
       .option('--dir <path>', 'instead: simulate block dedup (4–128 KiB, FastCDC) and LZ4 compression over any folder or file (SPEC §12)')
-      .option('--json', 'print JSON instead of a table'),
+      .option('--json', 'print JSON instead of a table')
+      .option('--no-direct', 'with --dir: read through the page cache (default: O_DIRECT where the file system takes it, so a scan measures the disk and leaves the cache as it was)'),
   run: async (args, options) => {
-    if (options.dir !== undefined) return estimateAnyDir(String(options.dir), options.json === true, args[0]);
+    if (options.dir !== undefined) return estimateAnyDir(String(options.dir), { json: options.json === true, direct: options.direct !== false }, args[0]);
     if (args[0] === undefined) throw new UsageError('estimate needs a data set folder, or --dir PATH for any folder or file');
     const dataset = await import('../../dataset/estimate.js');
     const dirs = await dataset.findDatasetDirs(resolve(String(args[0])));
@@ -64,14 +65,14 @@ export const command: CommandModule = {
 };
 
 /** `estimate --dir PATH`: the storage-layer simulation of src/storage/blockdedup.ts. */
-async function estimateAnyDir(path: string, json: boolean, extra: unknown): Promise<number> {
+async function estimateAnyDir(path: string, { json, direct }: { json: boolean; direct: boolean }, extra: unknown): Promise<number> {
   if (extra !== undefined) throw new UsageError(`estimate takes either a data set folder or --dir PATH, not both (got ${JSON.stringify(extra)} and --dir ${JSON.stringify(path)})`);
   const target = resolve(path);
   const stats = await stat(target).catch(() => null);
   if (!stats || !(stats.isDirectory() || stats.isFile())) throw new UsageError(`invalid --dir ${JSON.stringify(path)}: not a folder or file`);
   const { simulateBlockDedup } = await import('../../storage/blockdedup.js');
   const { formatBlockDedupTable } = await import('../../storage/format.js');
-  const result = await simulateBlockDedup(target);
+  const result = await simulateBlockDedup(target, { direct });
   process.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : `${formatBlockDedupTable(result)}\n`);
   return EXIT.ok;
 }
