@@ -22,7 +22,7 @@
 import { constants } from 'node:fs';
 import { open, readdir, lstat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LZ4_VERSION } from './lz4-wasm.js';
+import { Lz4, LZ4_VERSION } from './lz4.js';
 import { DEFAULT_CDC, type CdcParameters } from '../dataset/fastcdc.js';
 import { storedBlockBytes, SECTOR_BYTES } from './allocation.js';
 import { FingerprintSet } from './fingerprints.js';
@@ -292,7 +292,6 @@ function zeroDigests(hasher: BlockHasher): Uint32Array[] {
 
 /** The compressor: bytes of the bare LZ4 block for one block (src/storage/lz4.ts). */
 export async function loadCompressor(): Promise<(block: Buffer) => number> {
-  const { Lz4 } = await import('./lz4.js');
   const lz4 = new Lz4();
   return (block) => lz4.compressedBytes(block);
 }
